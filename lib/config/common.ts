@@ -1,0 +1,43 @@
+import { hostPortList, int, oneOf, str, url } from './variables.ts';
+
+/** Variable groups shared by several services. A service's schema spreads the groups it uses. */
+
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+const topicName = (description: string) => str(description, { pattern: TOPIC_NAME, expected: 'a Kafka topic name ([A-Za-z0-9._-], 1-249 characters)' });
+
+export const loggingVars = {
+  LOG_LEVEL: oneOf('Minimum level written to the log', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const).default('info'),
+};
+
+export const kafkaVars = {
+  KAFKA_BROKERS: hostPortList('Kafka bootstrap brokers').required(),
+  KAFKA_CLIENT_ID: str('Client id sent to Kafka').default('segstream'),
+  SCHEMA_REGISTRY_URL: url('Confluent Schema Registry; when unset the schemas in schemas/ are used with their fixed ids', ['http:', 'https:']).optional(),
+};
+
+export const topicVars = {
+  KAFKA_TOPIC_EVENTS: topicName('Input events topic').default('segstream.events.v1'),
+  KAFKA_TOPIC_SEGMENT_CHANGES: topicName('Segment entered/exited topic').default('segstream.segment-changes.v1'),
+  KAFKA_TOPIC_TRIGGERS: topicName('Trigger firings topic').default('segstream.triggers.v1'),
+  KAFKA_TOPIC_LIFECYCLE: topicName('Lifecycle transitions topic').default('segstream.lifecycle.v1'),
+  KAFKA_TOPIC_DLQ: topicName('Dead-letter topic').default('segstream.dlq.v1'),
+};
+
+export const redisVars = {
+  REDIS_URL: url('Redis (redis:// or rediss://)', ['redis:', 'rediss:']).required(),
+};
+
+export const clickhouseVars = {
+  CLICKHOUSE_URL: url('ClickHouse server HTTP endpoint; when unset ClickHouse runs embedded (chdb) under CLICKHOUSE_PATH', ['http:', 'https:']).optional(),
+  CLICKHOUSE_USER: str('ClickHouse server user').default('default'),
+  CLICKHOUSE_PASSWORD: str('ClickHouse server password', { minLength: 0 }).secret().optional(),
+  CLICKHOUSE_DATABASE: str('ClickHouse database holding segstream tables', {
+    pattern: /^[A-Za-z_][A-Za-z0-9_]*$/,
+    expected: 'an identifier ([A-Za-z_][A-Za-z0-9_]*)',
+  }).default('segstream'),
+  CLICKHOUSE_PATH: str('Data directory of embedded ClickHouse (chdb)').default('.segstream/chdb'),
+};
+
+export const partitionVars = {
+  KAFKA_PARTITIONS: int('Partitions of each topic the local stack creates', { min: 1, max: 1024 }).default(8),
+};

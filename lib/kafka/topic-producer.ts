@@ -1,0 +1,42 @@
+import { CompressionTypes, type Kafka, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
+import type { Topic } from '../../schemas/topics.ts';
+import type { TopicCodecs } from './codecs.ts';
+
+export interface KeyedRecord<V> {
+  readonly key: string;
+  readonly value: V;
+}
+
+/**
+ * Produces typed values to registry topics, Avro-encoded in the Confluent wire format.
+ * Every send waits for all in-sync replicas (acks=all): a resolved send means stored.
+ */
+export class TopicProducer {
+  readonly #producer: Producer;
+  readonly #codecs: TopicCodecs;
+
+  constructor(kafka: Kafka, codecs: TopicCodecs) {
+    // Keys hash with the Java client's murmur2 so other-language producers agree on partitions.
+    this.#producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    this.#codecs = codecs;
+  }
+
+  connect(): Promise<void> {
+    return this.#producer.connect();
+  }
+
+  disconnect(): Promise<void> {
+    return this.#producer.disconnect();
+  }
+
+  async send<V>(topic: Topic<V>, records: readonly KeyedRecord<V>[]): Promise<RecordMetadata[]> {
+    if (records.length === 0) return [];
+    const codec = this.#codecs.codecFor(topic);
+    return this.#producer.send({
+      topic: topic.name,
+      acks: -1,
+      compression: CompressionTypes.None,
+      messages: records.map((r) => ({ key: r.key, value: codec.encode(r.value) })),
+    });
+  }
+}

@@ -1,0 +1,52 @@
+import { mkdirSync } from 'node:fs';
+import { Session } from 'chdb';
+import { assertIdentifier, COMMON_SETTINGS, type QueryParams, type Warehouse } from './warehouse.ts';
+
+const SETTINGS_ARGS = Object.entries(COMMON_SETTINGS).map(([name, value]) => `--${name}=${value}`);
+
+/**
+ * Embedded ClickHouse (chdb) in this process. One data directory belongs to one process
+ * at a time; queries run off the event loop (chdb's async API).
+ */
+export class EmbeddedWarehouse implements Warehouse {
+  readonly kind = 'embedded';
+  readonly database: string;
+  readonly #session: Session;
+
+  private constructor(session: Session, database: string) {
+    this.#session = session;
+    this.database = database;
+  }
+
+  static async open(path: string, database: string): Promise<EmbeddedWarehouse> {
+    assertIdentifier('database', database);
+    mkdirSync(path, { recursive: true });
+    const session = new Session(path, { connectionArgs: SETTINGS_ARGS });
+    await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${database}`);
+    await session.queryAsync(`USE ${database}`);
+    return new EmbeddedWarehouse(session, database);
+  }
+
+  async query<Row>(sql: string, params: QueryParams = {}): Promise<Row[]> {
+    const result = await this.#session.queryBindAsync(sql, params, { format: 'JSONEachRow' });
+    const text = result.text();
+    if (text.length === 0) return [];
+    return text
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as Row);
+  }
+
+  async command(sql: string, params: QueryParams = {}): Promise<void> {
+    await this.#session.queryBindAsync(sql, params, { format: 'Null' });
+  }
+
+  async insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#session.insert({ table: `${this.database}.${assertIdentifier('table', table)}`, values: rows });
+  }
+
+  async close(): Promise<void> {
+    this.#session.close();
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The one interface to ClickHouse, embedded (chdb) or a server. The same SQL runs on
+ * both. Values are always bound as ClickHouse query parameters ({name:Type} in the
+ * SQL), never spliced into the text.
+ */
+export type QueryParams = Readonly<Record<string, unknown>>;
+
+export interface Warehouse {
+  readonly kind: 'embedded' | 'server';
+  readonly database: string;
+  /** Runs a SELECT and returns its rows as objects (64-bit integers as numbers). */
+  query<Row = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<Row[]>;
+  /** Runs a statement that returns no rows (DDL, ALTER, OPTIMIZE, ...). */
+  command(sql: string, params?: QueryParams): Promise<void>;
+  /** Inserts rows, each an object keyed by column name. */
+  insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Settings both implementations apply so that results have the same shape. */
+export const COMMON_SETTINGS = Object.freeze({
+  output_format_json_quote_64bit_integers: 0,
+  date_time_input_format: 'best_effort',
+});
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Identifiers cannot be bound as parameters; this is the one check they get before use. */
+export function assertIdentifier(kind: string, name: string): string {
+  if (!IDENTIFIER.test(name)) throw new Error(`${kind} name ${JSON.stringify(name)} is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*)`);
+  return name;
+}

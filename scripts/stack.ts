@@ -1,0 +1,50 @@
+/**
+ * The local stack: `up` starts (or reuses) Redis and a Kafka-protocol broker and
+ * records how to reach them in .segstream/stack.env; `down` stops them.
+ *   node scripts/stack.ts up | down [--purge] | status
+ */
+
+import { loadConfig } from '../lib/config/load.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { stackConfigSchema } from './stack/config.ts';
+import { ENV_FILE, stackDown, stackStatus, stackUp } from './stack/local-stack.ts';
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command = 'status', ...flags] = argv;
+  const config = loadConfig(stackConfigSchema, process.env);
+  switch (command) {
+    case 'up': {
+      const started = Date.now();
+      const state = await stackUp(config);
+      console.log(`stack up in ${Date.now() - started} ms`);
+      console.log(`  redis       ${state.redis.url}${state.redis.pid ? ` (local, pid ${state.redis.pid})` : ' (yours)'}`);
+      console.log(
+        `  kafka       ${state.kafka.brokers.join(',')}${state.kafka.pid ? ` (local mock cluster, pid ${state.kafka.pid}, ${state.kafka.partitions} partitions per topic)` : ' (yours)'}`,
+      );
+      console.log(`  clickhouse  ${state.clickhouse.url ?? `embedded (chdb) at ${state.clickhouse.path}`}`);
+      console.log(`  env file    ${config.SEGSTREAM_STATE_DIR}/${ENV_FILE}`);
+      return 0;
+    }
+    case 'down': {
+      const stopped = await stackDown(config, { purge: flags.includes('--purge') });
+      console.log(stopped.length > 0 ? `stopped ${stopped.join(', ')}` : 'nothing was running');
+      return 0;
+    }
+    case 'status': {
+      const state = stackStatus(config);
+      console.log(state ? JSON.stringify(state, null, 2) : 'the local stack is not up (run: node scripts/stack.ts up)');
+      return 0;
+    }
+    default:
+      console.error(`unknown command ${JSON.stringify(command)}; expected up, down [--purge] or status`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`stack: ${errorMessage(error)}`);
+    process.exit(1);
+  },
+);
