@@ -32,7 +32,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'status': {
       const state = stackStatus(config);
-      console.log(state ? JSON.stringify(state, null, 2) : 'the local stack is not up (run: node scripts/stack.ts up)');
+      console.log(state ? JSON.stringify(state, null, 2) : 'the local stack is not up (run: ./segstream stack up)');
       return 0;
     }
     default:

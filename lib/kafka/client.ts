@@ -8,6 +8,13 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/** Broker answers that are part of a normal rebalance; kafkajs logs them as errors. */
+const ROUTINE_GROUP_ERRORS = [
+  'The group is rebalancing, so a rejoin is needed',
+  'Specified group generation id is not valid',
+  'The coordinator is not aware of this member',
+];
+
 export interface KafkaSettings {
   readonly brokers: readonly string[];
   readonly clientId: string;
@@ -25,7 +32,8 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, timestamp: _timestamp, logger: _name, ...rest } = entry;
-        log[LEVELS[level] ?? 'info'](rest, message);
+        const routine = typeof rest.error === 'string' && ROUTINE_GROUP_ERRORS.includes(rest.error);
+        log[routine ? 'debug' : (LEVELS[level] ?? 'info')](rest, message);
       },
   });
 }

@@ -73,7 +73,7 @@ async function upKafka(config: StackConfig, stateDir: string, topics: readonly s
 
 function envFileText(env: Readonly<Record<string, string>>): string {
   const lines = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  return `# Written by "scripts/stack up"; services and tests read it. Variables set in the environment win.\n${lines.join('\n')}\n`;
+  return `# Written by "./segstream stack up"; services and tests read it. Variables set in the environment win.\n${lines.join('\n')}\n`;
 }
 
 /** Brings every service up (or reuses what is already running) and records how to reach it. */
