@@ -33,7 +33,7 @@ function builder<T>(expected: string, description: string, parse: (raw: string) 
 
 export function str(description: string, options: { pattern?: RegExp; expected?: string; minLength?: number } = {}): VarBuilder<string> {
   const { pattern, minLength = 1 } = options;
-  const expected = options.expected ?? (pattern ? `text matching ${pattern}` : 'non-empty text');
+  const expected = options.expected ?? (pattern ? `text matching ${pattern}` : minLength > 0 ? 'non-empty text' : 'text');
   return builder(expected, description, (raw) => (raw.length >= minLength && (!pattern || pattern.test(raw)) ? raw : undefined));
 }
 

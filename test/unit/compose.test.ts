@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { knownVariables } from '../../scripts/config-reference.ts';
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  environment?: Record<string, unknown>;
+  healthcheck?: { test: unknown };
+  depends_on?: Record<string, { condition: string }>;
+}
+
+// docker-compose.yml cannot run here (no Docker engine); these checks keep it consistent with the code.
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
+const services = Object.entries(compose.services);
+const segstreamServices = services.filter(([, s]) => s.build !== undefined);
+
+describe('docker-compose.yml', () => {
+  it('runs Kafka in KRaft mode, Redis and a ClickHouse server, each with a health check', () => {
+    expect(compose.services.kafka?.environment?.KAFKA_PROCESS_ROLES).toBe('broker,controller');
+    for (const name of ['kafka', 'redis', 'clickhouse']) expect(compose.services[name]?.healthcheck, name).toBeDefined();
+  });
+
+  it('sets on segstream containers only variables the config loader knows', () => {
+    const known = knownVariables();
+    expect(segstreamServices.length).toBeGreaterThan(0);
+    for (const [name, service] of segstreamServices) {
+      const unknown = Object.keys(service.environment ?? {}).filter((v) => !known.has(v));
+      expect(unknown, `${name} sets variables no config schema reads`).toEqual([]);
+    }
+  });
+
+  it('points segstream containers at the compose services and waits for them to be healthy', () => {
+    for (const [name, service] of segstreamServices) {
+      expect(service.environment?.KAFKA_BROKERS, name).toBe('kafka:9092');
+      expect(String(service.environment?.CLICKHOUSE_URL), name).toBe('http://clickhouse:8123');
+      expect(service.depends_on?.clickhouse?.condition, name).toBe('service_healthy');
+      expect(service.depends_on?.['kafka-topics']?.condition, name).toBe('service_completed_successfully');
+    }
+  });
+
+  it('creates every topic the registry defaults to', () => {
+    const command = JSON.stringify(compose.services['kafka-topics']);
+    for (const topic of ['segstream.events.v1', 'segstream.segment-changes.v1', 'segstream.triggers.v1', 'segstream.lifecycle.v1', 'segstream.dlq.v1']) {
+      expect(command).toContain(topic);
+    }
+  });
+});
