@@ -2,27 +2,16 @@ import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 
 
 export type { Logger };
 
+/** Fields that hold personal identifiers or credentials, and payload containers that may. */
+const SENSITIVE_KEYS = ['traits', 'properties', 'email', 'phone', 'openId', 'unionId', 'wechat_openid', 'wechat_unionid', 'password', 'writeKey', 'authorization', 'cookie'];
+
 /**
- * Personal identifiers must never reach a log. These paths are censored wherever a
- * logged object carries them; code should still avoid logging payloads at all.
+ * Personal identifiers must never reach a log. pino's `*` matches one level, so every
+ * sensitive key is listed at depths 0 to 3; whole payload containers (traits,
+ * properties) are censored rather than picked through. Code should still not log
+ * payloads at all.
  */
-export const REDACTED_PATHS: readonly string[] = [
-  'traits',
-  '*.traits',
-  'properties.email',
-  'properties.phone',
-  '*.email',
-  '*.phone',
-  '*.openId',
-  '*.unionId',
-  '*.password',
-  '*.writeKey',
-  'writeKey',
-  'authorization',
-  '*.authorization',
-  'req.headers.authorization',
-  'req.headers.cookie',
-];
+export const REDACTED_PATHS: readonly string[] = SENSITIVE_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]);
 
 export function createLogger(options: { service: string; level: LevelWithSilent; destination?: DestinationStream }): Logger {
   return pino(

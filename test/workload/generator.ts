@@ -126,6 +126,7 @@ export function* generateWorkload(partial: Partial<WorkloadOptions> & Pick<Workl
       usableFrom: at,
       expiresAt: at + 14 * DAY_MS,
     };
+    state.coupons = state.coupons.filter((c) => c.expiresAt > at); // expired coupons are gone for good
     state.coupons.push(coupon);
     emit(at, state, {
       type: 'track',
