@@ -28,6 +28,7 @@ for (const _event of generateWorkload({ seed: 1, members, days })) {
   }
 }
 const seconds = (performance.now() - started - measuringMs) / 1000;
+if (samples.at(-1)?.events !== events) samples.push({ events, heapMiB: heapMiB() });
 const heap = samples.map((s) => s.heapMiB);
 const figures = {
   members,
@@ -39,5 +40,5 @@ const figures = {
   samples,
 };
 console.log(`workload generator: ${events.toLocaleString('en-US')} events (${members} people, ${days} days) in ${figures.seconds} s = ${figures.eventsPerSecond.toLocaleString('en-US')} events/s`);
-console.log(`heap after GC every 500k events (MiB): ${heap.join(', ')}`);
+console.log(`heap after GC every 500k events and at the end (MiB): ${heap.join(', ')}`);
 console.log(`written to ${writeResults('workload-generator', figures)}`);
