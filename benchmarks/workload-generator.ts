@@ -39,6 +39,8 @@ const figures = {
   heapMiBAfterGc: { first: heap[0] ?? null, max: heap.length ? Math.max(...heap) : null, last: heap.at(-1) ?? null },
   samples,
 };
-console.log(`workload generator: ${events.toLocaleString('en-US')} events (${members} people, ${days} days) in ${figures.seconds} s = ${figures.eventsPerSecond.toLocaleString('en-US')} events/s`);
+console.log(
+  `workload generator: ${events.toLocaleString('en-US')} events (${members} people, ${days} days) in ${figures.seconds} s = ${figures.eventsPerSecond.toLocaleString('en-US')} events/s`,
+);
 console.log(`heap after GC every 500k events and at the end (MiB): ${heap.join(', ')}`);
 console.log(`written to ${writeResults('workload-generator', figures)}`);

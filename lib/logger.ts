@@ -3,7 +3,20 @@ import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 
 export type { Logger };
 
 /** Fields that hold personal identifiers or credentials, and payload containers that may. */
-const SENSITIVE_KEYS = ['traits', 'properties', 'email', 'phone', 'openId', 'unionId', 'wechat_openid', 'wechat_unionid', 'password', 'writeKey', 'authorization', 'cookie'];
+const SENSITIVE_KEYS = [
+  'traits',
+  'properties',
+  'email',
+  'phone',
+  'openId',
+  'unionId',
+  'wechat_openid',
+  'wechat_unionid',
+  'password',
+  'writeKey',
+  'authorization',
+  'cookie',
+];
 
 /**
  * Personal identifiers must never reach a log. pino's `*` matches one level, so every

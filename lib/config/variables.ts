@@ -85,3 +85,8 @@ export function hostPortList(description: string): VarBuilder<readonly string[]>
     return items.length > 0 && items.every((item) => HOST_PORT.test(item)) ? Object.freeze(items) : undefined;
   });
 }
+
+/** A variable with its own parser, for values no other builder describes. */
+export function custom<T>(description: string, expected: string, parse: (raw: string) => T | undefined): VarBuilder<T> {
+  return builder(expected, description, parse);
+}

@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
+import { CompressionTypes, type Kafka, type Message, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
 import type { Topic } from '../../schemas/topics.ts';
 import type { TopicCodecs } from './codecs.ts';
 
@@ -17,7 +17,8 @@ export class TopicProducer {
 
   constructor(kafka: Kafka, codecs: TopicCodecs) {
     // Keys hash with the Java client's murmur2 so other-language producers agree on partitions.
-    this.#producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    // One request in flight per broker so a retried request cannot overtake a later one.
+    this.#producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 1 });
     this.#codecs = codecs;
   }
 
@@ -30,13 +31,17 @@ export class TopicProducer {
   }
 
   async send<V>(topic: Topic<V>, records: readonly KeyedRecord<V>[]): Promise<RecordMetadata[]> {
-    if (records.length === 0) return [];
+    return this.sendEncoded(topic, this.encode(topic, records));
+  }
+
+  /** Encodes records for a topic without sending them; throws if a value does not fit the schema. */
+  encode<V>(topic: Topic<V>, records: readonly KeyedRecord<V>[]): Message[] {
     const codec = this.#codecs.codecFor(topic);
-    return this.#producer.send({
-      topic: topic.name,
-      acks: -1,
-      compression: CompressionTypes.None,
-      messages: records.map((r) => ({ key: r.key, value: codec.encode(r.value) })),
-    });
+    return records.map((r) => ({ key: r.key, value: codec.encode(r.value) }));
+  }
+
+  async sendEncoded<V>(topic: Topic<V>, messages: Message[]): Promise<RecordMetadata[]> {
+    if (messages.length === 0) return [];
+    return this.#producer.send({ topic: topic.name, acks: -1, compression: CompressionTypes.None, messages });
   }
 }

@@ -1,0 +1,25 @@
+import { kafkaVars, loggingVars, topicVars } from '../lib/config/common.ts';
+import { defineConfig } from '../lib/config/load.ts';
+import { custom, int, str } from '../lib/config/variables.ts';
+import { WriteKeys } from './write-keys.ts';
+
+export const ingestConfigSchema = defineConfig('ingest', {
+  ...loggingVars,
+  ...kafkaVars,
+  ...topicVars,
+  INGEST_HOST: str('Address the ingest HTTP server listens on').default('0.0.0.0'),
+  INGEST_PORT: int('Port of the ingest HTTP server', { min: 0, max: 65535 }).default(8080),
+  INGEST_WRITE_KEYS: custom('Write keys and the source each belongs to', 'a comma-separated list of key=source (e.g. wk_web=web,wk_ios=ios)', WriteKeys.parse)
+    .secret()
+    .required(),
+  INGEST_MAX_REQUEST_BYTES: int('Largest request body, after decompression', { min: 1_024 }).default(512_000),
+  INGEST_MAX_EVENT_BYTES: int('Largest single event (its JSON)', { min: 256 }).default(32_768),
+  INGEST_MAX_BATCH_EVENTS: int('Most events in one batch request', { min: 1 }).default(2_500),
+  INGEST_FUTURE_TOLERANCE_MS: int('How far past the server clock a corrected timestamp may be before it is reset to receivedAt and flagged', {
+    min: 0,
+  }).default(300_000),
+  INGEST_PRODUCE_TIMEOUT_MS: int('How long a request waits for the broker to acknowledge before answering 503', { min: 100 }).default(10_000),
+  INGEST_MAX_PENDING_EVENTS: int('Events waiting for the broker above which requests get 429', { min: 1 }).default(100_000),
+  INGEST_CORS_ORIGINS: str('Origins browsers may send from: * or a comma-separated list').default('*'),
+  SHUTDOWN_TIMEOUT_MS: int('How long each component may take to drain and stop', { min: 100 }).default(15_000),
+});

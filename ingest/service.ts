@@ -1,0 +1,88 @@
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../lib/clock.ts';
+import type { ConfigOf } from '../lib/config/load.ts';
+import { createKafka } from '../lib/kafka/client.ts';
+import { createTopicCodecs } from '../lib/kafka/codecs.ts';
+import { brokerReachability } from '../lib/kafka/reachability.ts';
+import { TopicProducer } from '../lib/kafka/topic-producer.ts';
+import { ServiceLifecycle } from '../lib/lifecycle.ts';
+import type { Logger } from '../lib/logger.ts';
+import { loadSchemaCatalog } from '../schemas/catalog.ts';
+import { ConfluentSchemaRegistry, FileSchemaRegistry } from '../schemas/schema-registry.ts';
+import { buildTopics, topicNamesFromConfig } from '../schemas/topics.ts';
+import type { ingestConfigSchema } from './config.ts';
+import { IngestMetrics } from './metrics.ts';
+import { BatchingPublisher } from './publisher.ts';
+import { buildIngestServer } from './server.ts';
+
+export type IngestConfig = ConfigOf<(typeof ingestConfigSchema)['vars']>;
+
+export interface IngestService {
+  readonly lifecycle: ServiceLifecycle;
+  readonly metrics: IngestMetrics;
+  /** The address the server listens on, once started. */
+  url(): string;
+}
+
+/** Builds the ingest service from its configuration: adapters, publisher, HTTP server, in start order. */
+export async function createIngestService(config: IngestConfig, clock: Clock, logger: Logger): Promise<IngestService> {
+  const catalog = await loadSchemaCatalog();
+  const topics = buildTopics(topicNamesFromConfig(config), catalog);
+  const registry = config.SCHEMA_REGISTRY_URL ? new ConfluentSchemaRegistry(config.SCHEMA_REGISTRY_URL) : new FileSchemaRegistry(catalog);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-ingest` }, logger);
+  const producer = new TopicProducer(kafka, await createTopicCodecs(registry, topics));
+  const admin = kafka.admin();
+  const metrics = new IngestMetrics();
+  const publisher = new BatchingPublisher(producer, topics.events, clock, {
+    maxPendingRecords: config.INGEST_MAX_PENDING_EVENTS,
+    maxBatchRecords: 5_000,
+    produceTimeoutMs: config.INGEST_PRODUCE_TIMEOUT_MS,
+    onSend: (_records, ms, ok) => {
+      if (ok) metrics.produceSeconds.observe(ms / 1000);
+    },
+  });
+  const app = await buildIngestServer({
+    options: {
+      maxRequestBytes: config.INGEST_MAX_REQUEST_BYTES,
+      maxEventBytes: config.INGEST_MAX_EVENT_BYTES,
+      maxBatchEvents: config.INGEST_MAX_BATCH_EVENTS,
+      futureToleranceMs: config.INGEST_FUTURE_TOLERANCE_MS,
+      corsOrigins: config.INGEST_CORS_ORIGINS,
+    },
+    writeKeys: config.INGEST_WRITE_KEYS,
+    publisher,
+    metrics,
+    clock,
+    logger,
+    brokerReachable: brokerReachability(admin, topics.events.name, clock),
+  });
+
+  const lifecycle = new ServiceLifecycle({ logger, stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  lifecycle.add({
+    name: 'kafka-producer',
+    start: () => producer.connect(),
+    // Requests still waiting get their acknowledgement before the producer goes.
+    stop: async () => {
+      await publisher.drain();
+      await producer.disconnect();
+    },
+  });
+  lifecycle.add({ name: 'kafka-admin', start: () => admin.connect(), stop: () => admin.disconnect() });
+  lifecycle.add({
+    name: 'http',
+    start: async () => {
+      const address = await app.listen({ host: config.INGEST_HOST, port: config.INGEST_PORT });
+      logger.info({ address, writeKeys: config.INGEST_WRITE_KEYS.size, topic: topics.events.name }, 'ingest listening');
+    },
+    // Stops accepting connections and waits for in-flight requests to be answered.
+    stop: () => app.close(),
+  });
+  return {
+    lifecycle,
+    metrics,
+    url: () => {
+      const address = app.server.address() as AddressInfo;
+      return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Write keys, each bound to a named source. Keys are held as SHA-256 digests so the
+ * process keeps no plain key around after start-up.
+ */
+export class WriteKeys {
+  readonly #sources = new Map<string, string>();
+
+  constructor(entries: readonly (readonly [key: string, source: string])[]) {
+    for (const [key, source] of entries) this.#sources.set(WriteKeys.#digest(key), source);
+  }
+
+  static #digest(key: string): string {
+    return createHash('sha256').update(key).digest('hex');
+  }
+
+  /** Parses "key1=source1,key2=source2" (INGEST_WRITE_KEYS). */
+  static parse(text: string): WriteKeys | undefined {
+    const entries = text
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0)
+      .map((item) => item.split('='));
+    if (entries.length === 0 || entries.some((e) => e.length !== 2 || !e[0] || !/^[A-Za-z0-9._-]+$/.test(e[1] ?? ''))) return undefined;
+    return new WriteKeys(entries as [string, string][]);
+  }
+
+  sourceOf(key: string): string | undefined {
+    return this.#sources.get(WriteKeys.#digest(key));
+  }
+
+  get size(): number {
+    return this.#sources.size;
+  }
+}
+
+/** The write key from HTTP Basic (key as user name, as Segment's SDKs send it), else from the body. */
+export function writeKeyFrom(authorization: string | undefined, body: unknown): string | undefined {
+  if (authorization?.startsWith('Basic ')) {
+    const decoded = Buffer.from(authorization.slice('Basic '.length).trim(), 'base64').toString('utf8');
+    const user = decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : decoded;
+    if (user.length > 0) return user;
+  }
+  if (typeof body === 'object' && body !== null && typeof (body as { writeKey?: unknown }).writeKey === 'string') {
+    const key = (body as { writeKey: string }).writeKey;
+    return key.length > 0 ? key : undefined;
+  }
+  return undefined;
+}
