@@ -80,8 +80,9 @@ export async function buildIngestServer(deps: IngestDependencies): Promise<Fasti
     }
     return payload;
   });
-  // Browser SDKs post JSON as text/plain to avoid a CORS preflight.
-  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+  // The body is JSON whatever the Content-Type says: browser SDKs post text/plain to avoid
+  // a CORS preflight, and RudderStack's Node SDK sends gzip bodies without a Content-Type.
+  app.addContentTypeParser(['text/plain', '*'], { parseAs: 'string' }, (_request, body, done) => {
     try {
       done(null, JSON.parse(body as string));
     } catch (error) {

@@ -13,10 +13,11 @@ import { openWarehouse } from '../lib/warehouse/open.ts';
 import { loadSchemaCatalog } from '../schemas/catalog.ts';
 import { ConfluentSchemaRegistry, FileSchemaRegistry } from '../schemas/schema-registry.ts';
 import { buildTopics, topicNamesFromConfig } from '../schemas/topics.ts';
+import { consumeRange, highWatermarks } from '../test/harness/read-range.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { addToSummary, emptySummary } from '../test/workload/summary.ts';
 import { demoConfigSchema } from './demo/config.ts';
-import { consumeRange, highWatermarks, produceWorkload } from './demo/kafka-roundtrip.ts';
+import { produceWorkload } from './demo/kafka-roundtrip.ts';
 import { demoRow, resetDemoTable, warehouseTotals } from './demo/warehouse-load.ts';
 
 const number = (n: number) => n.toLocaleString('en-US');
