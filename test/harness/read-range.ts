@@ -31,7 +31,7 @@ export async function consumeRange<V>(
 ): Promise<number> {
   const codec = codecs.codecFor(topic);
   const remaining = new Map([...to].filter(([p, high]) => high > (from.get(p) ?? 0n)));
-  const consumer = kafka.consumer({ groupId: `segstream-range-${Date.now()}-${Math.random().toString(36).slice(2)}` });
+  const consumer = kafka.consumer({ groupId: `segstream-range-${Date.now()}-${Math.random().toString(36).slice(2)}`, maxWaitTimeInMs: 250 });
   let consumed = 0;
   let failure: Error | undefined;
   let finish: () => void = () => {};

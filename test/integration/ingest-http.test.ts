@@ -1,0 +1,163 @@
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type RunningIngest, startIngest } from '../harness/ingest.ts';
+
+const services = inject('services');
+let ingest: RunningIngest;
+// Small limits so every limit can be hit cheaply.
+beforeAll(async () => {
+  ingest = await startIngest(services.kafkaBrokers, {
+    INGEST_MAX_BATCH_EVENTS: '5',
+    INGEST_MAX_REQUEST_BYTES: '20000',
+    INGEST_MAX_EVENT_BYTES: '2000',
+    INGEST_FUTURE_TOLERANCE_MS: '60000',
+  });
+});
+afterAll(() => ingest.stop());
+
+const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+async function post(path: string, body: unknown, headers: Record<string, string> = { authorization: basic('wk_web') }) {
+  const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+  const response = await fetch(`${ingest.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: raw });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
+}
+const run = Date.now();
+
+describe('ingest HTTP contract (needs Kafka)', () => {
+  it('answers 401 for a missing or unknown write key and accepts the key in the body', async () => {
+    const noKey = await post('/v1/track', { userId: 'u', event: 'e' }, {});
+    expect(noKey.status).toBe(401);
+    expect(noKey.body.message).toContain('HTTP Basic authentication with the write key as user name');
+    expect((await post('/v1/track', { userId: 'u', event: 'e' }, { authorization: basic('wk_nope') })).status).toBe(401);
+    expect((await post('/v1/track', { userId: 'u', event: 'e', writeKey: 'wk_app' }, {})).body).toEqual({ success: true, accepted: 1 });
+  });
+
+  it('stores the valid events of a mixed batch, rejects the others by index and field, and loses nothing', async () => {
+    const mark = await ingest.mark();
+    const good = [0, 2, 4].map((i) => ({ type: 'track', messageId: `mixed-${run}-${i}`, userId: `u-${run}`, event: 'Product Viewed', properties: { i } }));
+    const batch = [
+      good[0],
+      { type: 'track', userId: 'u', event: 'Order Completed', properties: { order_id: 'o', total: 'ten' } },
+      good[1],
+      { type: 'page' },
+      good[2],
+    ];
+    const response = await post('/v1/batch', { batch });
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ success: false, error: 'invalid_events', accepted: 3 });
+    expect(response.body.rejected).toEqual([
+      {
+        index: 1,
+        field: 'batch[1].properties.total',
+        reason: 'invalid_money',
+        expected: 'a non-negative number (e.g. 42.5), not text',
+        received: '"ten" (a string)',
+      },
+      {
+        index: 3,
+        field: 'batch[3].userId',
+        reason: 'missing_field',
+        expected: 'userId or anonymousId (every message needs one of them)',
+        received: 'nothing (field missing)',
+      },
+    ]);
+    const stored = (await ingest.eventsSince(mark)).filter((r) => r.messageId.startsWith(`mixed-${run}`));
+    expect(stored.map((r) => [r.messageId, JSON.parse(r.properties)])).toEqual(good.map((g) => [g?.messageId, g?.properties]));
+  });
+
+  it('answers 400 naming the field for a bad single event, and for bad JSON', async () => {
+    const single = await post('/v1/alias', { userId: 'u' });
+    expect(single).toMatchObject({ status: 400, body: { accepted: 0, rejected: [{ index: null, field: 'previousId', reason: 'missing_field' }] } });
+    const badJson = await post('/v1/track', '{"userId": ');
+    expect(badJson).toMatchObject({ status: 400, body: { error: 'invalid_json' } });
+    const badTime = await post('/v1/page', { anonymousId: 'a', timestamp: 'last tuesday' });
+    expect(badTime.body.rejected).toEqual([
+      {
+        index: null,
+        field: 'timestamp',
+        reason: 'invalid_timestamp',
+        expected: 'an ISO-8601 date-time with a time zone (e.g. 2026-01-05T10:00:00.000Z)',
+        received: '"last tuesday" (a string)',
+      },
+    ]);
+  });
+
+  it('answers 413 for a request, a decompressed request, an event or a batch over the limits, storing nothing', async () => {
+    const mark = await ingest.mark();
+    const bigEvent = { userId: 'u', event: 'e', messageId: `big-${run}`, properties: { blob: 'x'.repeat(3_000) } };
+    expect(await post('/v1/track', bigEvent)).toMatchObject({
+      status: 413,
+      body: { error: 'event_too_large', rejected: [{ field: 'body', expected: 'at most 2000 bytes per event' }] },
+    });
+    const tooMany = Array.from({ length: 6 }, (_, i) => ({ type: 'track', userId: 'u', event: 'e', messageId: `many-${run}-${i}` }));
+    expect(await post('/v1/batch', { batch: tooMany })).toMatchObject({
+      status: 413,
+      body: { error: 'batch_too_large', message: 'batch: expected at most 5 messages per request, received "6 messages" (a string)' },
+    });
+    const hugeBody = { batch: [{ type: 'track', userId: 'u', event: 'e', properties: { blob: 'y'.repeat(25_000) } }] };
+    expect(await post('/v1/batch', hugeBody)).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
+    const bomb = gzipSync(JSON.stringify(hugeBody));
+    expect(bomb.length).toBeLessThan(20_000);
+    expect(await post('/v1/batch', bomb, { authorization: basic('wk_web'), 'content-encoding': 'gzip' })).toMatchObject({
+      status: 413,
+      body: { error: 'payload_too_large' },
+    });
+    expect((await ingest.eventsSince(mark)).filter((r) => r.messageId.startsWith(`big-${run}`) || r.messageId.startsWith(`many-${run}`))).toEqual([]);
+  });
+
+  it('accepts gzip and text/plain bodies, refuses unknown encodings with 415', async () => {
+    const gz = gzipSync(JSON.stringify({ userId: 'u', event: 'Compressed' }));
+    expect(await post('/v1/track', gz, { authorization: basic('wk_web'), 'content-encoding': 'gzip' })).toMatchObject({ status: 200, body: { accepted: 1 } });
+    expect(
+      await post('/v1/page', JSON.stringify({ anonymousId: 'a', name: 'Home' }), { authorization: basic('wk_web'), 'content-type': 'text/plain' }),
+    ).toMatchObject({ status: 200 });
+    expect(await post('/v1/track', 'x', { authorization: basic('wk_web'), 'content-encoding': 'br' })).toMatchObject({
+      status: 415,
+      body: { error: 'unsupported_encoding' },
+    });
+  });
+
+  it('sets receivedAt, corrects client clock skew and flags future timestamps', async () => {
+    const mark = await ingest.mark();
+    const now = Date.now();
+    const skewed = new Date(now - 3_600_000); // client clock one hour behind
+    await post('/v1/batch', {
+      sentAt: skewed.toISOString(),
+      batch: [{ type: 'track', userId: 'u', event: 'Skewed', messageId: `skew-${run}`, timestamp: new Date(skewed.getTime() - 10_000).toISOString() }],
+    });
+    await post('/v1/track', { userId: 'u', event: 'Future', messageId: `future-${run}`, timestamp: new Date(now + 86_400_000).toISOString() });
+    const records = await ingest.eventsSince(mark);
+    const skew = records.find((r) => r.messageId === `skew-${run}`);
+    const future = records.find((r) => r.messageId === `future-${run}`);
+    expect(skew?.flags).toEqual(['clock_skew_corrected']);
+    expect(Math.abs((skew?.receivedAt ?? 0) - 10_000 - (skew?.timestamp ?? 0))).toBeLessThan(50);
+    expect(future?.flags).toEqual(['timestamp_in_future']);
+    expect(future?.timestamp).toBe(future?.receivedAt);
+    expect(Math.abs((future?.receivedAt ?? 0) - now)).toBeLessThan(10_000);
+  });
+
+  it('answers CORS preflights for browser SDKs', async () => {
+    const response = await fetch(`${ingest.url}/v1/track`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://shop.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
+    expect(response.headers.get('access-control-allow-headers')).toContain('Authorization');
+  });
+
+  it('serves health, readiness, metrics and the OpenAPI document', async () => {
+    expect(await (await fetch(`${ingest.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${ingest.url}/readyz`)).json()).toEqual({ status: 'ready' });
+    const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+    expect(metrics).toMatch(/segstream_ingest_events_accepted_total\{type="track",source="web"\} \d+/);
+    expect(metrics).toMatch(/segstream_ingest_events_rejected_total\{reason="invalid_money"\} [1-9]/);
+    expect(metrics).toMatch(/segstream_ingest_requests_total\{route="\/v1\/batch",status="413"\} [1-9]/);
+    expect(metrics).toContain('segstream_ingest_produce_seconds_bucket');
+    const openapi = (await (await fetch(`${ingest.url}/docs/json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(openapi.openapi).toMatch(/^3\./);
+    for (const path of ['/v1/track', '/v1/identify', '/v1/page', '/v1/screen', '/v1/group', '/v1/alias', '/v1/batch', '/v1/import'])
+      expect(openapi.paths[path], path).toBeDefined();
+    expect((await fetch(`${ingest.url}/docs`)).status).toBe(200);
+  });
+});
