@@ -1,13 +1,13 @@
 /**
- * The end-to-end demo: a generated shop workload goes through the real stack and the
- * summary shows what each part saw. Run through scripts/demo, which starts the stack.
+ * The end-to-end demo: a generated shop workload goes through the real services and
+ * stack, and the summary shows what each part saw. Run through ./segstream demo, which
+ * starts the stack first.
  */
-import { systemClock } from '../lib/clock.ts';
+import { resolve } from 'node:path';
 import { loadConfig } from '../lib/config/load.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createKafka } from '../lib/kafka/client.ts';
 import { createTopicCodecs } from '../lib/kafka/codecs.ts';
-import { TopicProducer } from '../lib/kafka/topic-producer.ts';
 import { createLogger } from '../lib/logger.ts';
 import { openWarehouse } from '../lib/warehouse/open.ts';
 import { loadSchemaCatalog } from '../schemas/catalog.ts';
@@ -17,8 +17,9 @@ import { consumeRange, highWatermarks } from '../test/harness/read-range.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { addToSummary, emptySummary } from '../test/workload/summary.ts';
 import { demoConfigSchema } from './demo/config.ts';
-import { produceWorkload } from './demo/kafka-roundtrip.ts';
-import { demoRow, resetDemoTable, warehouseTotals } from './demo/warehouse-load.ts';
+import { sendWorkload } from './demo/http-workload.ts';
+import { startIngestProcess } from './demo/ingest-process.ts';
+import { DEMO_TABLE, demoRow, resetDemoTable, warehouseTotals } from './demo/warehouse-load.ts';
 
 const number = (n: number) => n.toLocaleString('en-US');
 const money = (centsValue: number) => (centsValue / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -33,12 +34,12 @@ async function main(): Promise<number> {
   const registry = config.SCHEMA_REGISTRY_URL ? new ConfluentSchemaRegistry(config.SCHEMA_REGISTRY_URL) : new FileSchemaRegistry(catalog);
   const codecs = await createTopicCodecs(registry, topics);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
-  const producer = new TopicProducer(kafka, codecs);
   const warehouse = await openWarehouse(config);
-  const source = `demo-${systemClock.now()}`;
+  const ingest = config.DEMO_INGEST_URL
+    ? { url: config.DEMO_INGEST_URL, logFile: null, stop: async () => {} }
+    : await startIngestProcess(process.env, config.DEMO_WRITE_KEY, resolve('.segstream/ingest.log'));
 
   try {
-    await producer.connect();
     await resetDemoTable(warehouse);
     console.log(`segstream demo: seed ${config.DEMO_SEED}, ${number(config.DEMO_MEMBERS)} people over ${config.DEMO_DAYS} days\n`);
 
@@ -47,8 +48,8 @@ async function main(): Promise<number> {
     const before = await highWatermarks(kafka, topics.events.name);
     let started = performance.now();
     const workload = generateWorkload({ seed: config.DEMO_SEED, members: config.DEMO_MEMBERS, days: config.DEMO_DAYS });
-    const produced = await produceWorkload(producer, topics.events, workload, source, systemClock.now, (e) => addToSummary(summary, e, seen));
-    const produceMs = performance.now() - started;
+    const sent = await sendWorkload(ingest.url, config.DEMO_WRITE_KEY, workload, (e) => addToSummary(summary, e, seen));
+    const sendMs = performance.now() - started;
     const after = await highWatermarks(kafka, topics.events.name);
 
     started = performance.now();
@@ -56,13 +57,13 @@ async function main(): Promise<number> {
     const consumed = await consumeRange(kafka, codecs, topics.events, before, after, async (record) => {
       pendingRows.push(demoRow(record));
       if (pendingRows.length >= 10_000) {
-        await warehouse.insert('demo_events', pendingRows);
+        await warehouse.insert(DEMO_TABLE, pendingRows);
         pendingRows = [];
       }
     });
-    await warehouse.insert('demo_events', pendingRows);
+    await warehouse.insert(DEMO_TABLE, pendingRows);
     const consumeMs = performance.now() - started;
-    const totals = await warehouseTotals(warehouse, source);
+    const totals = await warehouseTotals(warehouse);
 
     const orders = summary.byEvent['Order Completed'] ?? 0;
     console.log(`workload    ${number(summary.events)} events from ${number(summary.people)} people (${number(summary.identifiedPeople)} signed up)`);
@@ -70,13 +71,13 @@ async function main(): Promise<number> {
       `            ${number(orders)} orders, ${money(summary.revenueCents)} revenue, ${number(summary.refunds)} refunds (${money(summary.refundedCents)})`,
     );
     console.log(
-      `kafka       produced ${number(produced)} Avro records to ${topics.events.name} in ${seconds(produceMs)} (${perSecond(produced, produceMs)}), acks=all`,
+      `ingest      ${ingest.url}: ${number(sent.accepted)} events accepted in ${number(sent.requests)} /v1/batch requests in ${seconds(sendMs)} (${perSecond(sent.accepted, sendMs)}), each acknowledged by Kafka (acks=all)`,
     );
     console.log(
-      `            read ${number(consumed)} back through a consumer group in ${seconds(consumeMs)}, every one decoded (${registry.kind} schema registry, id ${codecs.codecFor(topics.events).writerId})`,
+      `kafka       read ${number(consumed)} records back from ${topics.events.name} through a consumer group in ${seconds(consumeMs)}, every one decoded (${registry.kind} schema registry, id ${codecs.codecFor(topics.events).writerId})`,
     );
     console.log(
-      `clickhouse  ${warehouse.kind} (${warehouse.database}.demo_events): ${number(totals.rows)} rows, ${number(totals.orders)} orders, ${money(totals.revenueCents)} revenue, ${number(totals.members)} known members`,
+      `clickhouse  ${warehouse.kind} (${warehouse.database}.${DEMO_TABLE}): ${number(totals.rows)} rows, ${number(totals.orders)} orders, ${money(totals.revenueCents)} revenue, ${number(totals.members)} known members`,
     );
     console.log(
       `            by type: ${Object.entries(totals.byType)
@@ -85,8 +86,9 @@ async function main(): Promise<number> {
     );
 
     const mismatches = [
-      produced !== summary.events && `produced ${produced} of ${summary.events} events`,
-      consumed !== summary.events && `consumed ${consumed} of ${summary.events} events`,
+      ...sent.failures.slice(0, 3),
+      sent.accepted !== summary.events && `ingest accepted ${sent.accepted} of ${summary.events} events`,
+      consumed !== summary.events && `Kafka holds ${consumed} of ${summary.events} events`,
       totals.rows !== summary.events && `ClickHouse holds ${totals.rows} of ${summary.events} events`,
       totals.orders !== orders && `ClickHouse counts ${totals.orders} orders, the workload has ${orders}`,
       totals.revenueCents !== summary.revenueCents &&
@@ -97,10 +99,11 @@ async function main(): Promise<number> {
         ? '\nresult      every event arrived once and the totals match the workload exactly'
         : `\nresult      MISMATCH: ${mismatches.join('; ')}`,
     );
-    console.log('\nThe local stack keeps running; stop it with: ./segstream stack down');
+    if (ingest.logFile) console.log(`\ningest's log: ${ingest.logFile}`);
+    console.log('The local stack keeps running; stop it with: ./segstream stack down');
     return mismatches.length === 0 ? 0 : 1;
   } finally {
-    await producer.disconnect();
+    await ingest.stop();
     await warehouse.close();
   }
 }

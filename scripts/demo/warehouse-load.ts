@@ -44,18 +44,14 @@ export interface WarehouseTotals {
   readonly members: number;
 }
 
-export async function warehouseTotals(warehouse: Warehouse, source: string): Promise<WarehouseTotals> {
-  const byTypeRows = await warehouse.query<{ type: string; n: number }>(
-    `SELECT type, count() AS n FROM ${DEMO_TABLE} WHERE source = {source:String} GROUP BY type ORDER BY n DESC`,
-    { source },
-  );
+export async function warehouseTotals(warehouse: Warehouse): Promise<WarehouseTotals> {
+  const byTypeRows = await warehouse.query<{ type: string; n: number }>(`SELECT type, count() AS n FROM ${DEMO_TABLE} GROUP BY type ORDER BY n DESC`);
   const [totals] = await warehouse.query<{ rows: number; orders: number; revenue_cents: number; members: number }>(
     `SELECT count() AS rows,
             countIf(event = 'Order Completed') AS orders,
             sumIf(toInt64(round(JSONExtractFloat(properties, 'total') * 100)), event = 'Order Completed') AS revenue_cents,
             uniqExactIf(user_id, user_id != '') AS members
-     FROM ${DEMO_TABLE} WHERE source = {source:String}`,
-    { source },
+     FROM ${DEMO_TABLE}`,
   );
   return {
     rows: totals?.rows ?? 0,
