@@ -40,6 +40,14 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('runs ingest with a readiness health check, and the demo sends through it', () => {
+    expect(compose.services.ingest?.healthcheck).toBeDefined();
+    expect(compose.services.demo?.environment?.DEMO_INGEST_URL).toBe('http://ingest:8080');
+    const key = String(compose.services.demo?.environment?.DEMO_WRITE_KEY);
+    expect(String(compose.services.ingest?.environment?.INGEST_WRITE_KEYS)).toContain(`${key}=`);
+    expect(compose.services.demo?.depends_on?.ingest?.condition).toBe('service_healthy');
+  });
+
   it('creates every topic the registry defaults to', () => {
     const command = JSON.stringify(compose.services['kafka-topics']);
     for (const topic of ['segstream.events.v1', 'segstream.segment-changes.v1', 'segstream.triggers.v1', 'segstream.lifecycle.v1', 'segstream.dlq.v1']) {

@@ -1,0 +1,99 @@
+/**
+ * Ingest throughput: events/s accepted into Kafka (acks=all) and request latency, with
+ * the ingest service in its own process, a local mock broker, and autocannon posting
+ * realistic /v1/batch requests built from the workload generator.
+ *   ./segstream bench ingest [seconds] [connections] [eventsPerRequest]
+ */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import autocannon from 'autocannon';
+import { Kafka, logLevel } from 'kafkajs';
+import { DEFAULT_TOPIC_NAMES } from '../schemas/topics.ts';
+import { startIngestProcess } from '../scripts/demo/ingest-process.ts';
+import { MockBroker } from '../scripts/stack/mock-broker.ts';
+import { generateWorkload } from '../test/workload/generator.ts';
+import { writeResults } from './results.ts';
+
+const seconds = Number(process.argv[2] ?? 20);
+const connections = Number(process.argv[3] ?? 16);
+const eventsPerRequest = Number(process.argv[4] ?? 100);
+const stateDir = resolve('.segstream/bench');
+mkdirSync(stateDir, { recursive: true });
+
+async function totalOffsets(kafka: Kafka): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(DEFAULT_TOPIC_NAMES.events);
+  await admin.disconnect();
+  return offsets.reduce((sum, p) => sum + Number(p.high), 0);
+}
+
+// 400 distinct request bodies of realistic events, cycled through by the connections.
+const bodies: string[] = [];
+let batch: unknown[] = [];
+for (const event of generateWorkload({ seed: 11, members: 5_000, days: 30 })) {
+  batch.push(event.message);
+  if (batch.length === eventsPerRequest) {
+    bodies.push(JSON.stringify({ batch, sentAt: new Date().toISOString() }));
+    batch = [];
+    if (bodies.length === 400) break;
+  }
+}
+const meanBytes = Math.round(bodies.reduce((s, b) => s + b.length, 0) / bodies.length);
+
+const broker = await MockBroker.start({ stateDir, brokers: 3, partitions: 8, topics: Object.values(DEFAULT_TOPIC_NAMES), name: 'bench-broker' });
+const ingest = await startIngestProcess(
+  { ...process.env, KAFKA_BROKERS: broker.bootstrap.join(','), LOG_LEVEL: 'warn' },
+  'bench-key',
+  resolve(stateDir, 'ingest.log'),
+);
+const kafka = new Kafka({ clientId: 'bench', brokers: [...broker.bootstrap], logLevel: logLevel.NOTHING });
+try {
+  const before = await totalOffsets(kafka);
+  let next = 0;
+  const result = await autocannon({
+    url: `${ingest.url}/v1/batch`,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    headers: { authorization: `Basic ${Buffer.from('bench-key:').toString('base64')}`, 'content-type': 'application/json' },
+    requests: [
+      {
+        setupRequest: (request) => {
+          next = (next + 1) % bodies.length;
+          return { ...request, body: bodies[next] };
+        },
+      },
+    ],
+  });
+  const stored = (await totalOffsets(kafka)) - before;
+  const ok = result['2xx'];
+  const figures = {
+    seconds,
+    connections,
+    eventsPerRequest,
+    meanRequestBytes: meanBytes,
+    requests2xx: ok,
+    requestsNon2xx: result.non2xx,
+    errors: result.errors,
+    eventsAcceptedPerSecond: Math.round((ok * eventsPerRequest) / result.duration),
+    requestsPerSecond: Math.round(ok / result.duration),
+    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+    eventsAcknowledged: ok * eventsPerRequest,
+    eventsInKafka: stored,
+  };
+  console.log(
+    `ingest: ${figures.eventsAcceptedPerSecond.toLocaleString('en-US')} events/s accepted into Kafka (acks=all), ${figures.requestsPerSecond} requests/s of ${eventsPerRequest} events (${meanBytes} bytes)`,
+  );
+  console.log(
+    `latency ms: p50 ${figures.latencyMs.p50}, p90 ${figures.latencyMs.p90}, p99 ${figures.latencyMs.p99}, max ${figures.latencyMs.max}; ${connections} connections, ${seconds} s`,
+  );
+  console.log(
+    `acknowledged ${figures.eventsAcknowledged.toLocaleString('en-US')} events, Kafka holds ${stored.toLocaleString('en-US')} more than before; non-2xx ${result.non2xx}, errors ${result.errors}`,
+  );
+  console.log(`written to ${writeResults('ingest', figures)}`);
+  if (stored < figures.eventsAcknowledged) throw new Error('Kafka holds fewer events than ingest acknowledged');
+} finally {
+  await ingest.stop();
+  await broker.stop();
+}
