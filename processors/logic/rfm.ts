@@ -1,0 +1,74 @@
+import { MS_PER_DAY } from '../../lib/clock.ts';
+
+export interface RfmConfig {
+  /** F and M count paid orders over this many days. */
+  readonly windowDays: number;
+  /** Recency score 5..2 for at most this many days since the last paid order; beyond the last, 1. Ascending. */
+  readonly recencyDays: readonly [number, number, number, number];
+  /** Frequency score 2..5 from at least this many orders. Ascending. */
+  readonly frequencyOrders: readonly [number, number, number, number];
+  /** Monetary score 2..5 from at least this amount. Ascending. */
+  readonly monetaryAmount: readonly [number, number, number, number];
+  /** Cut points for the 8 groups: recent if R <= recencyDays, frequent if F >= orders, valuable if M >= amount. */
+  readonly groupCut: { readonly recencyDays: number; readonly orders: number; readonly amount: number };
+}
+
+export const DEFAULT_RFM: RfmConfig = {
+  windowDays: 365,
+  recencyDays: [7, 30, 90, 180],
+  frequencyOrders: [2, 3, 5, 8],
+  monetaryAmount: [100, 300, 1_000, 3_000],
+  groupCut: { recencyDays: 30, orders: 2, amount: 300 },
+};
+
+export type RfmGroup =
+  | 'important-value'
+  | 'important-develop'
+  | 'important-keep'
+  | 'important-retain'
+  | 'general-value'
+  | 'general-develop'
+  | 'general-keep'
+  | 'general-retain';
+
+export interface Rfm {
+  /** Whole days since the last paid order. */
+  readonly recencyDays: number;
+  readonly frequency: number;
+  /** Paid amount in the window, refunds subtracted. */
+  readonly monetary: number;
+  readonly r: number;
+  readonly f: number;
+  readonly m: number;
+  readonly group: RfmGroup;
+}
+
+function scoreAtLeast(value: number, thresholds: readonly number[]): number {
+  return 1 + thresholds.filter((t) => value >= t).length;
+}
+
+/**
+ * The classic 8 groups: high M makes a member "important"; then recent and frequent is
+ * "value", recent only "develop", frequent only "keep", neither "retain".
+ */
+export function rfmGroup(recent: boolean, frequent: boolean, valuable: boolean): RfmGroup {
+  const tier = valuable ? 'important' : 'general';
+  const kind = recent ? (frequent ? 'value' : 'develop') : frequent ? 'keep' : 'retain';
+  return `${tier}-${kind}`;
+}
+
+/** RFM at time `at`, or null for a member who never paid. */
+export function rfmAt(lastPaidOrderAt: number | null, ordersInWindow: number, amountInWindow: number, at: number, config: RfmConfig = DEFAULT_RFM): Rfm | null {
+  if (lastPaidOrderAt === null) return null;
+  const recencyDays = Math.max(0, Math.floor((at - lastPaidOrderAt) / MS_PER_DAY));
+  const r = 5 - config.recencyDays.filter((limit) => recencyDays > limit).length;
+  return {
+    recencyDays,
+    frequency: ordersInWindow,
+    monetary: amountInWindow,
+    r,
+    f: scoreAtLeast(ordersInWindow, config.frequencyOrders),
+    m: scoreAtLeast(amountInWindow, config.monetaryAmount),
+    group: rfmGroup(recencyDays <= config.groupCut.recencyDays, ordersInWindow >= config.groupCut.orders, amountInWindow >= config.groupCut.amount),
+  };
+}

@@ -1,0 +1,52 @@
+import { MS_PER_DAY } from '../../lib/clock.ts';
+
+/**
+ * Windowed counters are kept as one bucket per UTC day. A window of N days at time t
+ * covers the day of t and the N-1 days before it: exact at day granularity, and a
+ * member's memory is bounded by the longest window (older buckets are dropped).
+ */
+export function dayOf(ts: number): number {
+  return Math.floor(ts / MS_PER_DAY);
+}
+
+export interface Bucket {
+  count: number;
+  sum: number;
+}
+
+/** Buckets by day number. Plain object so it serialises as is. */
+export type DayBuckets = Record<string, Bucket>;
+
+export function addToBuckets(buckets: DayBuckets, ts: number, amount: number, count = 1): void {
+  const day = String(dayOf(ts));
+  const bucket = buckets[day] ?? { count: 0, sum: 0 };
+  bucket.count += count;
+  bucket.sum = roundMoney(bucket.sum + amount);
+  buckets[day] = bucket;
+}
+
+export function windowTotals(buckets: DayBuckets, at: number, days: number): Bucket {
+  const last = dayOf(at);
+  const first = last - days + 1;
+  let count = 0;
+  let sum = 0;
+  for (const [day, bucket] of Object.entries(buckets)) {
+    const d = Number(day);
+    if (d >= first && d <= last) {
+      count += bucket.count;
+      sum += bucket.sum;
+    }
+  }
+  return { count, sum: roundMoney(sum) };
+}
+
+/** Drops buckets no window can reach any more. */
+export function pruneBuckets(buckets: DayBuckets, at: number, longestWindowDays: number): void {
+  const oldest = dayOf(at) - longestWindowDays + 1;
+  for (const day of Object.keys(buckets)) if (Number(day) < oldest) delete buckets[day];
+}
+
+/** Money is summed in cents so that 0.1 + 0.2 is 0.3. */
+export function roundMoney(value: number): number {
+  return Math.round(value * 100) / 100;
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { MS_PER_DAY } from '../../../lib/clock.ts';
+import { rfmAt, rfmGroup } from '../../../processors/logic/rfm.ts';
+import { addToBuckets, type DayBuckets, pruneBuckets, windowTotals } from '../../../processors/logic/windows.ts';
+
+const day = (n: number, hour = 12) => Date.UTC(2026, 0, 1) + n * MS_PER_DAY + hour * 3_600_000;
+
+describe('day-bucket windows', () => {
+  it('counts the day of `at` and the N-1 days before it, exactly', () => {
+    const buckets: DayBuckets = {};
+    addToBuckets(buckets, day(0), 10.1);
+    addToBuckets(buckets, day(6, 23), 0.2);
+    addToBuckets(buckets, day(7, 0), 5);
+    expect(windowTotals(buckets, day(7), 1)).toEqual({ count: 1, sum: 5 });
+    expect(windowTotals(buckets, day(7), 7)).toEqual({ count: 2, sum: 5.2 });
+    expect(windowTotals(buckets, day(7), 8)).toEqual({ count: 3, sum: 15.3 });
+    pruneBuckets(buckets, day(7), 7);
+    expect(Object.keys(buckets)).toHaveLength(2);
+  });
+
+  it('subtracts refunds as negative amounts, to the cent', () => {
+    const buckets: DayBuckets = {};
+    addToBuckets(buckets, day(0), 0.1);
+    addToBuckets(buckets, day(0), 0.2);
+    addToBuckets(buckets, day(1), -0.3, 0);
+    expect(windowTotals(buckets, day(1), 30)).toEqual({ count: 2, sum: 0 });
+  });
+});
+
+describe('RFM', () => {
+  it('scores recency, frequency and money 1 to 5 by the thresholds', () => {
+    expect(rfmAt(null, 0, 0, day(0))).toBeNull();
+    expect(rfmAt(day(0), 1, 50, day(3))).toEqual({ recencyDays: 3, frequency: 1, monetary: 50, r: 5, f: 1, m: 1, group: 'general-develop' });
+    expect(rfmAt(day(0), 8, 3_000, day(31))).toMatchObject({ recencyDays: 31, r: 3, f: 5, m: 5, group: 'important-keep' });
+    expect(rfmAt(day(0), 3, 400, day(200))).toMatchObject({ r: 1, f: 3, m: 3, group: 'important-keep' });
+  });
+
+  it('names all 8 classic groups', () => {
+    const groups = [true, false].flatMap((r) => [true, false].flatMap((f) => [true, false].map((m) => rfmGroup(r, f, m))));
+    expect(groups.sort()).toEqual([
+      'general-develop',
+      'general-keep',
+      'general-retain',
+      'general-value',
+      'important-develop',
+      'important-keep',
+      'important-retain',
+      'important-value',
+    ]);
+    expect(rfmGroup(true, true, true)).toBe('important-value');
+    expect(rfmGroup(false, false, true)).toBe('important-retain');
+    expect(rfmGroup(true, false, false)).toBe('general-develop');
+  });
+});
