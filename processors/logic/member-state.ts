@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import type { EventRecord, LifecycleStage, LifecycleTransitionRecord } from '../../schemas/records.ts';
+import { type CounterSpec, counterAmount } from './counters.ts';
+import { type LifecycleConfig, lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from './lifecycle.ts';
+import { addToBuckets, type DayBuckets, pruneBuckets, roundMoney } from './windows.ts';
+
+/** Everything the engine keeps about one member, stored as one JSON value in Redis. */
+export interface MemberState {
+  /** Increases with every write; the store refuses a write made from an older read. */
+  version: number;
+  memberId: string;
+  traits: Record<string, unknown>;
+  firstSeenAt: number | null;
+  lastSeenAt: number | null;
+  counters: Record<string, DayBuckets>;
+  orders: { count: number; spend: number; refunds: number; refunded: number; firstAt: number | null; lastAt: number | null; recent: number[] };
+  /** Paid amount per day: orders add (count 1), refunds subtract (count 0). F and M of RFM come from it. */
+  paid: DayBuckets;
+  lifecycle: { stage: LifecycleStage; since: number; evaluatedAt: number } | null;
+  /** When the lifecycle should be evaluated again without an event. */
+  nextCheckAt: number | null;
+  /** Last applied offset per source "topic/partition": what is at or below it was applied already. */
+  applied: Record<string, number>;
+}
+
+export interface StateConfig {
+  readonly counters: readonly CounterSpec[];
+  readonly longestWindowDays: number;
+  readonly lifecycle: LifecycleConfig;
+}
+
+export function emptyMemberState(memberId: string): MemberState {
+  return {
+    version: 0,
+    memberId,
+    traits: {},
+    firstSeenAt: null,
+    lastSeenAt: null,
+    counters: {},
+    orders: { count: 0, spend: 0, refunds: 0, refunded: 0, firstAt: null, lastAt: null, recent: [] },
+    paid: {},
+    lifecycle: null,
+    nextCheckAt: null,
+    applied: {},
+  };
+}
+
+export function lifecycleTransitionId(memberId: string, from: LifecycleStage | null, to: LifecycleStage, at: number): string {
+  return createHash('sha256')
+    .update(`lifecycle|${memberId}|${from ?? ''}|${to}|${at}`)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Re-evaluates the lifecycle at `at`; returns the transition when the stage changed. */
+function evaluateLifecycle(state: MemberState, at: number, causeEventId: string | null, config: StateConfig): LifecycleTransitionRecord | null {
+  const history = { firstOrderAt: state.orders.firstAt, recentOrders: state.orders.recent };
+  const previous = state.lifecycle?.stage ?? null;
+  const decision = lifecycleStageAt(history, previous, at, config.lifecycle);
+  state.nextCheckAt = nextLifecycleCheckAt(history, at, config.lifecycle);
+  if (previous === decision.stage && state.lifecycle) {
+    state.lifecycle.evaluatedAt = at;
+    return null;
+  }
+  state.lifecycle = { stage: decision.stage, since: at, evaluatedAt: at };
+  return {
+    id: lifecycleTransitionId(state.memberId, previous, decision.stage, at),
+    memberId: state.memberId,
+    fromStage: previous,
+    toStage: decision.stage,
+    at,
+    causeEventId,
+    reason: decision.reason,
+  };
+}
+
+export interface Applied {
+  readonly outputs: LifecycleTransitionRecord[];
+}
+
+/**
+ * Applies one event to a member's state, in place, and returns what it caused.
+ * Event time decides: a late event lands in its own day bucket, and the lifecycle is
+ * evaluated at the later of the event's time and the last evaluation.
+ */
+export function applyEvent(state: MemberState, event: EventRecord, config: StateConfig): Applied {
+  const at = event.timestamp;
+  const properties = parseObject(event.properties);
+  state.firstSeenAt = state.firstSeenAt === null ? at : Math.min(state.firstSeenAt, at);
+  state.lastSeenAt = state.lastSeenAt === null ? at : Math.max(state.lastSeenAt, at);
+  if (event.type === 'identify') Object.assign(state.traits, parseObject(event.traits));
+
+  for (const spec of config.counters) {
+    const amount = counterAmount(spec, event, properties);
+    if (amount === undefined) continue;
+    state.counters[spec.name] ??= {};
+    addToBuckets(state.counters[spec.name] as DayBuckets, at, amount);
+  }
+
+  const total = typeof properties.total === 'number' ? properties.total : typeof properties.revenue === 'number' ? properties.revenue : 0;
+  let ordersChanged = false;
+  if (event.type === 'track' && event.event === 'Order Completed') {
+    const o = state.orders;
+    o.count++;
+    o.spend = roundMoney(o.spend + total);
+    o.firstAt = o.firstAt === null ? at : Math.min(o.firstAt, at);
+    o.lastAt = o.lastAt === null ? at : Math.max(o.lastAt, at);
+    o.recent.push(at);
+    addToBuckets(state.paid, at, total, 1);
+    ordersChanged = true;
+  } else if (event.type === 'track' && event.event === 'Order Refunded') {
+    state.orders.refunds++;
+    state.orders.refunded = roundMoney(state.orders.refunded + total);
+    addToBuckets(state.paid, at, -total, 0);
+  }
+
+  const now = Math.max(at, state.lifecycle?.evaluatedAt ?? at, state.lastSeenAt ?? at);
+  for (const buckets of [...Object.values(state.counters), state.paid]) pruneBuckets(buckets, now, config.longestWindowDays);
+  state.orders.recent = trimRecentOrders(state.orders.recent, now, config.lifecycle);
+
+  // The first event of a member makes it a prospect; orders may move it on.
+  const outputs: LifecycleTransitionRecord[] = [];
+  if (ordersChanged || state.lifecycle === null) {
+    const transition = evaluateLifecycle(state, Math.max(at, state.lifecycle?.evaluatedAt ?? at), event.messageId, config);
+    if (transition) outputs.push(transition);
+  }
+  return { outputs };
+}
+
+/**
+ * Moves a member's lifecycle through every check that fell due up to `now`, with no
+ * event: each transition is dated at the moment it became true (e.g. day 31).
+ */
+export function advanceTime(state: MemberState, now: number, config: StateConfig): Applied {
+  const outputs: LifecycleTransitionRecord[] = [];
+  while (state.nextCheckAt !== null && state.nextCheckAt <= now) {
+    const transition = evaluateLifecycle(state, state.nextCheckAt, null, config);
+    if (transition) outputs.push(transition);
+  }
+  return { outputs };
+}
