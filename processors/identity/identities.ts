@@ -1,0 +1,107 @@
+import type { EventRecord } from '../../schemas/records.ts';
+import type { KeyedHash } from './keyed-hash.ts';
+
+/** One identity of a person: its kind and the keyed hash of its value. */
+export interface IdentityRef {
+  readonly kind: string;
+  readonly hash: string;
+}
+
+export const identityKey = (ref: IdentityRef) => `${ref.kind}:${ref.hash}`;
+
+/** Traits that identify a person, by default; each becomes an identity kind of its own. */
+export const DEFAULT_IDENTITY_TRAITS: readonly string[] = ['phone', 'email', 'wechat_openid', 'wechat_unionid'];
+
+function object(text: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The identities an event names: its user id apart, the rest (anonymous id, alias previousId, identity traits, device id) together. */
+export function identitiesOf(event: EventRecord, hash: KeyedHash, identityTraits: readonly string[]): { user: IdentityRef | null; others: IdentityRef[] } {
+  const user = event.userId ? { kind: 'user', hash: hash('user', event.userId) } : null;
+  const others: IdentityRef[] = [];
+  if (event.anonymousId) others.push({ kind: 'anon', hash: hash('anon', event.anonymousId) });
+  if (event.type === 'alias' && event.previousId) {
+    // previousId is usually an anonymous id, sometimes an earlier user id.
+    others.push({ kind: 'anon', hash: hash('anon', event.previousId) });
+    others.push({ kind: 'user', hash: hash('user', event.previousId) });
+  }
+  if (event.type === 'identify') {
+    const traits = object(event.traits);
+    for (const trait of identityTraits) {
+      const value = traits[trait];
+      if (typeof value === 'string' && value.trim() !== '') others.push({ kind: trait, hash: hash(trait, value) });
+    }
+  }
+  const device = (object(event.context).device as { id?: unknown } | undefined)?.id;
+  if (typeof device === 'string' && device !== '') others.push({ kind: 'device', hash: hash('device', device) });
+  return { user, others };
+}
+
+export interface MemberFacts {
+  /** The member has a user id (a known person). */
+  readonly known: boolean;
+}
+
+export interface ResolutionPlan {
+  readonly memberId: string;
+  /** Identities to point at the member (not yet pointing anywhere). */
+  readonly link: IdentityRef[];
+  /** Anonymous members whose state folds into this member, once. */
+  readonly merge: string[];
+  /** Links refused to keep two known people apart (merge protection). */
+  readonly refused: { readonly identity: IdentityRef; readonly heldBy: string }[];
+  readonly created: boolean;
+}
+
+/**
+ * Which member an event belongs to. A user id decides when it is known; otherwise an
+ * anonymous member the event's other identities point to becomes that user; otherwise a
+ * new member is made. Anonymous members met along the way merge into the target. A
+ * member that already has a user id is never merged into another (merge protection,
+ * as Segment and PostHog do): the link is refused and recorded.
+ */
+export function planResolution(
+  user: IdentityRef | null,
+  others: readonly IdentityRef[],
+  ownerOf: (ref: IdentityRef) => string | null,
+  factsOf: (memberId: string) => MemberFacts,
+  newMemberId: (ref: IdentityRef) => string,
+): ResolutionPlan {
+  const all = user ? [user, ...others] : [...others];
+  const userOwner = user ? ownerOf(user) : null;
+  const owners = others.map((ref) => ({ ref, owner: ownerOf(ref) }));
+  let memberId: string;
+  let created = false;
+  if (userOwner) {
+    memberId = userOwner;
+  } else if (user) {
+    // An anonymous member this person was before becomes them.
+    const anonymous = owners.find((o) => o.owner !== null && !factsOf(o.owner).known);
+    memberId = anonymous?.owner ?? newMemberId(user);
+    created = !anonymous;
+  } else {
+    const first = owners.find((o) => o.owner !== null);
+    const origin = others[0];
+    if (!first && !origin) throw new Error('an event with no identity cannot be resolved');
+    memberId = first?.owner ?? newMemberId(origin as IdentityRef);
+    created = !first;
+  }
+  const link: IdentityRef[] = [];
+  const merge = new Set<string>();
+  const refused: { identity: IdentityRef; heldBy: string }[] = [];
+  for (const ref of all) {
+    const owner = ref === user ? userOwner : (owners.find((o) => o.ref === ref)?.owner ?? null);
+    if (owner === null) link.push(ref);
+    else if (owner !== memberId) {
+      if (factsOf(owner).known && user !== null) refused.push({ identity: ref, heldBy: owner });
+      else if (!factsOf(owner).known) merge.add(owner);
+    }
+  }
+  return { memberId, link, merge: [...merge], refused, created };
+}

@@ -1,0 +1,24 @@
+import { createHmac } from 'node:crypto';
+
+/**
+ * Identifiers are stored and compared only as keyed hashes (HMAC-SHA256 with the
+ * operator's secret): matching works, and a copy of Redis or ClickHouse does not reveal
+ * phone numbers or OpenIDs. A lookup by phone hashes the query the same way.
+ */
+export type KeyedHash = (kind: string, value: string) => string;
+
+export function keyedHash(secret: string): KeyedHash {
+  return (kind, value) =>
+    createHmac('sha256', secret)
+      .update(`${kind}\0${normalize(kind, value)}`)
+      .digest('base64url')
+      .slice(0, 32);
+}
+
+/** The same person types the same phone or email in several ways. */
+function normalize(kind: string, value: string): string {
+  const trimmed = value.trim();
+  if (kind === 'email') return trimmed.toLowerCase();
+  if (kind === 'phone') return trimmed.replace(/[\s()-]/g, '');
+  return trimmed;
+}

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { type IdentityRef, identitiesOf, identityKey, planResolution } from '../../../processors/identity/identities.ts';
+import { keyedHash } from '../../../processors/identity/keyed-hash.ts';
+import type { EventRecord } from '../../../schemas/records.ts';
+
+const ref = (kind: string, hash: string): IdentityRef => ({ kind, hash });
+const plan = (user: IdentityRef | null, others: IdentityRef[], owners: Record<string, string>, known: string[] = []) =>
+  planResolution(
+    user,
+    others,
+    (r) => owners[identityKey(r)] ?? null,
+    (m) => ({ known: known.includes(m) }),
+    (r) => `new:${identityKey(r)}`,
+  );
+
+describe('planResolution', () => {
+  it('creates a member for a first-time visitor and links its identities', () => {
+    expect(plan(null, [ref('anon', 'a1'), ref('device', 'd1')], {})).toEqual({
+      memberId: 'new:anon:a1',
+      link: [ref('anon', 'a1'), ref('device', 'd1')],
+      merge: [],
+      refused: [],
+      created: true,
+    });
+  });
+
+  it('turns the anonymous member into the user when they sign up', () => {
+    expect(plan(ref('user', 'u1'), [ref('anon', 'a1')], { 'anon:a1': 'm-anon' })).toEqual({
+      memberId: 'm-anon',
+      link: [ref('user', 'u1')],
+      merge: [],
+      refused: [],
+      created: false,
+    });
+  });
+
+  it('folds an anonymous member into the known user it turns out to be', () => {
+    expect(plan(ref('user', 'u1'), [ref('anon', 'a2')], { 'user:u1': 'm-known', 'anon:a2': 'm-anon2' }, ['m-known'])).toMatchObject({
+      memberId: 'm-known',
+      merge: ['m-anon2'],
+      refused: [],
+    });
+  });
+
+  it('never merges two known people through a shared anonymous id', () => {
+    const result = plan(ref('user', 'u2'), [ref('anon', 'shared')], { 'anon:shared': 'm-u1' }, ['m-u1']);
+    expect(result).toEqual({
+      memberId: 'new:user:u2',
+      link: [ref('user', 'u2')],
+      merge: [],
+      refused: [{ identity: ref('anon', 'shared'), heldBy: 'm-u1' }],
+      created: true,
+    });
+  });
+});
+
+describe('identitiesOf', () => {
+  const hash = keyedHash('secret');
+  const base = {
+    messageId: 'm',
+    userId: null,
+    anonymousId: null,
+    previousId: null,
+    groupId: null,
+    event: null,
+    name: null,
+    timestamp: 0,
+    originalTimestamp: null,
+    sentAt: null,
+    receivedAt: 0,
+    context: '{}',
+    properties: '{}',
+    traits: '{}',
+    integrations: '{}',
+    source: 's',
+    flags: [],
+  } as const;
+
+  it('takes identity traits and the device id, hashed with the key, never in plain text', () => {
+    const event: EventRecord = {
+      ...base,
+      type: 'identify',
+      userId: 'u1',
+      anonymousId: 'a1',
+      traits: '{"phone":"+86 138 0000 0000","email":"A@Example.com","plan":"gold"}',
+      context: '{"device":{"id":"dev-1"}}',
+    };
+    const { user, others } = identitiesOf(event, hash, ['phone', 'email']);
+    expect(user).toEqual({ kind: 'user', hash: hash('user', 'u1') });
+    expect(others.map((o) => o.kind)).toEqual(['anon', 'phone', 'email', 'device']);
+    expect(JSON.stringify(others)).not.toContain('138');
+    // The same phone typed differently, and the same email in other case, match.
+    expect(others.find((o) => o.kind === 'phone')?.hash).toBe(hash('phone', '+8613800000000'));
+    expect(others.find((o) => o.kind === 'email')?.hash).toBe(hash('email', 'a@example.com'));
+    expect(keyedHash('other-secret')('phone', '+8613800000000')).not.toBe(hash('phone', '+8613800000000'));
+  });
+
+  it('links an alias previousId as an anonymous id or an earlier user id', () => {
+    const { user, others } = identitiesOf({ ...base, type: 'alias', userId: 'u1', previousId: 'a9' }, hash, []);
+    expect(user?.kind).toBe('user');
+    expect(others).toEqual([ref('anon', hash('anon', 'a9')), ref('user', hash('user', 'a9'))]);
+  });
+});
