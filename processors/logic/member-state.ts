@@ -21,6 +21,10 @@ export interface MemberState {
   nextCheckAt: number | null;
   /** Last applied offset per source "topic/partition": what is at or below it was applied already. */
   applied: Record<string, number>;
+  /** Identities ("kind:hash") that point at this member. */
+  identities: string[];
+  /** Members folded into this one (each exactly once). */
+  mergedFrom: string[];
 }
 
 export interface StateConfig {
@@ -42,6 +46,8 @@ export function emptyMemberState(memberId: string): MemberState {
     lifecycle: null,
     nextCheckAt: null,
     applied: {},
+    identities: [],
+    mergedFrom: [],
   };
 }
 

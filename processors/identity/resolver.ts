@@ -1,0 +1,137 @@
+import type { Redis } from 'ioredis';
+import type { EventRecord } from '../../schemas/records.ts';
+import type { Keys } from '../store/keys.ts';
+import { type IdentityRef, identitiesOf, identityKey, planResolution, type ResolutionPlan } from './identities.ts';
+import type { KeyedHash } from './keyed-hash.ts';
+
+export interface ResolvedEvent {
+  readonly event: EventRecord;
+  readonly plan: ResolutionPlan;
+}
+
+/**
+ * Resolves a batch of events to members against Redis: one pipelined read of every
+ * identity and member involved, planning in order (so a visitor created by the first
+ * event is found by the next), then claiming new identities with SET NX. If another
+ * processor claimed one first, the batch is planned again from fresh reads.
+ */
+export class IdentityResolver {
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+  readonly #hash: KeyedHash;
+  readonly #identityTraits: readonly string[];
+
+  constructor(redis: Redis, keys: Keys, hash: KeyedHash, identityTraits: readonly string[]) {
+    this.#redis = redis;
+    this.#keys = keys;
+    this.#hash = hash;
+    this.#identityTraits = identityTraits;
+  }
+
+  /** The member an identity belongs to now (following merges), for lookups. */
+  async memberOf(kind: string, value: string): Promise<string | null> {
+    const owner = await this.#redis.get(this.#keys.identity(kind, this.#hash(kind, value)));
+    return owner === null ? null : this.#follow(owner);
+  }
+
+  async #follow(memberId: string): Promise<string> {
+    let current = memberId;
+    for (let hops = 0; hops < 16; hops++) {
+      const into = await this.#redis.hget(this.#keys.member(current), 'into');
+      if (!into) return current;
+      current = into;
+    }
+    throw new Error(`merge chain from ${memberId} is longer than 16 hops`);
+  }
+
+  async resolve(events: readonly EventRecord[]): Promise<ResolvedEvent[]> {
+    for (let attempt = 1; ; attempt++) {
+      const resolved = await this.#plan(events);
+      const lost = await this.#claim(resolved);
+      if (!lost) return resolved;
+      if (attempt >= 5) throw new Error('identities kept being claimed by another processor; giving up on this batch for now');
+    }
+  }
+
+  async #plan(events: readonly EventRecord[]): Promise<ResolvedEvent[]> {
+    const identities = events.map((event) => identitiesOf(event, this.#hash, this.#identityTraits));
+    const refs = new Map<string, IdentityRef>();
+    for (const { user, others } of identities) for (const ref of user ? [user, ...others] : others) refs.set(identityKey(ref), ref);
+
+    const owners = new Map<string, string | null>();
+    const refList = [...refs.values()];
+    const found = refList.length > 0 ? await this.#redis.mget(...refList.map((r) => this.#keys.identity(r.kind, r.hash))) : [];
+    refList.forEach((ref, i) => {
+      owners.set(identityKey(ref), found[i] ?? null);
+    });
+
+    const facts = new Map<string, { known: boolean; into: string | null }>();
+    let unknown = [...new Set([...owners.values()].filter((m): m is string => m !== null))];
+    while (unknown.length > 0) {
+      const pipeline = this.#redis.pipeline();
+      for (const id of unknown) pipeline.hmget(this.#keys.member(id), 'k', 'into');
+      const results = (await pipeline.exec()) ?? [];
+      const next: string[] = [];
+      unknown.forEach((id, i) => {
+        const [error, value] = results[i] as [Error | null, (string | null)[]];
+        if (error) throw error;
+        const [known, into] = value;
+        facts.set(id, { known: known === '1', into: into ?? null });
+        if (into && !facts.has(into)) next.push(into);
+      });
+      unknown = next;
+    }
+    const follow = (id: string) => {
+      let current = id;
+      for (let hops = 0; hops < 16 && facts.get(current)?.into; hops++) current = facts.get(current)?.into as string;
+      return current;
+    };
+
+    return events.map((event, index) => {
+      const { user, others } = identities[index] as (typeof identities)[number];
+      const plan = planResolution(
+        user,
+        others,
+        (ref) => {
+          const owner = owners.get(identityKey(ref));
+          return owner ? follow(owner) : null;
+        },
+        (id) => ({ known: facts.get(id)?.known ?? false }),
+        (ref) => `m_${this.#hash('member', identityKey(ref)).slice(0, 24)}`,
+      );
+      // Later events of the batch see what this one decided.
+      for (const ref of plan.link) owners.set(identityKey(ref), plan.memberId);
+      const targetFacts = facts.get(plan.memberId) ?? { known: false, into: null };
+      facts.set(plan.memberId, { known: targetFacts.known || user !== null, into: null });
+      for (const merged of plan.merge) facts.set(merged, { known: false, into: plan.memberId });
+      return { event, plan };
+    });
+  }
+
+  /** Claims new identities; true when another processor got one first. */
+  async #claim(resolved: readonly ResolvedEvent[]): Promise<boolean> {
+    const claims = new Map<string, { ref: IdentityRef; memberId: string }>();
+    for (const { plan } of resolved)
+      for (const ref of plan.link) if (!claims.has(identityKey(ref))) claims.set(identityKey(ref), { ref, memberId: plan.memberId });
+    if (claims.size === 0) return false;
+    const list = [...claims.values()];
+    const pipeline = this.#redis.pipeline();
+    for (const { ref, memberId } of list) pipeline.set(this.#keys.identity(ref.kind, ref.hash), memberId, 'NX');
+    const results = (await pipeline.exec()) ?? [];
+    const refused = list.filter((_, i) => (results[i] as [Error | null, string | null])[1] !== 'OK');
+    if (refused.length === 0) return false;
+    const holders = await this.#redis.mget(...refused.map((c) => this.#keys.identity(c.ref.kind, c.ref.hash)));
+    return refused.some((claim, i) => holders[i] !== claim.memberId);
+  }
+
+  /** After a merge, the merged member's identities point at the member it merged into. */
+  async repoint(identities: readonly string[], memberId: string): Promise<void> {
+    if (identities.length === 0) return;
+    const pipeline = this.#redis.pipeline();
+    for (const identity of identities) {
+      const separator = identity.indexOf(':');
+      pipeline.set(this.#keys.identity(identity.slice(0, separator), identity.slice(separator + 1)), memberId);
+    }
+    await pipeline.exec();
+  }
+}

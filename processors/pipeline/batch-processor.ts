@@ -1,0 +1,255 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../../lib/clock.ts';
+import { MS_PER_DAY } from '../../lib/clock.ts';
+import type { AvroCodec } from '../../schemas/codec.ts';
+import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
+import { identityKey } from '../identity/identities.ts';
+import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
+import { applyEvent, type MemberState, type StateConfig } from '../logic/member-state.ts';
+import { foldMember } from '../logic/merge.ts';
+import type { Keys } from '../store/keys.ts';
+import type { LoadedMember, MemberStore, MemberWrite, OutboxEntry } from '../store/member-store.ts';
+
+export interface SourceRecord {
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+}
+
+export interface ProcessingLimits {
+  /** Events older than this (by event time) go to the dead-letter topic. */
+  readonly retentionDays: number;
+  /** Events further than this in the future go to the dead-letter topic. */
+  readonly futureToleranceMs: number;
+  /** How long a messageId is remembered for de-duplicating client retries. */
+  readonly dedupHorizonMs: number;
+  readonly timerShards: number;
+}
+
+export interface IdentityChange {
+  readonly action: 'linked' | 'merged' | 'refused';
+  readonly memberId: string;
+  readonly kind: string;
+  readonly identityHash: string;
+  /** For merged: the member folded in; for refused: the member that holds the identity. */
+  readonly otherMemberId: string;
+  readonly at: number;
+  readonly messageId: string;
+}
+
+export interface BatchResult {
+  readonly deadLetters: DeadLetterRecord[];
+  /** Outputs to publish, per member, in order: entries from earlier attempts first. */
+  readonly outboxes: Map<string, readonly OutboxEntry[]>;
+  readonly events: { readonly memberId: string; readonly event: EventRecord }[];
+  readonly identityChanges: IdentityChange[];
+  readonly applied: number;
+  readonly duplicates: number;
+}
+
+const deadLetter = (topic: string, record: SourceRecord, reason: string, detail: string, at: number): DeadLetterRecord => ({
+  id: `${topic}/${record.partition}/${record.offset}`,
+  reason,
+  detail,
+  sourceTopic: topic,
+  sourcePartition: record.partition,
+  sourceOffset: Number(record.offset),
+  key: record.key,
+  value: record.value,
+  at,
+});
+
+/** Which timer shard a member's lifecycle checks live in. */
+export function timerShardOf(memberId: string, shards: number): number {
+  let h = 0;
+  for (let i = 0; i < memberId.length; i++) h = (Math.imul(h, 31) + memberId.charCodeAt(i)) | 0;
+  return Math.abs(h) % shards;
+}
+
+/**
+ * Applies one polled batch of one partition to member state. Nothing here commits
+ * offsets or publishes: the caller publishes the outboxes and dead letters, writes
+ * history, acknowledges the outboxes and only then commits.
+ */
+export class BatchProcessor {
+  readonly #codec: AvroCodec<EventRecord>;
+  readonly #resolver: IdentityResolver;
+  readonly #store: MemberStore;
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+  readonly #clock: Clock;
+  readonly #state: StateConfig;
+  readonly #limits: ProcessingLimits;
+
+  constructor(deps: {
+    codec: AvroCodec<EventRecord>;
+    resolver: IdentityResolver;
+    store: MemberStore;
+    redis: Redis;
+    keys: Keys;
+    clock: Clock;
+    state: StateConfig;
+    limits: ProcessingLimits;
+  }) {
+    this.#codec = deps.codec;
+    this.#resolver = deps.resolver;
+    this.#store = deps.store;
+    this.#redis = deps.redis;
+    this.#keys = deps.keys;
+    this.#clock = deps.clock;
+    this.#state = deps.state;
+    this.#limits = deps.limits;
+  }
+
+  async process(topic: string, records: readonly SourceRecord[]): Promise<BatchResult> {
+    const now = this.#clock.now();
+    const deadLetters: DeadLetterRecord[] = [];
+    const accepted: { record: SourceRecord; event: EventRecord }[] = [];
+    for (const record of records) {
+      const decoded = await this.#codec.decode(record.value);
+      if (!decoded.ok) {
+        deadLetters.push(deadLetter(topic, record, decoded.error.reason, decoded.error.detail, now));
+        continue;
+      }
+      const event = decoded.value;
+      if (event.timestamp < now - this.#limits.retentionDays * MS_PER_DAY) {
+        deadLetters.push(
+          deadLetter(
+            topic,
+            record,
+            'too_old',
+            `event time ${new Date(event.timestamp).toISOString()} is more than ${this.#limits.retentionDays} days old`,
+            now,
+          ),
+        );
+      } else if (event.timestamp > now + this.#limits.futureToleranceMs) {
+        deadLetters.push(
+          deadLetter(
+            topic,
+            record,
+            'too_far_in_future',
+            `event time ${new Date(event.timestamp).toISOString()} is more than ${this.#limits.futureToleranceMs} ms ahead of the processor clock`,
+            now,
+          ),
+        );
+      } else if (!event.userId && !event.anonymousId && !event.previousId) {
+        deadLetters.push(deadLetter(topic, record, 'no_identity', 'the event has neither userId nor anonymousId', now));
+      } else {
+        accepted.push({ record, event });
+      }
+    }
+    const resolved = await this.#resolver.resolve(accepted.map((a) => a.event));
+    const identityChanges = this.#identityChanges(resolved);
+
+    const partitionKey = (record: SourceRecord) => `${topic}/${record.partition}`;
+    let outcome: { outboxes: Map<string, readonly OutboxEntry[]>; applied: number; duplicates: number } | undefined;
+    for (let attempt = 1; !outcome; attempt++) {
+      if (attempt > 5) throw new Error('members kept changing under this processor (another replica writing them); the batch will be retried');
+      outcome = await this.#applyInOrder(resolved, accepted, partitionKey, now);
+    }
+    const { outboxes, applied, duplicates } = outcome;
+    const events = resolved.map((r) => ({ memberId: r.plan.memberId, event: r.event }));
+    return { deadLetters, outboxes, events, identityChanges, applied, duplicates };
+  }
+
+  /**
+   * Applies the batch in its own order over working copies of every member it touches
+   * (so a merge folds in what the anonymous member did earlier in the same batch), then
+   * saves them all. If another writer changed a member meanwhile, returns undefined and
+   * the whole batch is applied again from fresh reads: what was saved is then skipped
+   * as already applied, and its outbox entries come back for publishing.
+   */
+  async #applyInOrder(
+    resolved: readonly ResolvedEvent[],
+    accepted: readonly { record: SourceRecord; event: EventRecord }[],
+    partitionKey: (record: SourceRecord) => string,
+    now: number,
+  ): Promise<{ outboxes: Map<string, readonly OutboxEntry[]>; applied: number; duplicates: number } | undefined> {
+    const messageIds = new Map<string, string[]>();
+    resolved.forEach(({ plan, event }) => {
+      messageIds.set(plan.memberId, [...(messageIds.get(plan.memberId) ?? []), event.messageId]);
+      for (const source of plan.merge) if (!messageIds.has(source)) messageIds.set(source, []);
+    });
+    const loaded = await this.#store.load([...messageIds].map(([memberId, ids]) => ({ memberId, messageIds: ids })));
+    const mergeSources = [...new Set(resolved.flatMap((r) => r.plan.merge))];
+    const seenBySource = new Map(await Promise.all(mergeSources.map(async (id) => [id, await this.#store.allSeen(id)] as const)));
+    const working = new Map<
+      string,
+      { state: MemberState; known: boolean; outputs: LifecycleTransitionRecord[]; seen: { messageId: string; receivedAt: number }[] }
+    >();
+    const workOn = (memberId: string) => {
+      let w = working.get(memberId);
+      if (!w) {
+        const member = loaded.get(memberId) as LoadedMember;
+        w = { state: structuredClone(member.state), known: member.known, outputs: [], seen: [] };
+        working.set(memberId, w);
+      }
+      return w;
+    };
+    const merges: { source: string; into: string }[] = [];
+    let applied = 0;
+    let duplicates = 0;
+    resolved.forEach(({ event, plan }, index) => {
+      const record = (accepted[index] as { record: SourceRecord }).record;
+      const target = workOn(plan.memberId);
+      for (const sourceId of plan.merge) {
+        const source = workOn(sourceId);
+        if (!target.state.mergedFrom.includes(sourceId)) target.seen.push(...(seenBySource.get(sourceId) ?? []), ...source.seen);
+        target.outputs.push(...foldMember(target.state, source.state, event.timestamp, this.#state));
+        merges.push({ source: sourceId, into: plan.memberId });
+      }
+      for (const ref of plan.link) if (!target.state.identities.includes(identityKey(ref))) target.state.identities.push(identityKey(ref));
+      if (event.userId) target.known = true;
+      const offset = Number(record.offset);
+      const key = partitionKey(record);
+      const seenBefore = (loaded.get(plan.memberId) as LoadedMember).seen.has(event.messageId) || target.seen.some((s) => s.messageId === event.messageId);
+      if (offset <= (target.state.applied[key] ?? -1) || seenBefore) {
+        duplicates++;
+        return;
+      }
+      target.outputs.push(...applyEvent(target.state, event, this.#state).outputs);
+      target.state.applied[key] = offset;
+      target.seen.push({ messageId: event.messageId, receivedAt: event.receivedAt });
+      applied++;
+    });
+
+    const writes: MemberWrite[] = [...working].map(([memberId, w]) => ({
+      memberId,
+      expectedVersion: (loaded.get(memberId) as LoadedMember).state.version,
+      state: w.state,
+      known: w.known,
+      outbox: w.outputs.map((record): OutboxEntry => ({ topic: 'lifecycle', record: { ...record } })),
+      seen: w.seen,
+      seenHorizon: now - this.#limits.dedupHorizonMs,
+    }));
+    const conflicts = await this.#store.save(writes);
+    if (conflicts.length > 0) return undefined;
+
+    const outboxes = new Map<string, readonly OutboxEntry[]>();
+    const timers = this.#redis.pipeline();
+    for (const write of writes) {
+      outboxes.set(write.memberId, [...(loaded.get(write.memberId) as LoadedMember).outbox, ...write.outbox]);
+      if (write.state.nextCheckAt !== null)
+        timers.zadd(this.#keys.timers(timerShardOf(write.memberId, this.#limits.timerShards)), write.state.nextCheckAt, write.memberId);
+    }
+    await timers.exec();
+    for (const { source, into } of merges) {
+      await this.#store.markMergedInto(source, into);
+      await this.#resolver.repoint((working.get(source) as { state: MemberState }).state.identities, into);
+    }
+    return { outboxes, applied, duplicates };
+  }
+
+  #identityChanges(resolved: readonly ResolvedEvent[]): IdentityChange[] {
+    const changes: IdentityChange[] = [];
+    for (const { event, plan } of resolved) {
+      const base = { memberId: plan.memberId, at: event.timestamp, messageId: event.messageId };
+      for (const ref of plan.link) changes.push({ ...base, action: 'linked', kind: ref.kind, identityHash: ref.hash, otherMemberId: '' });
+      for (const merged of plan.merge) changes.push({ ...base, action: 'merged', kind: '', identityHash: '', otherMemberId: merged });
+      for (const refusal of plan.refused)
+        changes.push({ ...base, action: 'refused', kind: refusal.identity.kind, identityHash: refusal.identity.hash, otherMemberId: refusal.heldBy });
+    }
+    return changes;
+  }
+}
