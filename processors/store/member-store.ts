@@ -133,7 +133,7 @@ export class MemberStore {
 
   /** Every message id a member saw within the horizon, with when it was received (carried over on a merge). */
   async allSeen(memberId: string): Promise<{ messageId: string; receivedAt: number }[]> {
-    const flat = await this.#redis.zrange(this.#keys.seen(memberId), 0, -1, 'WITHSCORES');
+    const flat = await this.#redis.zrange(this.#keys.seen(memberId), '0', '-1', 'WITHSCORES');
     const seen: { messageId: string; receivedAt: number }[] = [];
     for (let i = 0; i < flat.length; i += 2) seen.push({ messageId: flat[i] as string, receivedAt: Number(flat[i + 1]) });
     return seen;
