@@ -5,6 +5,8 @@ import type { KeyedHash } from './keyed-hash.ts';
 export interface IdentityRef {
   readonly kind: string;
   readonly hash: string;
+  /** Only looked up, never created: an alias previousId may be an earlier user id, or not. */
+  readonly lookupOnly?: boolean;
 }
 
 export const identityKey = (ref: IdentityRef) => `${ref.kind}:${ref.hash}`;
@@ -29,7 +31,7 @@ export function identitiesOf(event: EventRecord, hash: KeyedHash, identityTraits
   if (event.type === 'alias' && event.previousId) {
     // previousId is usually an anonymous id, sometimes an earlier user id.
     others.push({ kind: 'anon', hash: hash('anon', event.previousId) });
-    others.push({ kind: 'user', hash: hash('user', event.previousId) });
+    others.push({ kind: 'user', hash: hash('user', event.previousId), lookupOnly: true });
   }
   if (event.type === 'identify') {
     const traits = object(event.traits);
@@ -97,8 +99,9 @@ export function planResolution(
   const refused: { identity: IdentityRef; heldBy: string }[] = [];
   for (const ref of all) {
     const owner = ref === user ? userOwner : (owners.find((o) => o.ref === ref)?.owner ?? null);
-    if (owner === null) link.push(ref);
-    else if (owner !== memberId) {
+    if (owner === null) {
+      if (!ref.lookupOnly) link.push(ref);
+    } else if (owner !== memberId) {
       if (factsOf(owner).known && user !== null) refused.push({ identity: ref, heldBy: owner });
       else if (!factsOf(owner).known) merge.add(owner);
     }

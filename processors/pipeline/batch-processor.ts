@@ -4,6 +4,8 @@ import { MS_PER_DAY } from '../../lib/clock.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
 import { identityKey } from '../identity/identities.ts';
+import type { KeyedHash } from '../identity/keyed-hash.ts';
+import { protectEvent } from '../identity/protect.ts';
 import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
 import { applyEvent, type MemberState, type StateConfig } from '../logic/member-state.ts';
 import { foldMember } from '../logic/merge.ts';
@@ -25,6 +27,8 @@ export interface ProcessingLimits {
   /** How long a messageId is remembered for de-duplicating client retries. */
   readonly dedupHorizonMs: number;
   readonly timerShards: number;
+  /** Traits that identify a person; stored only as keyed hashes. */
+  readonly identityTraits: readonly string[];
 }
 
 export interface IdentityChange {
@@ -81,6 +85,7 @@ export class BatchProcessor {
   readonly #clock: Clock;
   readonly #state: StateConfig;
   readonly #limits: ProcessingLimits;
+  readonly #hash: KeyedHash;
 
   constructor(deps: {
     codec: AvroCodec<EventRecord>;
@@ -89,9 +94,11 @@ export class BatchProcessor {
     redis: Redis;
     keys: Keys;
     clock: Clock;
+    hash: KeyedHash;
     state: StateConfig;
     limits: ProcessingLimits;
   }) {
+    this.#hash = deps.hash;
     this.#codec = deps.codec;
     this.#resolver = deps.resolver;
     this.#store = deps.store;
@@ -139,7 +146,11 @@ export class BatchProcessor {
         accepted.push({ record, event });
       }
     }
-    const resolved = await this.#resolver.resolve(accepted.map((a) => a.event));
+    // Identities are resolved from the event as sent; everything stored gets the protected copy.
+    const resolved = (await this.#resolver.resolve(accepted.map((a) => a.event))).map((r) => ({
+      ...r,
+      event: protectEvent(r.event, this.#limits.identityTraits, this.#hash),
+    }));
     const identityChanges = this.#identityChanges(resolved);
 
     const partitionKey = (record: SourceRecord) => `${topic}/${record.partition}`;

@@ -42,6 +42,11 @@ describe('planResolution', () => {
     });
   });
 
+  it('looks an alias previousId up as an earlier user id but never creates it as one', () => {
+    const previousAsUser = { ...ref('user', 'p'), lookupOnly: true };
+    expect(plan(ref('user', 'u1'), [ref('anon', 'p'), previousAsUser], { 'anon:p': 'm-anon' }).link).toEqual([ref('user', 'u1')]);
+  });
+
   it('never merges two known people through a shared anonymous id', () => {
     const result = plan(ref('user', 'u2'), [ref('anon', 'shared')], { 'anon:shared': 'm-u1' }, ['m-u1']);
     expect(result).toEqual({
@@ -98,6 +103,6 @@ describe('identitiesOf', () => {
   it('links an alias previousId as an anonymous id or an earlier user id', () => {
     const { user, others } = identitiesOf({ ...base, type: 'alias', userId: 'u1', previousId: 'a9' }, hash, []);
     expect(user?.kind).toBe('user');
-    expect(others).toEqual([ref('anon', hash('anon', 'a9')), ref('user', hash('user', 'a9'))]);
+    expect(others).toEqual([ref('anon', hash('anon', 'a9')), { ...ref('user', hash('user', 'a9')), lookupOnly: true }]);
   });
 });

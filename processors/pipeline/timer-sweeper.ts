@@ -1,0 +1,82 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../../lib/clock.ts';
+import { advanceTime, type StateConfig } from '../logic/member-state.ts';
+import type { Keys } from '../store/keys.ts';
+import type { LoadedMember, MemberStore, MemberWrite, OutboxEntry } from '../store/member-store.ts';
+
+// Removes a member from a timer shard only if its due time has not moved past `now` meanwhile.
+const REMOVE_IF_DUE = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
+`;
+
+export interface SweepResult {
+  readonly due: number;
+  readonly fired: number;
+  readonly outboxes: Map<string, readonly OutboxEntry[]>;
+}
+
+/**
+ * Fires lifecycle checks that fell due, with no event: "no order for 30 days" turns a
+ * member silent on day 31. Due times live in sorted sets (one per shard) in Redis, so
+ * they survive restarts; each shard is swept by the processor that owns the Kafka
+ * partition of the same number, so replicas do not sweep the same members.
+ */
+export class TimerSweeper {
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+  readonly #store: MemberStore;
+  readonly #clock: Clock;
+  readonly #state: StateConfig;
+  readonly #seenHorizonMs: number;
+
+  constructor(deps: { redis: Redis; keys: Keys; store: MemberStore; clock: Clock; state: StateConfig; seenHorizonMs: number }) {
+    this.#redis = deps.redis;
+    this.#keys = deps.keys;
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#state = deps.state;
+    this.#seenHorizonMs = deps.seenHorizonMs;
+    this.#redis.defineCommand('segstreamRemoveIfDue', { numberOfKeys: 1, lua: REMOVE_IF_DUE });
+  }
+
+  async sweep(shard: number, limit = 500): Promise<SweepResult> {
+    const now = this.#clock.now();
+    const key = this.#keys.timers(shard);
+    const due = await this.#redis.zrangebyscore(key, '-inf', now, 'LIMIT', 0, limit);
+    if (due.length === 0) return { due: 0, fired: 0, outboxes: new Map() };
+    const loaded = await this.#store.load(due.map((memberId) => ({ memberId, messageIds: [] })));
+    const writes: MemberWrite[] = [];
+    for (const memberId of due) {
+      const member = loaded.get(memberId) as LoadedMember;
+      if (member.mergedInto) continue; // its orders live on in the member it merged into
+      const state = structuredClone(member.state);
+      const outputs = advanceTime(state, now, this.#state).outputs;
+      writes.push({
+        memberId,
+        expectedVersion: member.state.version,
+        state,
+        known: member.known,
+        outbox: outputs.map((record): OutboxEntry => ({ topic: 'lifecycle', record: { ...record } })),
+        seen: [],
+        seenHorizon: now - this.#seenHorizonMs,
+      });
+    }
+    // A member that changed meanwhile stays due and is swept again next time.
+    const conflicts = new Set(await this.#store.save(writes));
+    const outboxes = new Map<string, readonly OutboxEntry[]>();
+    const pipeline = this.#redis.pipeline();
+    let fired = 0;
+    for (const write of writes) {
+      if (conflicts.has(write.memberId)) continue;
+      outboxes.set(write.memberId, [...(loaded.get(write.memberId) as LoadedMember).outbox, ...write.outbox]);
+      fired += write.outbox.length;
+      if (write.state.nextCheckAt !== null) pipeline.zadd(key, write.state.nextCheckAt, write.memberId);
+      else (pipeline as unknown as { segstreamRemoveIfDue: (...args: string[]) => unknown }).segstreamRemoveIfDue(key, write.memberId, String(now));
+    }
+    for (const memberId of due) if ((loaded.get(memberId) as LoadedMember).mergedInto) pipeline.zrem(key, memberId);
+    await pipeline.exec();
+    return { due: due.length, fired, outboxes };
+  }
+}

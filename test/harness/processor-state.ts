@@ -1,0 +1,107 @@
+import type { Redis } from 'ioredis';
+import { ManualClock } from '../../lib/clock.ts';
+import { DEFAULT_IDENTITY_TRAITS } from '../../processors/identity/identities.ts';
+import { keyedHash } from '../../processors/identity/keyed-hash.ts';
+import { IdentityResolver } from '../../processors/identity/resolver.ts';
+import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../processors/logic/counters.ts';
+import { DEFAULT_LIFECYCLE } from '../../processors/logic/lifecycle.ts';
+import { memberView } from '../../processors/logic/member-view.ts';
+import { DEFAULT_RFM } from '../../processors/logic/rfm.ts';
+import { BatchProcessor, type SourceRecord } from '../../processors/pipeline/batch-processor.ts';
+import { TimerSweeper } from '../../processors/pipeline/timer-sweeper.ts';
+import { keysWithPrefix } from '../../processors/store/keys.ts';
+import { MemberStore, type OutboxEntry } from '../../processors/store/member-store.ts';
+import { loadSchemaCatalog } from '../../schemas/catalog.ts';
+import { AvroCodec } from '../../schemas/codec.ts';
+import type { EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
+import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
+
+export const TOPIC = 'segstream.events.v1';
+export const STATE_CONFIG = { counters: DEFAULT_COUNTERS, longestWindowDays: 365, lifecycle: DEFAULT_LIFECYCLE };
+
+/**
+ * The processor's state machinery against a real Redis, without Kafka: records are fed
+ * straight to the batch processor and time is moved by hand. Every test gets its own
+ * key prefix.
+ */
+export async function processorState(redis: Redis, start: Date) {
+  const clock = new ManualClock(start);
+  const keys = keysWithPrefix(`t${Date.now()}${Math.random().toString(36).slice(2, 8)}:`);
+  const hash = keyedHash('test-secret');
+  const store = new MemberStore(redis, keys);
+  const resolver = new IdentityResolver(redis, keys, hash, DEFAULT_IDENTITY_TRAITS);
+  const catalog = await loadSchemaCatalog();
+  const latest = catalog.latest('segstream.Event');
+  const codec = await AvroCodec.create<EventRecord>(new FileSchemaRegistry(catalog), latest.subject, latest.schema);
+  const limits = { retentionDays: 400, futureToleranceMs: 3_600_000, dedupHorizonMs: 7 * 86_400_000, timerShards: 4, identityTraits: DEFAULT_IDENTITY_TRAITS };
+  const processor = new BatchProcessor({ codec, resolver, store, redis, keys, clock, hash, state: STATE_CONFIG, limits });
+  const sweeper = new TimerSweeper({ redis, keys, store, clock, state: STATE_CONFIG, seenHorizonMs: limits.dedupHorizonMs });
+  let nextOffset = 0;
+  let seq = 0;
+
+  const lifecycleOf = (outboxes: Map<string, readonly OutboxEntry[]>) =>
+    [...outboxes.values()].flat().map((entry) => entry.record as unknown as LifecycleTransitionRecord);
+  /** Publishing stand-in: takes the outboxes and removes what it took, as the publisher does. */
+  const drain = async (outboxes: Map<string, readonly OutboxEntry[]>) => {
+    await store.acknowledgeOutbox(new Map([...outboxes].map(([m, entries]) => [m, entries.length])));
+    return lifecycleOf(outboxes);
+  };
+
+  return {
+    clock,
+    keys,
+    hash,
+    store,
+    resolver,
+    codec,
+    event(partial: Partial<EventRecord>): EventRecord {
+      seq++;
+      return {
+        messageId: `msg-${seq}`,
+        type: 'track',
+        userId: null,
+        anonymousId: null,
+        previousId: null,
+        groupId: null,
+        event: null,
+        name: null,
+        timestamp: clock.now(),
+        originalTimestamp: clock.now(),
+        sentAt: null,
+        receivedAt: clock.now(),
+        context: '{}',
+        properties: '{}',
+        traits: '{}',
+        integrations: '{}',
+        source: 'test',
+        flags: [],
+        ...partial,
+      };
+    },
+    /** Feeds records at the next offsets of partition 0 (or at given offsets, for replays). */
+    async feed(events: readonly EventRecord[], offsets?: readonly number[]) {
+      const records: SourceRecord[] = events.map((event, i) => ({
+        partition: 0,
+        offset: String(offsets?.[i] ?? nextOffset++),
+        key: null,
+        value: codec.encode(event),
+      }));
+      const result = await processor.process(TOPIC, records);
+      return { ...result, lifecycle: await drain(result.outboxes) };
+    },
+    async feedRaw(records: readonly SourceRecord[]) {
+      return processor.process(TOPIC, records);
+    },
+    async sweep() {
+      let all: LifecycleTransitionRecord[] = [];
+      for (let shard = 0; shard < limits.timerShards; shard++) all = all.concat(await drain((await sweeper.sweep(shard)).outboxes));
+      return all;
+    },
+    async view(kind: string, value: string) {
+      const memberId = await resolver.memberOf(kind, value);
+      if (!memberId) return null;
+      const loaded = (await store.load([{ memberId, messageIds: [] }])).get(memberId);
+      return loaded ? memberView(loaded.state, clock.now(), DEFAULT_WINDOWS_DAYS, DEFAULT_RFM) : null;
+    },
+  };
+}

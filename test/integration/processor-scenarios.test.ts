@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { MS_PER_DAY } from '../../lib/clock.ts';
+import { createRedis } from '../../lib/redis.ts';
+import type { LifecycleTransitionRecord } from '../../schemas/records.ts';
+import { encodeWire } from '../../schemas/wire-format.ts';
+import { processorState } from '../harness/processor-state.ts';
+
+const redis = createRedis(inject('services').redisUrl);
+beforeAll(() => redis.connect());
+afterAll(() => redis.quit());
+
+const moves = (outputs: LifecycleTransitionRecord[]) => outputs.map((o) => `${o.fromStage ?? '-'}->${o.toStage}`);
+const order = (id: string, total: number) => JSON.stringify({ order_id: id, total, currency: 'USD' });
+
+describe('processor state in Redis, step by step (needs Redis)', () => {
+  it('a visitor browses, signs up, orders twice, goes quiet, comes back and refunds', async () => {
+    const p = await processorState(redis, new Date('2026-03-01T09:00:00Z'));
+    const anon = { anonymousId: 'anon-1' };
+
+    // Browses anonymously.
+    let step = await p.feed([
+      p.event({ ...anon, type: 'page', name: 'Home' }),
+      p.event({ ...anon, event: 'Product Viewed', properties: '{"product_id":"p1"}' }),
+    ]);
+    expect(moves(step.lifecycle)).toEqual(['-->prospect']);
+    const visitor = await p.view('anon', 'anon-1');
+    expect(visitor?.counters.events?.['1d']).toEqual({ count: 2, sum: 0 });
+
+    // Signs up: identify with both ids, then alias.
+    p.clock.advance(60_000);
+    step = await p.feed([
+      p.event({ ...anon, userId: 'user-1', type: 'identify', traits: '{"email":"Amy@Example.com","phone":"+8613800000001","plan":"basic"}' }),
+      p.event({ userId: 'user-1', previousId: 'anon-1', type: 'alias' }),
+    ]);
+    expect(step.identityChanges.filter((c) => c.action === 'linked').map((c) => c.kind)).toEqual(['user', 'phone', 'email']);
+    const member = await p.view('user', 'user-1');
+    expect(member?.memberId).toBe(visitor?.memberId);
+    expect(await p.resolver.memberOf('email', 'amy@example.com')).toBe(visitor?.memberId);
+    expect(await p.resolver.memberOf('phone', '+86 138 0000 0001')).toBe(visitor?.memberId);
+    // Identifiers are only stored hashed.
+    const stored = JSON.stringify(await redis.hgetall(p.keys.member(visitor?.memberId as string)));
+    expect(stored).not.toContain('+8613800000001');
+    expect(stored).not.toContain('Amy@Example.com');
+    expect(member?.traits).toEqual({ plan: 'basic', email_hash: p.hash('email', 'amy@example.com'), phone_hash: p.hash('phone', '+8613800000001') });
+
+    // First order, then another five days later.
+    p.clock.advance(3_600_000);
+    step = await p.feed([p.event({ userId: 'user-1', event: 'Order Completed', properties: order('o1', 120) })]);
+    expect(moves(step.lifecycle)).toEqual(['prospect->new']);
+    p.clock.advance(5 * MS_PER_DAY);
+    step = await p.feed([p.event({ userId: 'user-1', event: 'Order Completed', properties: order('o2', 80) })]);
+    expect(moves(step.lifecycle)).toEqual(['new->active']);
+    const lastOrderAt = p.clock.now();
+    expect((await p.view('user', 'user-1'))?.rfm).toMatchObject({ frequency: 2, monetary: 200, r: 5, f: 2, m: 2 });
+
+    // Quiet: nothing on day 30, silent on day 31, churned on day 61, with no event at all.
+    p.clock.set(lastOrderAt + 30 * MS_PER_DAY);
+    expect(await p.sweep()).toEqual([]);
+    p.clock.set(lastOrderAt + 31 * MS_PER_DAY);
+    const silent = await p.sweep();
+    expect(moves(silent)).toEqual(['active->silent']);
+    expect(silent[0]).toMatchObject({ at: lastOrderAt + 30 * MS_PER_DAY + 1, causeEventId: null, reason: 'no_order_30d' });
+    p.clock.set(lastOrderAt + 61 * MS_PER_DAY);
+    expect(moves(await p.sweep())).toEqual(['silent->churned']);
+    expect((await p.view('user', 'user-1'))?.lifecycle?.stage).toBe('churned');
+
+    // Orders again: reactivated.
+    step = await p.feed([p.event({ userId: 'user-1', anonymousId: 'anon-2', event: 'Order Completed', properties: order('o3', 50) })]);
+    expect(moves(step.lifecycle)).toEqual(['churned->reactivated']);
+
+    // Refunds the first order: M drops, F does not.
+    p.clock.advance(MS_PER_DAY);
+    step = await p.feed([p.event({ userId: 'user-1', event: 'Order Refunded', properties: order('o1', 120) })]);
+    expect(step.lifecycle).toEqual([]);
+    const final = await p.view('user', 'user-1');
+    expect(final?.rfm).toMatchObject({ frequency: 3, monetary: 130 });
+    expect(final?.orders).toMatchObject({ count: 3, spend: 250, refunds: 1, refunded: 120 });
+    expect(final?.lifecycle?.stage).toBe('reactivated');
+  });
+
+  it('replaying the same records, or a client retry at a new offset, changes nothing', async () => {
+    const p = await processorState(redis, new Date('2026-04-01T09:00:00Z'));
+    const events = [p.event({ userId: 'u-r', event: 'Order Completed', properties: order('o1', 10) }), p.event({ userId: 'u-r', event: 'Product Viewed' })];
+    const first = await p.feed(events, [10, 11]);
+    expect(first).toMatchObject({ applied: 2, duplicates: 0 });
+    const before = await p.view('user', 'u-r');
+    // The same offsets again (a replay after a crash before the commit).
+    expect(await p.feed(events, [10, 11])).toMatchObject({ applied: 0, duplicates: 2, lifecycle: [] });
+    // The same message ids at new offsets (an SDK retry).
+    expect(await p.feed(events, [20, 21])).toMatchObject({ applied: 0, duplicates: 2, lifecycle: [] });
+    expect(await p.view('user', 'u-r')).toEqual(before);
+  });
+
+  it('folds an anonymous member into the known member exactly once, and never merges two known people', async () => {
+    const p = await processorState(redis, new Date('2026-05-01T09:00:00Z'));
+    await p.feed([p.event({ userId: 'u-m', anonymousId: 'device-a', event: 'Order Completed', properties: order('o1', 30) })]);
+    // Later, browsing anonymously on another device.
+    await p.feed([p.event({ anonymousId: 'device-b', event: 'Product Viewed' }), p.event({ anonymousId: 'device-b', event: 'Product Added' })]);
+    const anonymousMember = await p.resolver.memberOf('anon', 'device-b');
+    // Logs in on that device: device-b's member merges into u-m.
+    const login = p.event({ userId: 'u-m', anonymousId: 'device-b', event: 'Logged In' });
+    const merged = await p.feed([login]);
+    expect(merged.identityChanges.filter((c) => c.action === 'merged')).toEqual([expect.objectContaining({ otherMemberId: anonymousMember })]);
+    const known = await p.view('user', 'u-m');
+    expect(await p.resolver.memberOf('anon', 'device-b')).toBe(known?.memberId);
+    expect(known?.counters.events?.['1d']).toEqual({ count: 4, sum: 0 });
+    expect(known?.counters.cart_adds?.['1d']).toEqual({ count: 1, sum: 0 });
+    // The merge event replayed: still once.
+    await p.feed([login], [Number.MAX_SAFE_INTEGER - 1]);
+    expect((await p.view('user', 'u-m'))?.counters.events?.['1d']).toEqual({ count: 4, sum: 0 });
+
+    // Another known person on device-a (a shared tablet): refused, recorded, kept apart.
+    const other = await p.feed([p.event({ userId: 'u-other', anonymousId: 'device-a', event: 'Logged In' })]);
+    expect(other.identityChanges.filter((c) => c.action === 'refused')).toEqual([expect.objectContaining({ kind: 'anon', otherMemberId: known?.memberId })]);
+    const otherMember = await p.view('user', 'u-other');
+    expect(otherMember?.memberId).not.toBe(known?.memberId);
+    expect(otherMember?.counters.events?.['1d']).toEqual({ count: 1, sum: 0 });
+    expect((await p.view('user', 'u-m'))?.counters.events?.['1d']).toEqual({ count: 4, sum: 0 });
+  });
+
+  it('sends undecodable, unknown-schema, too old and too far future records to the dead-letter topic with a reason', async () => {
+    const p = await processorState(redis, new Date('2026-06-01T09:00:00Z'));
+    const ok = p.event({ userId: 'u-d', event: 'Product Viewed' });
+    const result = await p.feedRaw([
+      { partition: 2, offset: '5', key: Buffer.from('k'), value: Buffer.from('{"not":"avro"}') },
+      { partition: 2, offset: '6', key: null, value: encodeWire(999, Buffer.from([1, 2])) },
+      { partition: 2, offset: '7', key: null, value: p.codec.encode(p.event({ userId: 'u-d', timestamp: p.clock.now() - 500 * MS_PER_DAY })) },
+      { partition: 2, offset: '8', key: null, value: p.codec.encode(p.event({ userId: 'u-d', timestamp: p.clock.now() + 2 * 3_600_000 })) },
+      { partition: 2, offset: '9', key: null, value: p.codec.encode(ok) },
+    ]);
+    expect(result.deadLetters.map((d) => [d.id, d.reason, d.sourcePartition, d.sourceOffset])).toEqual([
+      ['segstream.events.v1/2/5', 'not_wire_format', 2, 5],
+      ['segstream.events.v1/2/6', 'unknown_schema_id', 2, 6],
+      ['segstream.events.v1/2/7', 'too_old', 2, 7],
+      ['segstream.events.v1/2/8', 'too_far_in_future', 2, 8],
+    ]);
+    expect(result.deadLetters[0]?.value?.toString()).toBe('{"not":"avro"}');
+    expect(result.applied).toBe(1);
+  });
+});
