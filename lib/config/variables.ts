@@ -90,3 +90,24 @@ export function hostPortList(description: string): VarBuilder<readonly string[]>
 export function custom<T>(description: string, expected: string, parse: (raw: string) => T | undefined): VarBuilder<T> {
   return builder(expected, description, parse);
 }
+
+/** A comma-separated list of non-empty items. */
+export function list(description: string, options: { pattern?: RegExp } = {}): VarBuilder<readonly string[]> {
+  return builder(`a comma-separated list${options.pattern ? ` of items matching ${options.pattern}` : ''}`, description, (raw) => {
+    const items = raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0);
+    return items.length > 0 && items.every((item) => !options.pattern || options.pattern.test(item)) ? Object.freeze(items) : undefined;
+  });
+}
+
+/** A finite decimal number within bounds. */
+export function num(description: string, options: { min?: number; max?: number } = {}): VarBuilder<number> {
+  const { min = -Number.MAX_VALUE, max = Number.MAX_VALUE } = options;
+  return builder(`a number${options.min !== undefined || options.max !== undefined ? ` from ${min} to ${max}` : ''}`, description, (raw) => {
+    if (!/^-?\d+(\.\d+)?$/.test(raw.trim())) return undefined;
+    const value = Number(raw.trim());
+    return value >= min && value <= max ? value : undefined;
+  });
+}

@@ -1,0 +1,50 @@
+import { clickhouseVars, kafkaVars, loggingVars, redisVars, topicVars } from '../lib/config/common.ts';
+import { defineConfig } from '../lib/config/load.ts';
+import { int, list, num, str } from '../lib/config/variables.ts';
+
+const ascending4 = (description: string, fallback: readonly number[]) =>
+  list(`${description} (four ascending numbers)`, { pattern: /^\d+(\.\d+)?$/ }).default(fallback.map(String));
+
+export const processorConfigSchema = defineConfig('processors', {
+  ...loggingVars,
+  ...kafkaVars,
+  ...topicVars,
+  ...redisVars,
+  ...clickhouseVars,
+  PROCESSOR_GROUP_ID: str('Kafka consumer group of the processors').default('segstream-processors'),
+  PROCESSOR_HOST: str('Address of the member lookup and metrics HTTP server').default('0.0.0.0'),
+  PROCESSOR_PORT: int('Port of the member lookup and metrics HTTP server', { min: 0, max: 65535 }).default(8081),
+  PROCESSOR_API_TOKENS: list('Bearer tokens allowed to look members up').secret().required(),
+  SEGSTREAM_HMAC_SECRET: str('Secret key of the keyed hashes of personal identifiers (at least 16 characters); changing it orphans every stored identity', {
+    minLength: 16,
+  })
+    .secret()
+    .required(),
+  PROCESSOR_IDENTITY_TRAITS: list('Traits that identify a person and are stored only as keyed hashes', { pattern: /^[A-Za-z0-9_]+$/ }).default([
+    'phone',
+    'email',
+    'wechat_openid',
+    'wechat_unionid',
+  ]),
+  REDIS_KEY_PREFIX: str('Prefix of every Redis key the processors write').default('seg:'),
+  PROCESSOR_RETENTION_DAYS: int('Events older than this many days (event time) go to the dead-letter topic', { min: 1 }).default(400),
+  PROCESSOR_FUTURE_TOLERANCE_MS: int('Events further in the future than this go to the dead-letter topic', { min: 0 }).default(3_600_000),
+  PROCESSOR_DEDUP_HORIZON_HOURS: int('How long message ids are remembered to drop client retries', { min: 1 }).default(168),
+  PROCESSOR_BATCH_SIZE: int('Events applied per Redis round trip', { min: 1, max: 10_000 }).default(500),
+  PROCESSOR_TIMER_INTERVAL_MS: int('How often due lifecycle checks are swept', { min: 50 }).default(1_000),
+  PROCESSOR_CRASH_AFTER_STATE_PROBABILITY: num('Testing only: chance of killing the process between the state update and the offset commit', {
+    min: 0,
+    max: 1,
+  }).default(0),
+  LIFECYCLE_NEW_DAYS: int('A first order this recent makes a member "new"', { min: 1 }).default(30),
+  LIFECYCLE_ACTIVE_DAYS: int('Window over which orders make a member "active" or "declining"', { min: 1 }).default(30),
+  LIFECYCLE_ACTIVE_MIN_ORDERS: int('Orders in the window that make a member "active"', { min: 1 }).default(2),
+  LIFECYCLE_SILENT_AFTER_DAYS: int('Days without an order after which a member is "silent"', { min: 1 }).default(30),
+  LIFECYCLE_CHURNED_AFTER_DAYS: int('Days without an order after which a member is "churned"', { min: 1 }).default(60),
+  RFM_WINDOW_DAYS: int('Days over which F (paid orders) and M (paid amount, refunds subtracted) count', { min: 1 }).default(365),
+  RFM_RECENCY_DAYS: ascending4('R score 5, 4, 3, 2 up to this many days since the last paid order', [7, 30, 90, 180]),
+  RFM_FREQUENCY_ORDERS: ascending4('F score 2, 3, 4, 5 from this many paid orders', [2, 3, 5, 8]),
+  RFM_MONETARY_AMOUNT: ascending4('M score 2, 3, 4, 5 from this paid amount', [100, 300, 1000, 3000]),
+  RFM_GROUP_CUTS: list('Cut points of the 8 RFM groups: recency days, orders, amount', { pattern: /^\d+(\.\d+)?$/ }).default(['30', '2', '300']),
+  COUNTER_WINDOWS_DAYS: list('Windows of the counters, in days', { pattern: /^\d+$/ }).default(['1', '7', '30', '90', '365']),
+});

@@ -1,0 +1,87 @@
+import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
+import type { EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
+import type { IdentityChange } from '../pipeline/batch-processor.ts';
+
+const seconds = (ms: number) => ms / 1000;
+
+function object(text: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** An event as a row of the events table, with the fields analyses filter on pulled out. */
+export function eventRow(memberId: string, event: EventRecord): Record<string, unknown> {
+  const properties = object(event.properties);
+  const campaign = (object(event.context).campaign ?? {}) as Record<string, unknown>;
+  const money = typeof properties.total === 'number' ? properties.total : typeof properties.revenue === 'number' ? properties.revenue : 0;
+  const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+  return {
+    message_id: event.messageId,
+    member_id: memberId,
+    type: event.type,
+    event: event.event ?? '',
+    name: event.name ?? '',
+    user_id: event.userId ?? '',
+    anonymous_id: event.anonymousId ?? '',
+    ts: seconds(event.timestamp),
+    received_at: seconds(event.receivedAt),
+    source: event.source,
+    order_id: text(properties.order_id),
+    total: money,
+    currency: text(properties.currency),
+    utm_source: text(campaign.source),
+    utm_medium: text(campaign.medium),
+    utm_campaign: text(campaign.name),
+    properties: event.properties,
+    context: event.context,
+    traits: event.traits,
+  };
+}
+
+/** Writes a batch's history to ClickHouse; called before the offsets are committed. */
+export class HistoryWriter {
+  readonly #warehouse: Warehouse;
+
+  constructor(warehouse: Warehouse) {
+    this.#warehouse = warehouse;
+  }
+
+  async write(
+    events: readonly { memberId: string; event: EventRecord }[],
+    identityChanges: readonly IdentityChange[],
+    transitions: readonly LifecycleTransitionRecord[],
+  ): Promise<void> {
+    await this.#warehouse.insert(
+      'events',
+      events.map((e) => eventRow(e.memberId, e.event)),
+    );
+    await this.#warehouse.insert(
+      'identity_changes',
+      identityChanges.map((c) => ({
+        action: c.action,
+        member_id: c.memberId,
+        kind: c.kind,
+        identity_hash: c.identityHash,
+        other_member_id: c.otherMemberId,
+        at: seconds(c.at),
+        message_id: c.messageId,
+      })),
+    );
+    await this.#warehouse.insert(
+      'lifecycle_transitions',
+      transitions.map((t) => ({
+        id: t.id,
+        member_id: t.memberId,
+        from_stage: t.fromStage ?? '',
+        to_stage: t.toStage,
+        at: seconds(t.at),
+        cause_event_id: t.causeEventId ?? '',
+        reason: t.reason,
+      })),
+    );
+  }
+}

@@ -1,0 +1,61 @@
+import type { Migration } from '../../lib/warehouse/migrations.ts';
+
+/**
+ * History tables written by the processors (docs/processors.md explains the keys).
+ * ReplacingMergeTree keyed by the record's identity: a replay inserts rows with the same
+ * key, which merges remove; queries that must be exact before merges read with FINAL or
+ * LIMIT 1 BY the id.
+ */
+export const HISTORY_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'events, identity changes, lifecycle transitions',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS events (
+        message_id String,
+        member_id String,
+        type LowCardinality(String),
+        event LowCardinality(String),
+        name String,
+        user_id String,
+        anonymous_id String,
+        ts DateTime64(3, 'UTC'),
+        received_at DateTime64(3, 'UTC'),
+        source LowCardinality(String),
+        order_id String,
+        total Decimal(18, 2),
+        currency LowCardinality(String),
+        utm_source LowCardinality(String),
+        utm_medium LowCardinality(String),
+        utm_campaign String,
+        properties String,
+        context String,
+        traits String
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(ts)
+      ORDER BY (member_id, ts, message_id)`,
+      `CREATE TABLE IF NOT EXISTS identity_changes (
+        action LowCardinality(String),
+        member_id String,
+        kind LowCardinality(String),
+        identity_hash String,
+        other_member_id String,
+        at DateTime64(3, 'UTC'),
+        message_id String
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(at)
+      ORDER BY (member_id, action, kind, identity_hash, other_member_id, message_id)`,
+      `CREATE TABLE IF NOT EXISTS lifecycle_transitions (
+        id String,
+        member_id String,
+        from_stage LowCardinality(String),
+        to_stage LowCardinality(String),
+        at DateTime64(3, 'UTC'),
+        cause_event_id String,
+        reason LowCardinality(String)
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(at)
+      ORDER BY (member_id, at, id)`,
+    ],
+  },
+];

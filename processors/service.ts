@@ -1,0 +1,220 @@
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../lib/clock.ts';
+import type { ConfigOf } from '../lib/config/load.ts';
+import { ConfigError } from '../lib/errors.ts';
+import { createKafka } from '../lib/kafka/client.ts';
+import { createTopicCodecs } from '../lib/kafka/codecs.ts';
+import { TopicProducer } from '../lib/kafka/topic-producer.ts';
+import { ServiceLifecycle } from '../lib/lifecycle.ts';
+import type { Logger } from '../lib/logger.ts';
+import { createRedis } from '../lib/redis.ts';
+import { applyMigrations } from '../lib/warehouse/migrations.ts';
+import { openWarehouse } from '../lib/warehouse/open.ts';
+import type { Warehouse } from '../lib/warehouse/warehouse.ts';
+import { loadSchemaCatalog } from '../schemas/catalog.ts';
+import { ConfluentSchemaRegistry, FileSchemaRegistry } from '../schemas/schema-registry.ts';
+import { buildTopics, topicNamesFromConfig } from '../schemas/topics.ts';
+import type { processorConfigSchema } from './config.ts';
+import { HistoryWriter } from './history/history-writer.ts';
+import { HISTORY_MIGRATIONS } from './history/migrations.ts';
+import { keyedHash } from './identity/keyed-hash.ts';
+import { IdentityResolver } from './identity/resolver.ts';
+import { DEFAULT_COUNTERS } from './logic/counters.ts';
+import type { LifecycleConfig } from './logic/lifecycle.ts';
+import type { StateConfig } from './logic/member-state.ts';
+import type { RfmConfig } from './logic/rfm.ts';
+import { ProcessorMetrics } from './metrics.ts';
+import { BatchProcessor } from './pipeline/batch-processor.ts';
+import { ConsumerLoop } from './pipeline/consumer-loop.ts';
+import { OutputPublisher } from './pipeline/output-publisher.ts';
+import { TimerLoop } from './pipeline/timer-loop.ts';
+import { TimerSweeper } from './pipeline/timer-sweeper.ts';
+import { buildProcessorServer } from './server.ts';
+import { keysWithPrefix } from './store/keys.ts';
+import { MemberStore } from './store/member-store.ts';
+
+export type ProcessorConfig = ConfigOf<(typeof processorConfigSchema)['vars']>;
+
+function fourAscending(variable: string, values: readonly string[]): [number, number, number, number] {
+  const numbers = values.map(Number);
+  if (numbers.length !== 4 || numbers.some((n, i) => i > 0 && n <= (numbers[i - 1] as number))) {
+    throw new ConfigError('processors', [{ variable, expected: 'four ascending numbers (e.g. 7,30,90,180)', received: JSON.stringify(values.join(',')) }]);
+  }
+  return numbers as [number, number, number, number];
+}
+
+/** Lifecycle, RFM and counter settings from configuration, checked. */
+export function stateSettings(config: ProcessorConfig): { state: StateConfig; rfm: RfmConfig; windowsDays: number[] } {
+  const lifecycle: LifecycleConfig = {
+    newDays: config.LIFECYCLE_NEW_DAYS,
+    activeDays: config.LIFECYCLE_ACTIVE_DAYS,
+    activeMinOrders: config.LIFECYCLE_ACTIVE_MIN_ORDERS,
+    silentAfterDays: config.LIFECYCLE_SILENT_AFTER_DAYS,
+    churnedAfterDays: config.LIFECYCLE_CHURNED_AFTER_DAYS,
+  };
+  if (lifecycle.churnedAfterDays <= lifecycle.silentAfterDays) {
+    throw new ConfigError('processors', [
+      {
+        variable: 'LIFECYCLE_CHURNED_AFTER_DAYS',
+        expected: `more than LIFECYCLE_SILENT_AFTER_DAYS (${lifecycle.silentAfterDays})`,
+        received: String(lifecycle.churnedAfterDays),
+      },
+    ]);
+  }
+  if (config.RFM_GROUP_CUTS.length !== 3) {
+    throw new ConfigError('processors', [
+      {
+        variable: 'RFM_GROUP_CUTS',
+        expected: 'three numbers: recency days, orders, amount (e.g. 30,2,300)',
+        received: JSON.stringify(config.RFM_GROUP_CUTS.join(',')),
+      },
+    ]);
+  }
+  const [cutRecency, cutOrders, cutAmount] = config.RFM_GROUP_CUTS.map(Number);
+  const rfm: RfmConfig = {
+    windowDays: config.RFM_WINDOW_DAYS,
+    recencyDays: fourAscending('RFM_RECENCY_DAYS', config.RFM_RECENCY_DAYS),
+    frequencyOrders: fourAscending('RFM_FREQUENCY_ORDERS', config.RFM_FREQUENCY_ORDERS),
+    monetaryAmount: fourAscending('RFM_MONETARY_AMOUNT', config.RFM_MONETARY_AMOUNT),
+    groupCut: { recencyDays: cutRecency as number, orders: cutOrders as number, amount: cutAmount as number },
+  };
+  const windowsDays = config.COUNTER_WINDOWS_DAYS.map(Number);
+  const longestWindowDays = Math.max(...windowsDays, config.RFM_WINDOW_DAYS);
+  return { state: { counters: DEFAULT_COUNTERS, longestWindowDays, lifecycle }, rfm, windowsDays };
+}
+
+export interface ProcessorService {
+  readonly lifecycle: ServiceLifecycle;
+  readonly metrics: ProcessorMetrics;
+  url(): string;
+}
+
+export async function createProcessorService(config: ProcessorConfig, clock: Clock, logger: Logger): Promise<ProcessorService> {
+  const settings = stateSettings(config);
+  const catalog = await loadSchemaCatalog();
+  const topics = buildTopics(topicNamesFromConfig(config), catalog);
+  const registry = config.SCHEMA_REGISTRY_URL ? new ConfluentSchemaRegistry(config.SCHEMA_REGISTRY_URL) : new FileSchemaRegistry(catalog);
+  const codecs = await createTopicCodecs(registry, topics);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-processor` }, logger);
+  const producer = new TopicProducer(kafka, codecs);
+  const consumer = kafka.consumer({ groupId: config.PROCESSOR_GROUP_ID, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 200 });
+  const admin = kafka.admin();
+  const redis = createRedis(config.REDIS_URL);
+  const keys = keysWithPrefix(config.REDIS_KEY_PREFIX);
+  const hash = keyedHash(config.SEGSTREAM_HMAC_SECRET);
+  const store = new MemberStore(redis, keys);
+  const resolver = new IdentityResolver(redis, keys, hash, config.PROCESSOR_IDENTITY_TRAITS);
+  const metrics = new ProcessorMetrics();
+  const publisher = new OutputPublisher(producer, topics, store);
+  let warehouse: Warehouse | undefined;
+  let history: HistoryWriter | undefined;
+  let loop: ConsumerLoop | undefined;
+  let timers: TimerLoop | undefined;
+  let server: Awaited<ReturnType<typeof buildProcessorServer>> | undefined;
+
+  const lifecycle = new ServiceLifecycle({ logger, stopTimeoutMs: 15_000 });
+  lifecycle.add({ name: 'redis', start: () => redis.connect(), stop: async () => void (await redis.quit()) });
+  lifecycle.add({
+    name: 'clickhouse',
+    start: async () => {
+      warehouse = await openWarehouse(config);
+      const applied = await applyMigrations(warehouse, HISTORY_MIGRATIONS);
+      if (applied.length > 0) logger.info({ applied }, 'history tables migrated');
+      history = new HistoryWriter(warehouse);
+    },
+    stop: async () => warehouse?.close(),
+  });
+  lifecycle.add({ name: 'kafka-producer', start: () => producer.connect(), stop: () => producer.disconnect() });
+  lifecycle.add({
+    name: 'kafka-consumer',
+    start: async () => {
+      await admin.connect();
+      const [metadata] = (await admin.fetchTopicMetadata({ topics: [topics.events.name] })).topics;
+      await admin.disconnect();
+      const shards = metadata?.partitions.length ?? 0;
+      if (shards === 0) throw new Error(`topic ${topics.events.name} has no partitions (does it exist?)`);
+      const processor = new BatchProcessor({
+        codec: codecs.codecFor(topics.events),
+        resolver,
+        store,
+        redis,
+        keys,
+        clock,
+        hash,
+        state: settings.state,
+        limits: {
+          retentionDays: config.PROCESSOR_RETENTION_DAYS,
+          futureToleranceMs: config.PROCESSOR_FUTURE_TOLERANCE_MS,
+          dedupHorizonMs: config.PROCESSOR_DEDUP_HORIZON_HOURS * 3_600_000,
+          timerShards: shards,
+          identityTraits: config.PROCESSOR_IDENTITY_TRAITS,
+        },
+      });
+      loop = new ConsumerLoop({
+        consumer,
+        processor,
+        publisher,
+        producer,
+        history: history as HistoryWriter,
+        topics,
+        metrics,
+        clock,
+        logger,
+        options: { batchSize: config.PROCESSOR_BATCH_SIZE, crashAfterStateProbability: config.PROCESSOR_CRASH_AFTER_STATE_PROBABILITY },
+      });
+      await loop.start();
+    },
+    // Leaving the group after the current batch commits hands its partitions to the other replicas.
+    stop: () => consumer.disconnect(),
+  });
+  lifecycle.add({
+    name: 'timers',
+    start: async () => {
+      const sweeper = new TimerSweeper({ redis, keys, store, clock, state: settings.state, seenHorizonMs: config.PROCESSOR_DEDUP_HORIZON_HOURS * 3_600_000 });
+      timers = new TimerLoop({
+        sweeper,
+        publisher,
+        history: history as HistoryWriter,
+        ownedShards: () => loop?.ownedPartitions ?? [],
+        intervalMs: config.PROCESSOR_TIMER_INTERVAL_MS,
+        metrics,
+        logger,
+      });
+      timers.start();
+    },
+    stop: async () => timers?.stop(),
+  });
+  lifecycle.add({
+    name: 'http',
+    start: async () => {
+      server = await buildProcessorServer({
+        tokens: config.PROCESSOR_API_TOKENS,
+        identityKinds: ['user', 'anon', 'device', ...config.PROCESSOR_IDENTITY_TRAITS],
+        resolver,
+        store,
+        warehouse: warehouse as Warehouse,
+        clock,
+        windowsDays: settings.windowsDays,
+        rfm: settings.rfm,
+        metrics,
+        logger,
+        ready: async () =>
+          (await redis.ping().then(
+            () => true,
+            () => false,
+          )) && loop?.ownedPartitions !== undefined,
+      });
+      const address = await server.listen({ host: config.PROCESSOR_HOST, port: config.PROCESSOR_PORT });
+      logger.info({ address, group: config.PROCESSOR_GROUP_ID, topic: topics.events.name }, 'processor running');
+    },
+    stop: async () => server?.close(),
+  });
+  return {
+    lifecycle,
+    metrics,
+    url: () => {
+      const address = server?.server.address() as AddressInfo;
+      return `http://${address.address}:${address.port}`;
+    },
+  };
+}
