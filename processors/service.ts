@@ -15,6 +15,7 @@ import { loadSchemaCatalog } from '../schemas/catalog.ts';
 import { ConfluentSchemaRegistry, FileSchemaRegistry } from '../schemas/schema-registry.ts';
 import { buildTopics, topicNamesFromConfig } from '../schemas/topics.ts';
 import type { processorConfigSchema } from './config.ts';
+import { BufferedHistory } from './history/buffered-history.ts';
 import { HistoryWriter } from './history/history-writer.ts';
 import { HISTORY_MIGRATIONS } from './history/migrations.ts';
 import { keyedHash } from './identity/keyed-hash.ts';
@@ -97,7 +98,15 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const codecs = await createTopicCodecs(registry, topics);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-processor` }, logger);
   const producer = new TopicProducer(kafka, codecs);
-  const consumer = kafka.consumer({ groupId: config.PROCESSOR_GROUP_ID, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 200 });
+  // Larger fetches in a backlog: fewer, bigger Redis round trips and ClickHouse inserts.
+  const consumer = kafka.consumer({
+    groupId: config.PROCESSOR_GROUP_ID,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    maxWaitTimeInMs: 200,
+    minBytes: 64 * 1024,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
   const admin = kafka.admin();
   const redis = createRedis(config.REDIS_URL);
   const keys = keysWithPrefix(config.REDIS_KEY_PREFIX);
@@ -108,6 +117,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const publisher = new OutputPublisher(producer, topics, store);
   let warehouse: Warehouse | undefined;
   let history: HistoryWriter | undefined;
+  let buffered: BufferedHistory | undefined;
   let loop: ConsumerLoop | undefined;
   let timers: TimerLoop | undefined;
   let server: Awaited<ReturnType<typeof buildProcessorServer>> | undefined;
@@ -121,6 +131,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       const applied = await applyMigrations(warehouse, HISTORY_MIGRATIONS);
       if (applied.length > 0) logger.info({ applied }, 'history tables migrated');
       history = new HistoryWriter(warehouse);
+      buffered = new BufferedHistory(history, { maxRows: 20_000, maxAgeMs: 1_000 });
     },
     stop: async () => warehouse?.close(),
   });
@@ -155,7 +166,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
         processor,
         publisher,
         producer,
-        history: history as HistoryWriter,
+        history: buffered as BufferedHistory,
         topics,
         metrics,
         clock,
@@ -164,8 +175,13 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       });
       await loop.start();
     },
-    // Leaving the group after the current batch commits hands its partitions to the other replicas.
-    stop: () => consumer.disconnect(),
+    // Stop fetching, write and commit what was processed, then leave the group so the
+    // partitions go to the other replicas.
+    stop: async () => {
+      await consumer.stop();
+      await loop?.drain();
+      await consumer.disconnect();
+    },
   });
   lifecycle.add({
     name: 'timers',

@@ -193,7 +193,8 @@ export class BatchProcessor {
       let w = working.get(memberId);
       if (!w) {
         const member = loaded.get(memberId) as LoadedMember;
-        w = { state: structuredClone(member.state), known: member.known, outputs: [], seen: [] };
+        // The loaded state is this batch's own copy (parsed from Redis just now); only its version is needed as read.
+        w = { state: member.state, known: member.known, outputs: [], seen: [] };
         working.set(memberId, w);
       }
       return w;
@@ -227,7 +228,7 @@ export class BatchProcessor {
 
     const writes: MemberWrite[] = [...working].map(([memberId, w]) => ({
       memberId,
-      expectedVersion: (loaded.get(memberId) as LoadedMember).state.version,
+      expectedVersion: (loaded.get(memberId) as LoadedMember).version,
       state: w.state,
       known: w.known,
       outbox: w.outputs.map((record): OutboxEntry => ({ topic: 'lifecycle', record: { ...record } })),

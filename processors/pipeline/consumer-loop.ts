@@ -4,7 +4,7 @@ import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { LifecycleTransitionRecord } from '../../schemas/records.ts';
 import type { Topics } from '../../schemas/topics.ts';
-import type { HistoryWriter } from '../history/history-writer.ts';
+import type { BufferedHistory } from '../history/buffered-history.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
 import type { BatchProcessor, SourceRecord } from './batch-processor.ts';
 import type { OutputPublisher } from './output-publisher.ts';
@@ -16,16 +16,18 @@ export interface ConsumerLoopOptions {
 }
 
 /**
- * One poll at a time per partition: apply to Redis, publish dead letters and outputs
- * (acks=all), write history, then commit. A failure anywhere throws, so kafkajs hands
- * the same records again from the last commit; applying them again is a no-op.
+ * Per partition, one slice of a poll at a time: apply to Redis, publish dead letters and
+ * outputs (acks=all), buffer the history; when the history buffer is flushed, commit the
+ * offsets it covers. A failure anywhere throws, so kafkajs hands the same records again
+ * from the last commit; applying them again is a no-op, and their history rows are
+ * written again (the tables drop duplicates).
  */
 export interface ConsumerLoopDependencies {
   readonly consumer: Consumer;
   readonly processor: BatchProcessor;
   readonly publisher: OutputPublisher;
   readonly producer: TopicProducer;
-  readonly history: HistoryWriter;
+  readonly history: BufferedHistory;
   readonly topics: Topics;
   readonly metrics: ProcessorMetrics;
   readonly clock: Clock;
@@ -37,6 +39,8 @@ export class ConsumerLoop {
   readonly #deps: ConsumerLoopDependencies;
   /** Partitions this replica owns now: also the timer shards it sweeps. */
   readonly ownedPartitions = new Set<number>();
+  /** Per topic/partition: the next offset to commit once the history holding it is written. */
+  readonly #uncommitted = new Map<string, { topic: string; partition: number; offset: string }>();
 
   constructor(deps: ConsumerLoopDependencies) {
     this.#deps = deps;
@@ -80,14 +84,29 @@ export class ConsumerLoop {
         for (const d of result.deadLetters) metrics.deadLetters.inc({ reason: d.reason });
       }
       const transitions = [...result.outboxes.values()].flat().map((entry) => entry.record as unknown as LifecycleTransitionRecord);
-      await history.write(result.events, result.identityChanges, transitions);
       metrics.outputs.inc({ topic: 'lifecycle' }, await publisher.publish(result.outboxes));
+      history.add(result.events, result.identityChanges, transitions, now);
 
       const last = slice.at(-1)?.offset as string;
       resolveOffset(last);
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+      this.#uncommitted.set(`${batch.topic}/${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() });
+      const lastSlice = start + options.batchSize >= messages.length;
+      if (history.due(clock.now()) || (lastSlice && batch.offsetLag() === '0')) await this.#flushAndCommit();
       metrics.lag.set({ partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
       await heartbeat();
     }
+  }
+
+  /** Writes the buffered history, then commits every offset it covers. */
+  async #flushAndCommit(): Promise<void> {
+    const covered = [...this.#uncommitted.values()];
+    this.#uncommitted.clear();
+    await this.#deps.history.flush();
+    if (covered.length > 0) await this.#deps.consumer.commitOffsets(covered);
+  }
+
+  /** On shutdown: what was processed gets its history written and its offsets committed. */
+  async drain(): Promise<void> {
+    await this.#flushAndCommit();
   }
 }

@@ -51,11 +51,11 @@ export class TimerSweeper {
     for (const memberId of due) {
       const member = loaded.get(memberId) as LoadedMember;
       if (member.mergedInto) continue; // its orders live on in the member it merged into
-      const state = structuredClone(member.state);
+      const state = member.state;
       const outputs = advanceTime(state, now, this.#state).outputs;
       writes.push({
         memberId,
-        expectedVersion: member.state.version,
+        expectedVersion: member.version,
         state,
         known: member.known,
         outbox: outputs.map((record): OutboxEntry => ({ topic: 'lifecycle', record: { ...record } })),

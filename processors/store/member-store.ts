@@ -9,7 +9,10 @@ export interface OutboxEntry {
 }
 
 export interface LoadedMember {
+  /** This read's own copy: callers may change it. */
   readonly state: MemberState;
+  /** The version as read, for the compare-and-set write. */
+  readonly version: number;
   /** Of the message ids asked about, those already applied within the horizon. */
   readonly seen: ReadonlySet<string>;
   /** Outputs stored earlier but not confirmed published (e.g. before a crash). */
@@ -84,6 +87,7 @@ export class MemberStore {
       state.version = Number(version ?? 0);
       loaded.set(memberId, {
         state,
+        version: state.version,
         seen: new Set(messageIds.filter((_, index) => scores[index] !== null)),
         outbox: outbox.map((entry) => JSON.parse(entry) as OutboxEntry),
         known: known === '1',
