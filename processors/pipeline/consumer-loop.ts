@@ -59,7 +59,7 @@ export class ConsumerLoop {
   }
 
   async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const { consumer, processor, publisher, producer, history, topics, metrics, clock, options } = this.#deps;
+    const { processor, publisher, producer, history, topics, metrics, clock, options } = this.#deps;
     const messages = batch.messages;
     for (let start = 0; start < messages.length; start += options.batchSize) {
       if (!isRunning() || isStale()) return;
