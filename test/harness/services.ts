@@ -24,7 +24,19 @@ export interface AcquiredServices {
 
 export const TEST_PARTITIONS = 4;
 /** Topics every test broker has, besides the product's own. */
-export const TEST_TOPICS: readonly string[] = [...Object.values(DEFAULT_TOPIC_NAMES), 'segstream.test.roundtrip', 'segstream.test.scratch'];
+export const PROCESSOR_TEST_TOPICS = {
+  events: 'segstream.test.processor-events',
+  segmentChanges: 'segstream.test.processor-segment-changes',
+  triggers: 'segstream.test.processor-triggers',
+  lifecycle: 'segstream.test.processor-lifecycle',
+  deadLetters: 'segstream.test.processor-dlq',
+} as const;
+export const TEST_TOPICS: readonly string[] = [
+  ...Object.values(DEFAULT_TOPIC_NAMES),
+  ...Object.values(PROCESSOR_TEST_TOPICS),
+  'segstream.test.roundtrip',
+  'segstream.test.scratch',
+];
 
 async function fromEnvironment(env: NodeJS.ProcessEnv): Promise<AcquiredServices | undefined> {
   if (!env.TEST_REDIS_URL || !env.TEST_KAFKA_BROKERS) return undefined;

@@ -1,0 +1,40 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { systemClock } from '../../lib/clock.ts';
+import { loadConfig } from '../../lib/config/load.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { processorConfigSchema } from '../../processors/config.ts';
+import { createProcessorService, type ProcessorService } from '../../processors/service.ts';
+import { PROCESSOR_TEST_TOPICS } from './services.ts';
+
+export const PROCESSOR_TOKEN = 'test-token';
+
+/** The real processor service, built from configuration as main.ts builds it, on its own topics and key prefix. */
+export async function startProcessor(
+  brokers: readonly string[],
+  redisUrl: string,
+  overrides: Record<string, string> = {},
+): Promise<{ service: ProcessorService; url: string }> {
+  const env = {
+    KAFKA_BROKERS: brokers.join(','),
+    REDIS_URL: redisUrl,
+    KAFKA_TOPIC_EVENTS: PROCESSOR_TEST_TOPICS.events,
+    KAFKA_TOPIC_SEGMENT_CHANGES: PROCESSOR_TEST_TOPICS.segmentChanges,
+    KAFKA_TOPIC_TRIGGERS: PROCESSOR_TEST_TOPICS.triggers,
+    KAFKA_TOPIC_LIFECYCLE: PROCESSOR_TEST_TOPICS.lifecycle,
+    KAFKA_TOPIC_DLQ: PROCESSOR_TEST_TOPICS.deadLetters,
+    CLICKHOUSE_PATH: mkdtempSync(join(tmpdir(), 'segstream-processor-chdb-')),
+    PROCESSOR_HOST: '127.0.0.1',
+    PROCESSOR_PORT: '0',
+    PROCESSOR_API_TOKENS: PROCESSOR_TOKEN,
+    SEGSTREAM_HMAC_SECRET: 'integration-test-secret',
+    PROCESSOR_TIMER_INTERVAL_MS: '100',
+    LOG_LEVEL: 'fatal',
+    ...overrides,
+  };
+  const config = loadConfig(processorConfigSchema, env);
+  const service = await createProcessorService(config, systemClock, createLogger({ service: 'processor-test', level: config.LOG_LEVEL }));
+  await service.lifecycle.start();
+  return { service, url: service.url() };
+}
