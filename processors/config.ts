@@ -12,6 +12,9 @@ export const processorConfigSchema = defineConfig('processors', {
   ...redisVars,
   ...clickhouseVars,
   PROCESSOR_GROUP_ID: str('Kafka consumer group of the processors').default('segstream-processors'),
+  PROCESSOR_SESSION_TIMEOUT_MS: int('How long a replica that stopped answering keeps its partitions before the group hands them on', { min: 3_000 }).default(
+    30_000,
+  ),
   PROCESSOR_HOST: str('Address of the member lookup and metrics HTTP server').default('0.0.0.0'),
   PROCESSOR_PORT: int('Port of the member lookup and metrics HTTP server', { min: 0, max: 65535 }).default(8081),
   PROCESSOR_API_TOKENS: list('Bearer tokens allowed to look members up').secret().required(),
