@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, openSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -165,10 +165,15 @@ describe('processor crash test (needs Kafka, Redis, ClickHouse)', () => {
       SEGSTREAM_HMAC_SECRET: SECRET,
       REDIS_KEY_PREFIX: prefix,
       PROCESSOR_GROUP_ID: group,
-      PROCESSOR_SESSION_TIMEOUT_MS: '6000',
-      LOG_LEVEL: 'error',
+      PROCESSOR_SESSION_TIMEOUT_MS: '4000',
+      LOG_LEVEL: 'info',
     };
-    const logFile = openSync(join(tmpdir(), `segstream-crash-${run}.log`), 'a');
+    const logPath = join(tmpdir(), `segstream-crash-${run}.log`);
+    const logFile = openSync(logPath, 'a');
+    /** Resolves when the log, from `offset` on, says the child has its partitions. */
+    const assigned = async (offset: number, child: ChildProcess) => {
+      while (child.exitCode === null && child.signalCode === null && !readFileSync(logPath, 'utf8').slice(offset).includes('partitions assigned')) await sleep(50);
+    };
     const start = (crashProbability: number): ChildProcess =>
       spawn(process.execPath, ['processors/main.ts'], {
         env: { ...env, PROCESSOR_CRASH_AFTER_STATE_PROBABILITY: String(crashProbability) },
@@ -180,22 +185,16 @@ describe('processor crash test (needs Kafka, Redis, ClickHouse)', () => {
     let injected = 0;
     const random = new Random(run);
     let done = 0;
-    // Each run is killed a random moment after it committed new progress, so every kill lands
-    // mid-processing; some runs also kill themselves at the injected point between the state
-    // update and the commit.
+    // Some runs also kill themselves at the injected point between the state update and the commit.
     while (external + injected < 10 || injected < 1) {
       if (done >= log.length) break;
+      const logOffset = statSync(logPath).size;
       const child = start(random.chance(0.5) ? 0.05 : 0);
       children.add(child);
       const exit = exited(child).then((signal) => ({ signal }));
-      const before = done;
-      let outcome: { signal: NodeJS.Signals | null } | null = null;
-      const deadline = Date.now() + 120_000;
-      while (!outcome && done <= before && Date.now() < deadline) {
-        outcome = await Promise.race([exit, sleep(250).then(() => null)]);
-        done = await committedCount();
-      }
-      if (!outcome) outcome = await Promise.race([exit, sleep(random.int(0, 400)).then(() => null)]);
+      // Killed at a random moment once it is consuming: mid-batch, mid-commit, anywhere.
+      let outcome = await Promise.race([exit, assigned(logOffset, child).then(() => null)]);
+      if (!outcome) outcome = await Promise.race([exit, sleep(random.int(2_000, 8_000)).then(() => null)]);
       if (outcome === null) {
         child.kill('SIGKILL');
         await exit;
