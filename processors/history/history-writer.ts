@@ -1,22 +1,14 @@
+import { parseJsonObject } from '../../lib/json.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import type { EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
 import type { IdentityChange } from '../pipeline/batch-processor.ts';
 
 const seconds = (ms: number) => ms / 1000;
 
-function object(text: string): Record<string, unknown> {
-  try {
-    const value = JSON.parse(text) as unknown;
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
 /** An event as a row of the events table, with the fields analyses filter on pulled out. */
 export function eventRow(memberId: string, event: EventRecord): Record<string, unknown> {
-  const properties = object(event.properties);
-  const campaign = (object(event.context).campaign ?? {}) as Record<string, unknown>;
+  const properties = parseJsonObject(event.properties);
+  const campaign = (parseJsonObject(event.context).campaign ?? {}) as Record<string, unknown>;
   const money = typeof properties.total === 'number' ? properties.total : typeof properties.revenue === 'number' ? properties.revenue : 0;
   const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
   return {

@@ -1,3 +1,4 @@
+import { parseJsonObject } from '../../lib/json.ts';
 import type { EventRecord } from '../../schemas/records.ts';
 import type { KeyedHash } from './keyed-hash.ts';
 
@@ -14,15 +15,6 @@ export const identityKey = (ref: IdentityRef) => `${ref.kind}:${ref.hash}`;
 /** Traits that identify a person, by default; each becomes an identity kind of its own. */
 export const DEFAULT_IDENTITY_TRAITS: readonly string[] = ['phone', 'email', 'wechat_openid', 'wechat_unionid'];
 
-function object(text: string): Record<string, unknown> {
-  try {
-    const value = JSON.parse(text) as unknown;
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
 /** The identities an event names: its user id apart, the rest (anonymous id, alias previousId, identity traits, device id) together. */
 export function identitiesOf(event: EventRecord, hash: KeyedHash, identityTraits: readonly string[]): { user: IdentityRef | null; others: IdentityRef[] } {
   const user = event.userId ? { kind: 'user', hash: hash('user', event.userId) } : null;
@@ -34,13 +26,13 @@ export function identitiesOf(event: EventRecord, hash: KeyedHash, identityTraits
     others.push({ kind: 'user', hash: hash('user', event.previousId), lookupOnly: true });
   }
   if (event.type === 'identify') {
-    const traits = object(event.traits);
+    const traits = parseJsonObject(event.traits);
     for (const trait of identityTraits) {
       const value = traits[trait];
       if (typeof value === 'string' && value.trim() !== '') others.push({ kind: trait, hash: hash(trait, value) });
     }
   }
-  const device = (object(event.context).device as { id?: unknown } | undefined)?.id;
+  const device = (parseJsonObject(event.context).device as { id?: unknown } | undefined)?.id;
   if (typeof device === 'string' && device !== '') others.push({ kind: 'device', hash: hash('device', device) });
   return { user, others };
 }

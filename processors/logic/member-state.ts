@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parseJsonObject } from '../../lib/json.ts';
 import type { EventRecord, LifecycleStage, LifecycleTransitionRecord } from '../../schemas/records.ts';
 import { type CounterSpec, counterAmount } from './counters.ts';
 import { type LifecycleConfig, lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from './lifecycle.ts';
@@ -58,15 +59,6 @@ export function lifecycleTransitionId(memberId: string, from: LifecycleStage | n
     .slice(0, 32);
 }
 
-function parseObject(text: string): Record<string, unknown> {
-  try {
-    const value = JSON.parse(text) as unknown;
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
 /** Re-evaluates the lifecycle at `at`; returns the transition when the stage changed. */
 function evaluateLifecycle(state: MemberState, at: number, causeEventId: string | null, config: StateConfig): LifecycleTransitionRecord | null {
   const history = { firstOrderAt: state.orders.firstAt, recentOrders: state.orders.recent };
@@ -100,10 +92,10 @@ export interface Applied {
  */
 export function applyEvent(state: MemberState, event: EventRecord, config: StateConfig): Applied {
   const at = event.timestamp;
-  const properties = parseObject(event.properties);
+  const properties = parseJsonObject(event.properties);
   state.firstSeenAt = state.firstSeenAt === null ? at : Math.min(state.firstSeenAt, at);
   state.lastSeenAt = state.lastSeenAt === null ? at : Math.max(state.lastSeenAt, at);
-  if (event.type === 'identify') Object.assign(state.traits, parseObject(event.traits));
+  if (event.type === 'identify') Object.assign(state.traits, parseJsonObject(event.traits));
 
   for (const spec of config.counters) {
     const amount = counterAmount(spec, event, properties);

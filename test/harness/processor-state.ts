@@ -15,6 +15,7 @@ import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { AvroCodec } from '../../schemas/codec.ts';
 import type { EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
 import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
+import { testEvent } from './test-event.ts';
 
 export const TOPIC = 'segstream.events.v1';
 export const STATE_CONFIG = { counters: DEFAULT_COUNTERS, longestWindowDays: 365, lifecycle: DEFAULT_LIFECYCLE };
@@ -55,28 +56,7 @@ export async function processorState(redis: Redis, start: Date) {
     resolver,
     codec,
     event(partial: Partial<EventRecord>): EventRecord {
-      seq++;
-      return {
-        messageId: `msg-${seq}`,
-        type: 'track',
-        userId: null,
-        anonymousId: null,
-        previousId: null,
-        groupId: null,
-        event: null,
-        name: null,
-        timestamp: clock.now(),
-        originalTimestamp: clock.now(),
-        sentAt: null,
-        receivedAt: clock.now(),
-        context: '{}',
-        properties: '{}',
-        traits: '{}',
-        integrations: '{}',
-        source: 'test',
-        flags: [],
-        ...partial,
-      };
+      return testEvent(`msg-${++seq}`, clock.now(), partial);
     },
     /** Feeds records at the next offsets of partition 0 (or at given offsets, for replays). */
     async feed(events: readonly EventRecord[], offsets?: readonly number[]) {

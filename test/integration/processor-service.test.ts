@@ -12,6 +12,7 @@ import { buildTopics, type Topics } from '../../schemas/topics.ts';
 import { PROCESSOR_TOKEN, startProcessor } from '../harness/processor-service.ts';
 import { consumeRange, highWatermarks, type PartitionOffsets } from '../harness/read-range.ts';
 import { PROCESSOR_TEST_TOPICS } from '../harness/services.ts';
+import { testEvent } from '../harness/test-event.ts';
 
 const services = inject('services');
 const logger = createLogger({ service: 'processor-service-test', level: 'fatal' });
@@ -35,27 +36,7 @@ afterAll(() => producer.disconnect());
 
 const now = Date.now();
 let seq = 0;
-const event = (partial: Partial<EventRecord>): EventRecord => ({
-  messageId: `${run}-${++seq}`,
-  type: 'track',
-  userId: null,
-  anonymousId: null,
-  previousId: null,
-  groupId: null,
-  event: null,
-  name: null,
-  timestamp: now,
-  originalTimestamp: now,
-  sentAt: null,
-  receivedAt: now,
-  context: '{}',
-  properties: '{}',
-  traits: '{}',
-  integrations: '{}',
-  source: 'test',
-  flags: [],
-  ...partial,
-});
+const event = (partial: Partial<EventRecord>): EventRecord => testEvent(`${run}-${++seq}`, now, partial);
 
 async function lookup(url: string, userId: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${url}/members/lookup?kind=user&value=${encodeURIComponent(userId)}`, {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type IdentityRef, identitiesOf, identityKey, planResolution } from '../../../processors/identity/identities.ts';
 import { keyedHash } from '../../../processors/identity/keyed-hash.ts';
 import type { EventRecord } from '../../../schemas/records.ts';
+import { testEvent } from '../../harness/test-event.ts';
 
 const ref = (kind: string, hash: string): IdentityRef => ({ kind, hash });
 const plan = (user: IdentityRef | null, others: IdentityRef[], owners: Record<string, string>, known: string[] = []) =>
@@ -61,25 +62,7 @@ describe('planResolution', () => {
 
 describe('identitiesOf', () => {
   const hash = keyedHash('secret');
-  const base = {
-    messageId: 'm',
-    userId: null,
-    anonymousId: null,
-    previousId: null,
-    groupId: null,
-    event: null,
-    name: null,
-    timestamp: 0,
-    originalTimestamp: null,
-    sentAt: null,
-    receivedAt: 0,
-    context: '{}',
-    properties: '{}',
-    traits: '{}',
-    integrations: '{}',
-    source: 's',
-    flags: [],
-  } as const;
+  const base = testEvent('m', 0, { source: 's' });
 
   it('takes identity traits and the device id, hashed with the key, never in plain text', () => {
     const event: EventRecord = {

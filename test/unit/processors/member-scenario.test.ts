@@ -6,32 +6,12 @@ import { advanceTime, applyEvent, emptyMemberState } from '../../../processors/l
 import { memberView } from '../../../processors/logic/member-view.ts';
 import { DEFAULT_RFM } from '../../../processors/logic/rfm.ts';
 import type { EventRecord, LifecycleTransitionRecord } from '../../../schemas/records.ts';
+import { testEvent } from '../../harness/test-event.ts';
 
 const config = { counters: DEFAULT_COUNTERS, longestWindowDays: 365, lifecycle: DEFAULT_LIFECYCLE };
 let seq = 0;
 function event(clock: ManualClock, partial: Partial<EventRecord>): EventRecord {
-  seq++;
-  return {
-    messageId: `m${seq}`,
-    type: 'track',
-    userId: null,
-    anonymousId: 'anon-1',
-    previousId: null,
-    groupId: null,
-    event: null,
-    name: null,
-    timestamp: clock.now(),
-    originalTimestamp: clock.now(),
-    sentAt: null,
-    receivedAt: clock.now(),
-    context: '{}',
-    properties: '{}',
-    traits: '{}',
-    integrations: '{}',
-    source: 'web',
-    flags: [],
-    ...partial,
-  };
+  return testEvent(`m${++seq}`, clock.now(), { anonymousId: 'anon-1', source: 'web', ...partial });
 }
 const transitions = (outputs: LifecycleTransitionRecord[]) => outputs.map((o) => `${o.fromStage ?? '-'}->${o.toStage}`);
 
