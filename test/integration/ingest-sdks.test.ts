@@ -60,7 +60,7 @@ describe('real SDKs against ingest (needs Kafka)', () => {
 
   it('@rudderstack/rudder-sdk-node (gzip bodies): every call type arrives in Kafka as the expected Avro record', async () => {
     const mark = await ingest.mark();
-    const rudder = new RudderAnalytics('wk_app', { dataPlaneUrl: ingest.url, flushAt: 6, flushInterval: 60_000, retryCount: 0, logLevel: 'error' });
+    const rudder = new RudderAnalytics('wk_app', { dataPlaneUrl: ingest.url, flushAt: 6, flushInterval: 200, retryCount: 0, logLevel: 'error' });
     expect((rudder as unknown as { gzip: boolean }).gzip).toBe(true);
     const userId = `rudder-user-${run}`;
     const anonymousId = `rudder-anon-${run}`;
