@@ -35,10 +35,12 @@ export function buildMockBroker(stateDir: string): string {
 export class MockBroker {
   readonly pid: number;
   readonly bootstrap: readonly string[];
+  readonly #log: string;
 
-  private constructor(pid: number, bootstrap: readonly string[]) {
+  private constructor(pid: number, bootstrap: readonly string[], log: string) {
     this.pid = pid;
     this.bootstrap = bootstrap;
+    this.#log = log;
   }
 
   static async start(options: MockBrokerOptions): Promise<MockBroker> {
@@ -52,20 +54,27 @@ export class MockBroker {
         .find((l) => l.startsWith('BOOTSTRAP '));
       return line ? line.slice('BOOTSTRAP '.length).trim().split(',') : undefined;
     });
-    return new MockBroker(pid, bootstrap);
+    return new MockBroker(pid, bootstrap, log);
   }
 
-  static attach(pid: number, bootstrap: readonly string[]): MockBroker {
-    return new MockBroker(pid, bootstrap);
+  /** Takes every broker of the cluster down (connections refused) until up(); resolves once the broker confirms. */
+  down(): Promise<void> {
+    return this.#signal('SIGUSR1', 'DOWN');
   }
 
-  /** Takes every broker of the cluster down (connections refused) until up() is called. */
-  down(): void {
-    process.kill(this.pid, 'SIGUSR1');
+  up(): Promise<void> {
+    return this.#signal('SIGUSR2', 'UP');
   }
 
-  up(): void {
-    process.kill(this.pid, 'SIGUSR2');
+  // The broker applies the signal on its next poll and prints the new state; wait for that line.
+  async #signal(signal: NodeJS.Signals, confirmation: string): Promise<void> {
+    const count = () =>
+      readFileSync(this.#log, 'utf8')
+        .split('\n')
+        .filter((line) => line === confirmation).length;
+    const before = count();
+    process.kill(this.pid, signal);
+    await waitFor(`mock broker ${confirmation}`, 5_000, async () => (count() > before ? true : undefined));
   }
 
   stop(): Promise<void> {

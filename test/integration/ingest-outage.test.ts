@@ -44,7 +44,7 @@ describe('ingest while the broker is down (needs the local mock broker)', () => 
     expect((await send(before)).status).toBe(200);
     acknowledged.push(...before.batch);
 
-    broker.down();
+    await broker.down();
     const during = await send(batchOf('during', 10));
     expect(during.status).toBe(503);
     expect(during.retryAfter).toBe('5');
@@ -58,7 +58,7 @@ describe('ingest while the broker is down (needs the local mock broker)', () => 
     expect(overloaded[0]?.retryAfter).toBe('1');
     expect(flood.every((r) => r.status === 429 || r.status === 503)).toBe(true);
 
-    broker.up();
+    await broker.up();
     // Retry as an SDK would until the broker takes events again.
     const after = batchOf('after', 10);
     const deadline = Date.now() + 60_000;

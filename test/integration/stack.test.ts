@@ -79,9 +79,9 @@ describe('scripts/stack.ts (needs redis-server and librdkafka)', () => {
     try {
       await producer.connect();
       await producer.send({ topic: 'outage', acks: -1, messages: [{ value: 'before' }] });
-      broker.down();
+      await broker.down();
       await expect(producer.send({ topic: 'outage', acks: -1, timeout: 1_000, messages: [{ value: 'during' }] })).rejects.toThrow();
-      broker.up();
+      await broker.up();
       const deadline = Date.now() + 15_000;
       let delivered = false;
       while (!delivered && Date.now() < deadline) {
