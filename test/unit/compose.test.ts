@@ -48,6 +48,12 @@ describe('docker-compose.yml', () => {
     expect(compose.services.demo?.depends_on?.ingest?.condition).toBe('service_healthy');
   });
 
+  it('runs the processors with Redis and a readiness health check', () => {
+    expect(compose.services.processors?.environment?.REDIS_URL).toBe('redis://redis:6379');
+    expect(compose.services.processors?.healthcheck).toBeDefined();
+    expect(compose.services.processors?.depends_on?.redis?.condition).toBe('service_healthy');
+  });
+
   it('creates every topic the registry defaults to', () => {
     const command = JSON.stringify(compose.services['kafka-topics']);
     for (const topic of ['segstream.events.v1', 'segstream.segment-changes.v1', 'segstream.triggers.v1', 'segstream.lifecycle.v1', 'segstream.dlq.v1']) {
