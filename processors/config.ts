@@ -1,6 +1,10 @@
 import { clickhouseVars, kafkaVars, loggingVars, redisVars, topicVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
 import { int, list, num, str } from '../lib/config/variables.ts';
+import { DEFAULT_IDENTITY_TRAITS } from './identity/identities.ts';
+import { DEFAULT_WINDOWS_DAYS } from './logic/counters.ts';
+import { DEFAULT_LIFECYCLE } from './logic/lifecycle.ts';
+import { DEFAULT_RFM } from './logic/rfm.ts';
 
 const ascending4 = (description: string, fallback: readonly number[]) =>
   list(`${description} (four ascending numbers)`, { pattern: /^\d+(\.\d+)?$/ }).default(fallback.map(String));
@@ -23,12 +27,9 @@ export const processorConfigSchema = defineConfig('processors', {
   })
     .secret()
     .required(),
-  PROCESSOR_IDENTITY_TRAITS: list('Traits that identify a person and are stored only as keyed hashes', { pattern: /^[A-Za-z0-9_]+$/ }).default([
-    'phone',
-    'email',
-    'wechat_openid',
-    'wechat_unionid',
-  ]),
+  PROCESSOR_IDENTITY_TRAITS: list('Traits that identify a person and are stored only as keyed hashes', { pattern: /^[A-Za-z0-9_]+$/ }).default(
+    DEFAULT_IDENTITY_TRAITS,
+  ),
   REDIS_KEY_PREFIX: str('Prefix of every Redis key the processors write').default('seg:'),
   PROCESSOR_RETENTION_DAYS: int('Events older than this many days (event time) go to the dead-letter topic', { min: 1 }).default(400),
   PROCESSOR_FUTURE_TOLERANCE_MS: int('Events further in the future than this go to the dead-letter topic', { min: 0 }).default(3_600_000),
@@ -39,15 +40,17 @@ export const processorConfigSchema = defineConfig('processors', {
     min: 0,
     max: 1,
   }).default(0),
-  LIFECYCLE_NEW_DAYS: int('A first order this recent makes a member "new"', { min: 1 }).default(30),
-  LIFECYCLE_ACTIVE_DAYS: int('Window over which orders make a member "active" or "declining"', { min: 1 }).default(30),
-  LIFECYCLE_ACTIVE_MIN_ORDERS: int('Orders in the window that make a member "active"', { min: 1 }).default(2),
-  LIFECYCLE_SILENT_AFTER_DAYS: int('Days without an order after which a member is "silent"', { min: 1 }).default(30),
-  LIFECYCLE_CHURNED_AFTER_DAYS: int('Days without an order after which a member is "churned"', { min: 1 }).default(60),
-  RFM_WINDOW_DAYS: int('Days over which F (paid orders) and M (paid amount, refunds subtracted) count', { min: 1 }).default(365),
-  RFM_RECENCY_DAYS: ascending4('R score 5, 4, 3, 2 up to this many days since the last paid order', [7, 30, 90, 180]),
-  RFM_FREQUENCY_ORDERS: ascending4('F score 2, 3, 4, 5 from this many paid orders', [2, 3, 5, 8]),
-  RFM_MONETARY_AMOUNT: ascending4('M score 2, 3, 4, 5 from this paid amount', [100, 300, 1000, 3000]),
-  RFM_GROUP_CUTS: list('Cut points of the 8 RFM groups: recency days, orders, amount', { pattern: /^\d+(\.\d+)?$/ }).default(['30', '2', '300']),
-  COUNTER_WINDOWS_DAYS: list('Windows of the counters, in days', { pattern: /^\d+$/ }).default(['1', '7', '30', '90', '365']),
+  LIFECYCLE_NEW_DAYS: int('A first order this recent makes a member "new"', { min: 1 }).default(DEFAULT_LIFECYCLE.newDays),
+  LIFECYCLE_ACTIVE_DAYS: int('Window over which orders make a member "active" or "declining"', { min: 1 }).default(DEFAULT_LIFECYCLE.activeDays),
+  LIFECYCLE_ACTIVE_MIN_ORDERS: int('Orders in the window that make a member "active"', { min: 1 }).default(DEFAULT_LIFECYCLE.activeMinOrders),
+  LIFECYCLE_SILENT_AFTER_DAYS: int('Days without an order after which a member is "silent"', { min: 1 }).default(DEFAULT_LIFECYCLE.silentAfterDays),
+  LIFECYCLE_CHURNED_AFTER_DAYS: int('Days without an order after which a member is "churned"', { min: 1 }).default(DEFAULT_LIFECYCLE.churnedAfterDays),
+  RFM_WINDOW_DAYS: int('Days over which F (paid orders) and M (paid amount, refunds subtracted) count', { min: 1 }).default(DEFAULT_RFM.windowDays),
+  RFM_RECENCY_DAYS: ascending4('R score 5, 4, 3, 2 up to this many days since the last paid order', DEFAULT_RFM.recencyDays),
+  RFM_FREQUENCY_ORDERS: ascending4('F score 2, 3, 4, 5 from this many paid orders', DEFAULT_RFM.frequencyOrders),
+  RFM_MONETARY_AMOUNT: ascending4('M score 2, 3, 4, 5 from this paid amount', DEFAULT_RFM.monetaryAmount),
+  RFM_GROUP_CUTS: list('Cut points of the 8 RFM groups: recency days, orders, amount', { pattern: /^\d+(\.\d+)?$/ }).default(
+    [DEFAULT_RFM.groupCut.recencyDays, DEFAULT_RFM.groupCut.orders, DEFAULT_RFM.groupCut.amount].map(String),
+  ),
+  COUNTER_WINDOWS_DAYS: list('Windows of the counters, in days', { pattern: /^\d+$/ }).default(DEFAULT_WINDOWS_DAYS.map(String)),
 });

@@ -1,3 +1,4 @@
+import { DEFAULT_TOPIC_NAMES } from '../../schemas/topics.ts';
 import { hostPortList, int, oneOf, str, url } from './variables.ts';
 
 /** Variable groups shared by several services. A service's schema spreads the groups it uses. */
@@ -16,11 +17,11 @@ export const kafkaVars = {
 };
 
 export const topicVars = {
-  KAFKA_TOPIC_EVENTS: topicName('Input events topic').default('segstream.events.v1'),
-  KAFKA_TOPIC_SEGMENT_CHANGES: topicName('Segment entered/exited topic').default('segstream.segment-changes.v1'),
-  KAFKA_TOPIC_TRIGGERS: topicName('Trigger firings topic').default('segstream.triggers.v1'),
-  KAFKA_TOPIC_LIFECYCLE: topicName('Lifecycle transitions topic').default('segstream.lifecycle.v1'),
-  KAFKA_TOPIC_DLQ: topicName('Dead-letter topic').default('segstream.dlq.v1'),
+  KAFKA_TOPIC_EVENTS: topicName('Input events topic').default(DEFAULT_TOPIC_NAMES.events),
+  KAFKA_TOPIC_SEGMENT_CHANGES: topicName('Segment entered/exited topic').default(DEFAULT_TOPIC_NAMES.segmentChanges),
+  KAFKA_TOPIC_TRIGGERS: topicName('Trigger firings topic').default(DEFAULT_TOPIC_NAMES.triggers),
+  KAFKA_TOPIC_LIFECYCLE: topicName('Lifecycle transitions topic').default(DEFAULT_TOPIC_NAMES.lifecycle),
+  KAFKA_TOPIC_DLQ: topicName('Dead-letter topic').default(DEFAULT_TOPIC_NAMES.deadLetters),
 };
 
 export const redisVars = {
