@@ -22,11 +22,11 @@ import { createProcessorService } from '../processors/service.ts';
 import { loadSchemaCatalog } from '../schemas/catalog.ts';
 import type { EventRecord } from '../schemas/records.ts';
 import { FileSchemaRegistry } from '../schemas/schema-registry.ts';
-import { buildTopics, DEFAULT_TOPIC_NAMES } from '../schemas/topics.ts';
+import { buildTopics, DEFAULT_TOPIC_NAMES, eventsTopicKey } from '../schemas/topics.ts';
 import { MockBroker } from '../scripts/stack/mock-broker.ts';
 import { terminate } from '../scripts/stack/processes.ts';
 import { startLocalRedis } from '../scripts/stack/redis-server.ts';
-import { eventRoutingKey, toEventRecord } from '../test/workload/event-record.ts';
+import { toEventRecord } from '../test/workload/event-record.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { writeResults } from './results.ts';
 
@@ -52,7 +52,7 @@ try {
   let batch: { key: string; value: EventRecord }[] = [];
   for (const event of generateWorkload({ seed: 5, members: Math.ceil(target / 60), days, start })) {
     if (event.at > Date.now()) continue;
-    batch.push({ key: eventRoutingKey(event.message), value: toEventRecord(event.message, event.at + 200) });
+    batch.push({ key: eventsTopicKey(event.message), value: toEventRecord(event.message, event.at + 200) });
     if (batch.length === 2_000) {
       await producer.send(topics.events, batch);
       produced += batch.length;

@@ -24,14 +24,6 @@ export function derivedMessageId(source: string, raw: Record<string, unknown>): 
   return `srv-${createHash('sha256').update(source).update('\0').update(JSON.stringify(raw)).digest('hex').slice(0, 32)}`;
 }
 
-/**
- * The events topic key: anonymousId when present, else userId, else (alias) previousId.
- * All of one device's events share a partition and stay in order (docs/design.md).
- */
-export function routingKey(message: Pick<AcceptedMessage, 'anonymousId' | 'userId' | 'previousId'>): string {
-  return message.anonymousId ?? message.userId ?? message.previousId ?? '';
-}
-
 export function toEventRecord(message: AcceptedMessage, receive: ReceiveContext): EventRecord {
   const { timestamp, flags } = correctTimestamp(
     { original: message.originalTimestamp, sentAt: message.sentAt ?? receive.requestSentAt, receivedAt: receive.receivedAt },

@@ -1,7 +1,8 @@
 import type { KeyedRecord } from '../lib/kafka/topic-producer.ts';
 import { err, ok, type Result } from '../lib/result.ts';
 import type { EventRecord, MessageType } from '../schemas/records.ts';
-import { routingKey, toEventRecord } from './normalize.ts';
+import { eventsTopicKey } from '../schemas/topics.ts';
+import { toEventRecord } from './normalize.ts';
 import { describeValue, type FieldProblem } from './problems.ts';
 import { parseIsoTimestamp } from './timestamps.ts';
 import { validateMessage } from './validate.ts';
@@ -80,7 +81,7 @@ export function parseTrackingRequest(
       problems.push(...validated.error);
       return;
     }
-    records.push({ key: routingKey(validated.value), value: toEventRecord(validated.value, receive) });
+    records.push({ key: eventsTopicKey(validated.value), value: toEventRecord(validated.value, receive) });
   });
   if (route !== 'batch' && problems.some((p) => p.reason === 'event_too_large')) {
     return err({

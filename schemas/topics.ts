@@ -47,12 +47,24 @@ export const DEFAULT_TOPIC_NAMES: TopicNames = Object.freeze({
   deadLetters: 'segstream.dlq.v1',
 });
 
+/**
+ * The events topic key: anonymousId when present, else userId, else (alias) previousId.
+ * Browser and app SDKs send the anonymousId with every call, so all of one device's
+ * events share a partition and stay in order (docs/design.md).
+ */
+export function eventsTopicKey(ids: { readonly anonymousId?: string | null; readonly userId?: string | null; readonly previousId?: string | null }): string {
+  return ids.anonymousId ?? ids.userId ?? ids.previousId ?? '';
+}
+
 const MEMBER_KEY: KeySpec = { encoding: 'utf8-string', meaning: 'memberId: all records of one member share a partition and stay in order' };
 
 const LAYOUT: { readonly [K in keyof Topics]: { readonly subject: string; readonly key: KeySpec } } = {
   events: {
     subject: 'segstream.Event',
-    key: { encoding: 'utf8-string', meaning: 'routing key of the person: anonymousId when present, else userId (see docs/design.md)' },
+    key: {
+      encoding: 'utf8-string',
+      meaning: 'routing key of the person: anonymousId when present, else userId, else previousId (see eventsTopicKey, docs/design.md)',
+    },
   },
   segmentChanges: { subject: 'segstream.SegmentChange', key: MEMBER_KEY },
   triggers: { subject: 'segstream.TriggerFiring', key: MEMBER_KEY },

@@ -6,9 +6,9 @@ import { createLogger } from '../../lib/logger.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import type { EventRecord } from '../../schemas/records.ts';
 import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
-import { buildTopics, DEFAULT_TOPIC_NAMES, type Topics } from '../../schemas/topics.ts';
+import { buildTopics, DEFAULT_TOPIC_NAMES, eventsTopicKey, type Topics } from '../../schemas/topics.ts';
 import { startGroup } from '../harness/kafka.ts';
-import { eventRoutingKey, toEventRecord } from '../workload/event-record.ts';
+import { toEventRecord } from '../workload/event-record.ts';
 import { generateWorkload } from '../workload/generator.ts';
 
 const services = inject('services');
@@ -33,7 +33,7 @@ describe('Avro records through the broker (needs Kafka)', () => {
     const group = await startGroup(kafka, { topic: topics.events.name, groupId: `roundtrip-${Date.now()}`, consumers: 2, partitions: services.partitions });
     const sent = [...generateWorkload({ seed: 3, members: 60, days: 10 })]
       .slice(0, 400)
-      .map((e) => ({ key: eventRoutingKey(e.message), value: toEventRecord(e.message, e.at + 500, 'web') }));
+      .map((e) => ({ key: eventsTopicKey(e.message), value: toEventRecord(e.message, e.at + 500, 'web') }));
     const acks = await producer.send(topics.events, sent);
     expect(acks.every((ack) => ack.errorCode === 0)).toBe(true);
 

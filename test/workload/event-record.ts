@@ -28,8 +28,3 @@ export function toEventRecord(message: SegmentMessage, receivedAt: number, sourc
     flags: [],
   };
 }
-
-/** The events topic key: anonymousId when present, else userId (see docs/design.md). */
-export function eventRoutingKey(message: Pick<SegmentMessage, 'anonymousId' | 'userId'>): string {
-  return message.anonymousId ?? message.userId ?? '';
-}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadSchemaCatalog } from '../../../schemas/catalog.ts';
-import { allTopics, buildTopics, DEFAULT_TOPIC_NAMES } from '../../../schemas/topics.ts';
+import { allTopics, buildTopics, DEFAULT_TOPIC_NAMES, eventsTopicKey } from '../../../schemas/topics.ts';
 
 describe('topic registry', () => {
   it("has the brief's default topic names, each with a key and the latest value schema", async () => {
@@ -31,5 +31,11 @@ describe('topic registry', () => {
     expect(() => buildTopics({ ...DEFAULT_TOPIC_NAMES, triggers: 'segstream.events.v1' }, catalog)).toThrow(
       /topics events and triggers are both named segstream.events.v1/,
     );
+  });
+
+  it('keys events by anonymousId, else userId, else previousId', () => {
+    expect(eventsTopicKey({ anonymousId: 'a', userId: 'u', previousId: 'p' })).toBe('a');
+    expect(eventsTopicKey({ anonymousId: null, userId: 'u' })).toBe('u');
+    expect(eventsTopicKey({ previousId: 'p' })).toBe('p');
   });
 });
