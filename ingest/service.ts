@@ -2,14 +2,11 @@ import type { AddressInfo } from 'node:net';
 import type { Clock } from '../lib/clock.ts';
 import type { ConfigOf } from '../lib/config/load.ts';
 import { createKafka } from '../lib/kafka/client.ts';
-import { createTopicCodecs } from '../lib/kafka/codecs.ts';
+import { loadTopicSetup } from '../lib/kafka/codecs.ts';
 import { brokerReachability } from '../lib/kafka/reachability.ts';
 import { TopicProducer } from '../lib/kafka/topic-producer.ts';
 import { ServiceLifecycle } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/logger.ts';
-import { loadSchemaCatalog } from '../schemas/catalog.ts';
-import { ConfluentSchemaRegistry, FileSchemaRegistry } from '../schemas/schema-registry.ts';
-import { buildTopics, topicNamesFromConfig } from '../schemas/topics.ts';
 import type { ingestConfigSchema } from './config.ts';
 import { IngestMetrics } from './metrics.ts';
 import { BatchingPublisher } from './publisher.ts';
@@ -26,11 +23,9 @@ export interface IngestService {
 
 /** Builds the ingest service from its configuration: adapters, publisher, HTTP server, in start order. */
 export async function createIngestService(config: IngestConfig, clock: Clock, logger: Logger): Promise<IngestService> {
-  const catalog = await loadSchemaCatalog();
-  const topics = buildTopics(topicNamesFromConfig(config), catalog);
-  const registry = config.SCHEMA_REGISTRY_URL ? new ConfluentSchemaRegistry(config.SCHEMA_REGISTRY_URL) : new FileSchemaRegistry(catalog);
+  const { topics, codecs } = await loadTopicSetup(config);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-ingest` }, logger);
-  const producer = new TopicProducer(kafka, await createTopicCodecs(registry, topics));
+  const producer = new TopicProducer(kafka, codecs);
   const admin = kafka.admin();
   const metrics = new IngestMetrics();
   const publisher = new BatchingPublisher(producer, topics.events, clock, {

@@ -3,7 +3,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { ConfigOf } from '../lib/config/load.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { createKafka } from '../lib/kafka/client.ts';
-import { createTopicCodecs } from '../lib/kafka/codecs.ts';
+import { loadTopicSetup } from '../lib/kafka/codecs.ts';
 import { TopicProducer } from '../lib/kafka/topic-producer.ts';
 import { ServiceLifecycle } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -11,9 +11,6 @@ import { createRedis } from '../lib/redis.ts';
 import { applyMigrations } from '../lib/warehouse/migrations.ts';
 import { openWarehouse } from '../lib/warehouse/open.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
-import { loadSchemaCatalog } from '../schemas/catalog.ts';
-import { ConfluentSchemaRegistry, FileSchemaRegistry } from '../schemas/schema-registry.ts';
-import { buildTopics, topicNamesFromConfig } from '../schemas/topics.ts';
 import type { processorConfigSchema } from './config.ts';
 import { BufferedHistory } from './history/buffered-history.ts';
 import { HistoryWriter } from './history/history-writer.ts';
@@ -92,10 +89,7 @@ export interface ProcessorService {
 
 export async function createProcessorService(config: ProcessorConfig, clock: Clock, logger: Logger): Promise<ProcessorService> {
   const settings = stateSettings(config);
-  const catalog = await loadSchemaCatalog();
-  const topics = buildTopics(topicNamesFromConfig(config), catalog);
-  const registry = config.SCHEMA_REGISTRY_URL ? new ConfluentSchemaRegistry(config.SCHEMA_REGISTRY_URL) : new FileSchemaRegistry(catalog);
-  const codecs = await createTopicCodecs(registry, topics);
+  const { topics, codecs } = await loadTopicSetup(config);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-processor` }, logger);
   const producer = new TopicProducer(kafka, codecs);
   // Larger fetches in a backlog: fewer, bigger Redis round trips and ClickHouse inserts.

@@ -7,12 +7,9 @@ import { resolve } from 'node:path';
 import { loadConfig } from '../lib/config/load.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createKafka } from '../lib/kafka/client.ts';
-import { createTopicCodecs } from '../lib/kafka/codecs.ts';
+import { loadTopicSetup } from '../lib/kafka/codecs.ts';
 import { createLogger } from '../lib/logger.ts';
 import { openWarehouse } from '../lib/warehouse/open.ts';
-import { loadSchemaCatalog } from '../schemas/catalog.ts';
-import { ConfluentSchemaRegistry, FileSchemaRegistry } from '../schemas/schema-registry.ts';
-import { buildTopics, topicNamesFromConfig } from '../schemas/topics.ts';
 import { consumeRange, highWatermarks } from '../test/harness/read-range.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { addToSummary, emptySummary } from '../test/workload/summary.ts';
@@ -29,10 +26,7 @@ const perSecond = (count: number, ms: number) => `${number(Math.round(count / (m
 async function main(): Promise<number> {
   const config = loadConfig(demoConfigSchema, process.env);
   const logger = createLogger({ service: 'demo', level: config.LOG_LEVEL });
-  const catalog = await loadSchemaCatalog();
-  const topics = buildTopics(topicNamesFromConfig(config), catalog);
-  const registry = config.SCHEMA_REGISTRY_URL ? new ConfluentSchemaRegistry(config.SCHEMA_REGISTRY_URL) : new FileSchemaRegistry(catalog);
-  const codecs = await createTopicCodecs(registry, topics);
+  const { topics, registry, codecs } = await loadTopicSetup(config);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
   const warehouse = await openWarehouse(config);
   const ingest = config.DEMO_INGEST_URL
