@@ -10,7 +10,7 @@ import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
 import { applyEvent, type MemberState, type StateConfig } from '../logic/member-state.ts';
 import { foldMember } from '../logic/merge.ts';
 import type { Keys } from '../store/keys.ts';
-import type { LoadedMember, MemberStore, MemberWrite, OutboxEntry } from '../store/member-store.ts';
+import { type LoadedMember, lifecycleEntries, type MemberStore, type MemberWrite, type OutboxEntry } from '../store/member-store.ts';
 
 export interface SourceRecord {
   readonly partition: number;
@@ -187,17 +187,26 @@ export class BatchProcessor {
     const seenBySource = new Map(await Promise.all(mergeSources.map(async (id) => [id, await this.#store.allSeen(id)] as const)));
     const working = new Map<
       string,
-      { state: MemberState; known: boolean; outputs: LifecycleTransitionRecord[]; seen: { messageId: string; receivedAt: number }[] }
+      { state: MemberState; known: boolean; outputs: LifecycleTransitionRecord[]; seen: { messageId: string; receivedAt: number }[]; seenIds: Set<string> }
     >();
     const workOn = (memberId: string) => {
       let w = working.get(memberId);
       if (!w) {
         const member = loaded.get(memberId) as LoadedMember;
         // The loaded state is this batch's own copy (parsed from Redis just now); only its version is needed as read.
-        w = { state: member.state, known: member.known, outputs: [], seen: [] };
+        w = { state: member.state, known: member.known, outputs: [], seen: [], seenIds: new Set() };
         working.set(memberId, w);
       }
       return w;
+    };
+    const markSeen = (
+      w: { seen: { messageId: string; receivedAt: number }[]; seenIds: Set<string> },
+      entries: readonly { messageId: string; receivedAt: number }[],
+    ) => {
+      for (const entry of entries) {
+        w.seen.push(entry);
+        w.seenIds.add(entry.messageId);
+      }
     };
     const merges: { source: string; into: string }[] = [];
     let applied = 0;
@@ -207,7 +216,7 @@ export class BatchProcessor {
       const target = workOn(plan.memberId);
       for (const sourceId of plan.merge) {
         const source = workOn(sourceId);
-        if (!target.state.mergedFrom.includes(sourceId)) target.seen.push(...(seenBySource.get(sourceId) ?? []), ...source.seen);
+        if (!target.state.mergedFrom.includes(sourceId)) markSeen(target, [...(seenBySource.get(sourceId) ?? []), ...source.seen]);
         target.outputs.push(...foldMember(target.state, source.state, event.timestamp, this.#state));
         merges.push({ source: sourceId, into: plan.memberId });
       }
@@ -215,14 +224,14 @@ export class BatchProcessor {
       if (event.userId) target.known = true;
       const offset = Number(record.offset);
       const key = partitionKey(record);
-      const seenBefore = (loaded.get(plan.memberId) as LoadedMember).seen.has(event.messageId) || target.seen.some((s) => s.messageId === event.messageId);
+      const seenBefore = (loaded.get(plan.memberId) as LoadedMember).seen.has(event.messageId) || target.seenIds.has(event.messageId);
       if (offset <= (target.state.applied[key] ?? -1) || seenBefore) {
         duplicates++;
         return;
       }
       target.outputs.push(...applyEvent(target.state, event, this.#state).outputs);
       target.state.applied[key] = offset;
-      target.seen.push({ messageId: event.messageId, receivedAt: event.receivedAt });
+      markSeen(target, [{ messageId: event.messageId, receivedAt: event.receivedAt }]);
       applied++;
     });
 
@@ -231,7 +240,7 @@ export class BatchProcessor {
       expectedVersion: (loaded.get(memberId) as LoadedMember).version,
       state: w.state,
       known: w.known,
-      outbox: w.outputs.map((record): OutboxEntry => ({ topic: 'lifecycle', record: { ...record } })),
+      outbox: lifecycleEntries(w.outputs),
       seen: w.seen,
       seenHorizon: now - this.#limits.dedupHorizonMs,
     }));

@@ -2,10 +2,10 @@ import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Clock } from '../../lib/clock.ts';
 import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { LifecycleTransitionRecord } from '../../schemas/records.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import type { BufferedHistory } from '../history/buffered-history.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
+import { lifecycleRecordsIn } from '../store/member-store.ts';
 import type { BatchProcessor, SourceRecord } from './batch-processor.ts';
 import type { OutputPublisher } from './output-publisher.ts';
 
@@ -83,7 +83,7 @@ export class ConsumerLoop {
         );
         for (const d of result.deadLetters) metrics.deadLetters.inc({ reason: d.reason });
       }
-      const transitions = [...result.outboxes.values()].flat().map((entry) => entry.record as unknown as LifecycleTransitionRecord);
+      const transitions = lifecycleRecordsIn(result.outboxes);
       metrics.outputs.inc({ topic: 'lifecycle' }, await publisher.publish(result.outboxes));
       history.add(result.events, result.identityChanges, transitions, now);
 

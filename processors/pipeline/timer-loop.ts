@@ -1,7 +1,7 @@
 import type { Logger } from '../../lib/logger.ts';
-import type { LifecycleTransitionRecord } from '../../schemas/records.ts';
 import type { HistoryWriter } from '../history/history-writer.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
+import { lifecycleRecordsIn } from '../store/member-store.ts';
 import type { OutputPublisher } from './output-publisher.ts';
 import type { TimerSweeper } from './timer-sweeper.ts';
 
@@ -44,7 +44,7 @@ export class TimerLoop {
       if (result.due === 0) continue;
       metrics.timersDue.inc(result.due);
       metrics.timersFired.inc(result.fired);
-      const transitions = [...result.outboxes.values()].flat().map((entry) => entry.record as unknown as LifecycleTransitionRecord);
+      const transitions = lifecycleRecordsIn(result.outboxes);
       await history.write([], [], transitions);
       metrics.outputs.inc({ topic: 'lifecycle' }, await publisher.publish(result.outboxes));
     }

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../../lib/clock.ts';
 import { advanceTime, type StateConfig } from '../logic/member-state.ts';
 import type { Keys } from '../store/keys.ts';
-import type { LoadedMember, MemberStore, MemberWrite, OutboxEntry } from '../store/member-store.ts';
+import { type LoadedMember, lifecycleEntries, type MemberStore, type MemberWrite, type OutboxEntry } from '../store/member-store.ts';
 
 // Removes a member from a timer shard only if its due time has not moved past `now` meanwhile.
 const REMOVE_IF_DUE = `
@@ -58,7 +58,7 @@ export class TimerSweeper {
         expectedVersion: member.version,
         state,
         known: member.known,
-        outbox: outputs.map((record): OutboxEntry => ({ topic: 'lifecycle', record: { ...record } })),
+        outbox: lifecycleEntries(outputs),
         seen: [],
         seenHorizon: now - this.#seenHorizonMs,
       });

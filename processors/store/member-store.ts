@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { LifecycleTransitionRecord } from '../../schemas/records.ts';
 import { emptyMemberState, type MemberState } from '../logic/member-state.ts';
 import type { Keys } from './keys.ts';
 
@@ -6,6 +7,18 @@ import type { Keys } from './keys.ts';
 export interface OutboxEntry {
   readonly topic: 'lifecycle' | 'segmentChanges' | 'triggers';
   readonly record: Record<string, unknown>;
+}
+
+export function lifecycleEntries(records: readonly LifecycleTransitionRecord[]): OutboxEntry[] {
+  return records.map((record) => ({ topic: 'lifecycle', record: { ...record } }));
+}
+
+/** The lifecycle transitions held in members' outboxes (for history and tests). */
+export function lifecycleRecordsIn(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): LifecycleTransitionRecord[] {
+  return [...outboxes.values()]
+    .flat()
+    .filter((entry) => entry.topic === 'lifecycle')
+    .map((entry) => entry.record as unknown as LifecycleTransitionRecord);
 }
 
 export interface LoadedMember {

@@ -10,7 +10,7 @@ import { DEFAULT_RFM } from '../../processors/logic/rfm.ts';
 import { BatchProcessor, type SourceRecord } from '../../processors/pipeline/batch-processor.ts';
 import { TimerSweeper } from '../../processors/pipeline/timer-sweeper.ts';
 import { keysWithPrefix } from '../../processors/store/keys.ts';
-import { MemberStore, type OutboxEntry } from '../../processors/store/member-store.ts';
+import { lifecycleRecordsIn, MemberStore, type OutboxEntry } from '../../processors/store/member-store.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { AvroCodec } from '../../schemas/codec.ts';
 import type { EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
@@ -40,12 +40,10 @@ export async function processorState(redis: Redis, start: Date) {
   let nextOffset = 0;
   let seq = 0;
 
-  const lifecycleOf = (outboxes: Map<string, readonly OutboxEntry[]>) =>
-    [...outboxes.values()].flat().map((entry) => entry.record as unknown as LifecycleTransitionRecord);
   /** Publishing stand-in: takes the outboxes and removes what it took, as the publisher does. */
   const drain = async (outboxes: Map<string, readonly OutboxEntry[]>) => {
     await store.acknowledgeOutbox(new Map([...outboxes].map(([m, entries]) => [m, entries.length])));
-    return lifecycleOf(outboxes);
+    return lifecycleRecordsIn(outboxes);
   };
 
   return {
