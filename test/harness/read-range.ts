@@ -27,11 +27,15 @@ export async function consumeRange<V>(
   from: PartitionOffsets,
   to: PartitionOffsets,
   onRecord: (r: V) => Promise<void>,
-  timeoutMs = 120_000,
+  timeoutMs = 60_000,
 ): Promise<number> {
   const codec = codecs.codecFor(topic);
   const remaining = new Map([...to].filter(([p, high]) => high > (from.get(p) ?? 0n)));
-  const consumer = kafka.consumer({ groupId: `segstream-range-${Date.now()}-${Math.random().toString(36).slice(2)}`, maxWaitTimeInMs: 250 });
+  // A fresh group read from the earliest offset, skipping what precedes the range: the
+  // start cannot lie past the range. (Seeking after run() raced with the first fetch,
+  // which could begin at the high watermark and never see the range.)
+  const groupId = `segstream-range-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
   let consumed = 0;
   let failure: Error | undefined;
   let finish: () => void = () => {};
@@ -41,12 +45,12 @@ export async function consumeRange<V>(
   if (remaining.size === 0) finish();
   await consumer.connect();
   try {
-    await consumer.subscribe({ topic: topic.name, fromBeginning: false });
+    await consumer.subscribe({ topic: topic.name, fromBeginning: true });
     await consumer.run({
       eachBatch: async ({ batch, resolveOffset }) => {
         for (const message of batch.messages) {
           const high = remaining.get(batch.partition);
-          if (high === undefined || BigInt(message.offset) >= high) continue;
+          if (high === undefined || BigInt(message.offset) >= high || BigInt(message.offset) < (from.get(batch.partition) ?? 0n)) continue;
           const decoded = await codec.decode(message.value);
           if (!decoded.ok) {
             failure = new Error(`record ${batch.partition}/${message.offset} did not decode: ${decoded.error.detail}`);
@@ -61,7 +65,6 @@ export async function consumeRange<V>(
         if (remaining.size === 0) finish();
       },
     });
-    for (const [partition, offset] of from) consumer.seek({ topic: topic.name, partition, offset: offset.toString() });
     const timer = setTimeout(() => {
       failure = new Error(`timed out after ${timeoutMs} ms with ${consumed} records read`);
       finish();
