@@ -48,7 +48,9 @@ export async function startGroup(kafka: Kafka, options: { topic: string; groupId
     const deadline = Date.now() + 30_000;
     while (joins === 0 && Date.now() < deadline) await sleep(50);
   }
-  const deadline = Date.now() + 30_000;
+  // The mock broker can answer a rejoin with a SyncGroup error; the member then rejoins once
+  // the broker drops its old membership, which takes up to about a minute there.
+  const deadline = Date.now() + 100_000;
   while (!stable() && Date.now() < deadline) await sleep(50);
   if (!stable()) throw new Error(`consumer group ${groupId} did not settle: assignments ${JSON.stringify(assignments)}`);
   return {
