@@ -40,5 +40,5 @@ export const clickhouseVars = {
 };
 
 export const partitionVars = {
-  KAFKA_PARTITIONS: int('Partitions of each topic the local stack creates', { min: 1, max: 1024 }).default(8),
+  KAFKA_PARTITIONS: int('Partitions of each topic the local stack creates (the mock broker keeps ~5 MB per partition)', { min: 1, max: 1024 }).default(16),
 };
