@@ -43,7 +43,10 @@ export class EmbeddedWarehouse implements Warehouse {
 
   async insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.#session.insert({ table: `${this.database}.${assertIdentifier('table', table)}`, values: rows });
+    // JSONEachRow, as the server path sends: ClickHouse parses it natively, much faster than building VALUES text here.
+    let payload = '';
+    for (const row of rows) payload += `${JSON.stringify(row)}\n`;
+    await this.#session.insert({ table: `${this.database}.${assertIdentifier('table', table)}`, values: payload, format: 'JSONEachRow' });
   }
 
   async close(): Promise<void> {

@@ -30,3 +30,12 @@ export function assertIdentifier(kind: string, name: string): string {
   if (!IDENTIFIER.test(name)) throw new Error(`${kind} name ${JSON.stringify(name)} is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*)`);
   return name;
 }
+
+/**
+ * A time (epoch milliseconds) as ClickHouse DateTime64(3) text in UTC. Inserts send
+ * rows as JSONEachRow, where a fractional number is not accepted for DateTime64.
+ */
+export function clickhouseDateTime(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+}

@@ -1,9 +1,7 @@
 import { parseJsonObject } from '../../lib/json.ts';
-import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
+import { clickhouseDateTime, type Warehouse } from '../../lib/warehouse/warehouse.ts';
 import type { EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
 import type { IdentityChange } from '../pipeline/batch-processor.ts';
-
-const seconds = (ms: number) => ms / 1000;
 
 /** An event as a row of the events table, with the fields analyses filter on pulled out. */
 export function eventRow(memberId: string, event: EventRecord): Record<string, unknown> {
@@ -19,8 +17,8 @@ export function eventRow(memberId: string, event: EventRecord): Record<string, u
     name: event.name ?? '',
     user_id: event.userId ?? '',
     anonymous_id: event.anonymousId ?? '',
-    ts: seconds(event.timestamp),
-    received_at: seconds(event.receivedAt),
+    ts: clickhouseDateTime(event.timestamp),
+    received_at: clickhouseDateTime(event.receivedAt),
     source: event.source,
     order_id: text(properties.order_id),
     total: money,
@@ -59,7 +57,7 @@ export class HistoryWriter {
         kind: c.kind,
         identity_hash: c.identityHash,
         other_member_id: c.otherMemberId,
-        at: seconds(c.at),
+        at: clickhouseDateTime(c.at),
         message_id: c.messageId,
       })),
     );
@@ -70,7 +68,7 @@ export class HistoryWriter {
         member_id: t.memberId,
         from_stage: t.fromStage ?? '',
         to_stage: t.toStage,
-        at: seconds(t.at),
+        at: clickhouseDateTime(t.at),
         cause_event_id: t.causeEventId ?? '',
         reason: t.reason,
       })),

@@ -1,4 +1,4 @@
-import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
+import { clickhouseDateTime, type Warehouse } from '../../lib/warehouse/warehouse.ts';
 import type { EventRecord } from '../../schemas/records.ts';
 
 /**
@@ -29,8 +29,8 @@ export function demoRow(record: EventRecord): Record<string, unknown> {
     event: record.event ?? '',
     user_id: record.userId ?? '',
     anonymous_id: record.anonymousId ?? '',
-    ts: record.timestamp / 1000,
-    received_at: record.receivedAt / 1000,
+    ts: clickhouseDateTime(record.timestamp),
+    received_at: clickhouseDateTime(record.receivedAt),
     properties: record.properties,
     source: record.source,
   };
