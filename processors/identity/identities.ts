@@ -32,7 +32,9 @@ export function identitiesOf(event: EventRecord, hash: KeyedHash, identityTraits
       if (typeof value === 'string' && value.trim() !== '') others.push({ kind: trait, hash: hash(trait, value) });
     }
   }
-  const device = (parseJsonObject(event.context).device as { id?: unknown } | undefined)?.id;
+  // Most events carry no device id; skip parsing their context.
+  const context = event.context.includes('"device"') ? parseJsonObject(event.context) : {};
+  const device = (context.device as { id?: unknown } | undefined)?.id;
   if (typeof device === 'string' && device !== '') others.push({ kind: 'device', hash: hash('device', device) });
   return { user, others };
 }

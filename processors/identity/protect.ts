@@ -1,7 +1,13 @@
 import type { EventRecord } from '../../schemas/records.ts';
 import type { KeyedHash } from './keyed-hash.ts';
 
+/** Whether the JSON text may hold one of the traits as a key (an escaped key could spell it otherwise). */
+function mayName(json: string, identityTraits: readonly string[]): boolean {
+  return json.includes('\\u') || identityTraits.some((trait) => json.includes(`"${trait}"`));
+}
+
 function protectObject(json: string, identityTraits: readonly string[], hash: KeyedHash): string {
+  if (!mayName(json, identityTraits)) return json;
   let value: unknown;
   try {
     value = JSON.parse(json);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type IdentityRef, identitiesOf, identityKey, planResolution } from '../../../processors/identity/identities.ts';
 import { keyedHash } from '../../../processors/identity/keyed-hash.ts';
+import { protectEvent } from '../../../processors/identity/protect.ts';
 import type { EventRecord } from '../../../schemas/records.ts';
 import { testEvent } from '../../harness/test-event.ts';
 
@@ -83,9 +84,32 @@ describe('identitiesOf', () => {
     expect(keyedHash('other-secret')('phone', '+8613800000000')).not.toBe(hash('phone', '+8613800000000'));
   });
 
+  it('hashes the same way from its cache, and a small cache evicts without changing results', () => {
+    const small = keyedHash('secret', 2);
+    const values = ['a', 'b', 'c', 'a', 'b', 'c'].map((v) => small('anon', v));
+    expect(values).toEqual(['a', 'b', 'c', 'a', 'b', 'c'].map((v) => keyedHash('secret')('anon', v)));
+  });
+
   it('links an alias previousId as an anonymous id or an earlier user id', () => {
     const { user, others } = identitiesOf({ ...base, type: 'alias', userId: 'u1', previousId: 'a9' }, hash, []);
     expect(user?.kind).toBe('user');
     expect(others).toEqual([ref('anon', hash('anon', 'a9')), { ...ref('user', hash('user', 'a9')), lookupOnly: true }]);
+  });
+});
+
+describe('protectEvent', () => {
+  const hash = keyedHash('secret');
+  const base = testEvent('m', 0);
+
+  it('replaces identity traits by their hashes, also when the key is spelled with JSON escapes', () => {
+    const event = { ...base, traits: '{"\\u0070hone":"+8613800000000","plan":"gold"}', properties: '{"email":"a@example.com"}' };
+    const protectedEvent = protectEvent(event, ['phone', 'email'], hash);
+    expect(JSON.parse(protectedEvent.traits)).toEqual({ phone_hash: hash('phone', '+8613800000000'), plan: 'gold' });
+    expect(JSON.parse(protectedEvent.properties)).toEqual({ email_hash: hash('email', 'a@example.com') });
+  });
+
+  it('leaves an event without identity traits as it is', () => {
+    const event = { ...base, traits: '{"plan":"gold"}', properties: '{"total":5}' };
+    expect(protectEvent(event, ['phone', 'email'], hash)).toBe(event);
   });
 });
