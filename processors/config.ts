@@ -34,7 +34,10 @@ export const processorConfigSchema = defineConfig('processors', {
   PROCESSOR_RETENTION_DAYS: int('Events older than this many days (event time) go to the dead-letter topic', { min: 1 }).default(400),
   PROCESSOR_FUTURE_TOLERANCE_MS: int('Events further in the future than this go to the dead-letter topic', { min: 0 }).default(3_600_000),
   PROCESSOR_DEDUP_HORIZON_HOURS: int('How long message ids are remembered to drop client retries', { min: 1 }).default(168),
-  PROCESSOR_BATCH_SIZE: int('Events applied per Redis round trip', { min: 1, max: 10_000 }).default(500),
+  PROCESSOR_BATCH_SIZE: int('Most events applied in one slice (one set of Redis round trips), taken from several partitions', { min: 1, max: 10_000 }).default(
+    1_000,
+  ),
+  PROCESSOR_CONCURRENCY: int('Slices applied at the same time (a partition is in one slice at a time)', { min: 1, max: 64 }).default(2),
   PROCESSOR_TIMER_INTERVAL_MS: int('How often due lifecycle checks are swept', { min: 50 }).default(1_000),
   PROCESSOR_CRASH_AFTER_STATE_PROBABILITY: num('Testing only: chance of killing the process between the state update and the offset commit', {
     min: 0,

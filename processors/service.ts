@@ -87,18 +87,22 @@ export interface ProcessorService {
   url(): string;
 }
 
+/** How long history rows (and so the offset commit) may wait for a larger ClickHouse insert. */
+const HISTORY_MAX_AGE_MS = 1_000;
+
 export async function createProcessorService(config: ProcessorConfig, clock: Clock, logger: Logger): Promise<ProcessorService> {
   const settings = stateSettings(config);
   const { topics, codecs } = await loadTopicSetup(config);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-processor` }, logger);
   const producer = new TopicProducer(kafka, codecs);
-  // Larger fetches in a backlog: fewer, bigger Redis round trips and ClickHouse inserts.
+  // A fetch returns as soon as anything is there (live latency); in a backlog it returns
+  // up to maxBytesPerPartition anyway, so Redis round trips and inserts grow with the backlog.
   const consumer = kafka.consumer({
     groupId: config.PROCESSOR_GROUP_ID,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
-    maxWaitTimeInMs: 200,
-    minBytes: 64 * 1024,
+    sessionTimeout: config.PROCESSOR_SESSION_TIMEOUT_MS,
+    heartbeatInterval: Math.max(1_000, Math.floor(config.PROCESSOR_SESSION_TIMEOUT_MS / 10)),
+    maxWaitTimeInMs: 100,
+    minBytes: 1,
     maxBytesPerPartition: 4 * 1024 * 1024,
   });
   const admin = kafka.admin();
@@ -125,7 +129,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       const applied = await applyMigrations(warehouse, HISTORY_MIGRATIONS);
       if (applied.length > 0) logger.info({ applied }, 'history tables migrated');
       history = new HistoryWriter(warehouse);
-      buffered = new BufferedHistory(history, { maxRows: 20_000, maxAgeMs: 1_000 });
+      buffered = new BufferedHistory(history, { maxRows: 20_000, maxAgeMs: HISTORY_MAX_AGE_MS });
     },
     stop: async () => warehouse?.close(),
   });
@@ -142,8 +146,6 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
         codec: codecs.codecFor(topics.events),
         resolver,
         store,
-        redis,
-        keys,
         clock,
         hash,
         state: settings.state,
@@ -165,7 +167,14 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
         metrics,
         clock,
         logger,
-        options: { batchSize: config.PROCESSOR_BATCH_SIZE, crashAfterStateProbability: config.PROCESSOR_CRASH_AFTER_STATE_PROBABILITY },
+        options: {
+          batchSize: config.PROCESSOR_BATCH_SIZE,
+          concurrency: config.PROCESSOR_CONCURRENCY,
+          maxQueued: config.PROCESSOR_BATCH_SIZE * config.PROCESSOR_CONCURRENCY * 4,
+          flushIntervalMs: HISTORY_MAX_AGE_MS / 4,
+          retryDelayMs: 1_000,
+          crashAfterStateProbability: config.PROCESSOR_CRASH_AFTER_STATE_PROBABILITY,
+        },
       });
       await loop.start();
     },

@@ -29,7 +29,7 @@ export class BufferedHistory {
     transitions: readonly LifecycleTransitionRecord[],
     now: number,
   ): void {
-    if (this.#events.length + this.#changes.length + this.#transitions.length === 0) this.#since = now;
+    if (this.#rows() === 0) this.#since = now;
     this.#events.push(...events);
     this.#changes.push(...changes);
     this.#transitions.push(...transitions);
@@ -37,20 +37,42 @@ export class BufferedHistory {
 
   /** Whether enough rows (or old enough rows) wait that a flush is due. */
   due(now: number): boolean {
-    const rows = this.#events.length + this.#changes.length + this.#transitions.length;
-    return rows >= this.#maxRows || (rows > 0 && now - this.#since >= this.#maxAgeMs);
+    return this.full() || (this.#rows() > 0 && now - this.#since >= this.#maxAgeMs);
   }
 
-  /** Writes everything added so far; concurrent callers wait for the same flushes. */
+  /** Whether the buffer holds as many rows as one insert should carry. */
+  full(): boolean {
+    return this.#rows() >= this.#maxRows;
+  }
+
+  #rows(): number {
+    return this.#events.length + this.#changes.length + this.#transitions.length;
+  }
+
+  /**
+   * Writes everything added so far; flushes run one after another. Rows of a failed
+   * write go back to the front of the buffer, so the next flush writes them: nothing
+   * is committed past rows that are not in ClickHouse.
+   */
   flush(): Promise<void> {
     const events = this.#events;
     const changes = this.#changes;
     const transitions = this.#transitions;
+    const since = this.#since;
     this.#events = [];
     this.#changes = [];
     this.#transitions = [];
-    // Flushes run one after another; a failed one fails this caller, whose rows are then lost from the buffer but not from Kafka: nothing is committed and the records come again.
-    this.#flushing = this.#flushing.catch(() => {}).then(() => this.#writer.write(events, changes, transitions));
-    return this.#flushing;
+    const write = this.#flushing
+      .catch(() => {})
+      .then(() => this.#writer.write(events, changes, transitions))
+      .catch((error: unknown) => {
+        this.#since = since;
+        this.#events = [...events, ...this.#events];
+        this.#changes = [...changes, ...this.#changes];
+        this.#transitions = [...transitions, ...this.#transitions];
+        throw error;
+      });
+    this.#flushing = write;
+    return write;
   }
 }

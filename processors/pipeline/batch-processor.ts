@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Clock } from '../../lib/clock.ts';
 import { MS_PER_DAY } from '../../lib/clock.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
@@ -9,7 +8,6 @@ import { protectEvent } from '../identity/protect.ts';
 import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
 import { applyEvent, type MemberState, type StateConfig } from '../logic/member-state.ts';
 import { foldMember } from '../logic/merge.ts';
-import type { Keys } from '../store/keys.ts';
 import { type LoadedMember, lifecycleEntries, type MemberStore, type MemberWrite, type OutboxEntry } from '../store/member-store.ts';
 
 export interface SourceRecord {
@@ -80,8 +78,6 @@ export class BatchProcessor {
   readonly #codec: AvroCodec<EventRecord>;
   readonly #resolver: IdentityResolver;
   readonly #store: MemberStore;
-  readonly #redis: Redis;
-  readonly #keys: Keys;
   readonly #clock: Clock;
   readonly #state: StateConfig;
   readonly #limits: ProcessingLimits;
@@ -91,8 +87,6 @@ export class BatchProcessor {
     codec: AvroCodec<EventRecord>;
     resolver: IdentityResolver;
     store: MemberStore;
-    redis: Redis;
-    keys: Keys;
     clock: Clock;
     hash: KeyedHash;
     state: StateConfig;
@@ -102,8 +96,6 @@ export class BatchProcessor {
     this.#codec = deps.codec;
     this.#resolver = deps.resolver;
     this.#store = deps.store;
-    this.#redis = deps.redis;
-    this.#keys = deps.keys;
     this.#clock = deps.clock;
     this.#state = deps.state;
     this.#limits = deps.limits;
@@ -243,18 +235,13 @@ export class BatchProcessor {
       outbox: lifecycleEntries(w.outputs),
       seen: w.seen,
       seenHorizon: now - this.#limits.dedupHorizonMs,
+      timerShard: timerShardOf(memberId, this.#limits.timerShards),
     }));
     const conflicts = await this.#store.save(writes);
     if (conflicts.length > 0) return undefined;
 
     const outboxes = new Map<string, readonly OutboxEntry[]>();
-    const timers = this.#redis.pipeline();
-    for (const write of writes) {
-      outboxes.set(write.memberId, [...(loaded.get(write.memberId) as LoadedMember).outbox, ...write.outbox]);
-      if (write.state.nextCheckAt !== null)
-        timers.zadd(this.#keys.timers(timerShardOf(write.memberId, this.#limits.timerShards)), write.state.nextCheckAt, write.memberId);
-    }
-    await timers.exec();
+    for (const write of writes) outboxes.set(write.memberId, [...(loaded.get(write.memberId) as LoadedMember).outbox, ...write.outbox]);
     for (const { source, into } of merges) {
       await this.#store.markMergedInto(source, into);
       await this.#resolver.repoint((working.get(source) as { state: MemberState }).state.identities, into);

@@ -8,20 +8,23 @@ import type { ProcessorMetrics } from '../metrics.ts';
 import { lifecycleRecordsIn } from '../store/member-store.ts';
 import type { BatchProcessor, SourceRecord } from './batch-processor.ts';
 import type { OutputPublisher } from './output-publisher.ts';
+import { PartitionQueues, type Slice } from './partition-queues.ts';
 
 export interface ConsumerLoopOptions {
+  /** Most records applied in one slice (one set of Redis round trips). */
   readonly batchSize: number;
+  /** Slices applied at the same time (each of different partitions). */
+  readonly concurrency: number;
+  /** Fetched records held in memory before fetching waits for applying. */
+  readonly maxQueued: number;
+  /** How often buffered history is written and the offsets it covers committed when traffic is light. */
+  readonly flushIntervalMs: number;
+  /** Wait before applying a slice again after a failure (Redis or Kafka unavailable). */
+  readonly retryDelayMs: number;
   /** Testing only: chance of SIGKILL between the state update and the offset commit. */
   readonly crashAfterStateProbability: number;
 }
 
-/**
- * Per partition, one slice of a poll at a time: apply to Redis, publish dead letters and
- * outputs (acks=all), buffer the history; when the history buffer is flushed, commit the
- * offsets it covers. A failure anywhere throws, so kafkajs hands the same records again
- * from the last commit; applying them again is a no-op, and their history rows are
- * written again (the tables drop duplicates).
- */
 export interface ConsumerLoopDependencies {
   readonly consumer: Consumer;
   readonly processor: BatchProcessor;
@@ -35,78 +38,173 @@ export interface ConsumerLoopDependencies {
   readonly options: ConsumerLoopOptions;
 }
 
+/**
+ * Fetches into per-partition queues; workers apply slices of them: state to Redis, dead
+ * letters and outputs published (acks=all), history buffered. When a history flush has
+ * written a slice's rows, its offset is committed. A slice that fails is applied again
+ * after a pause (it is idempotent); a crash re-reads from the last commit, and what was
+ * applied already is skipped.
+ */
 export class ConsumerLoop {
   readonly #deps: ConsumerLoopDependencies;
   /** Partitions this replica owns now: also the timer shards it sweeps. */
   readonly ownedPartitions = new Set<number>();
-  /** Per topic/partition: the next offset to commit once the history holding it is written. */
-  readonly #uncommitted = new Map<string, { topic: string; partition: number; offset: string }>();
+  /** Per partition: the next offset to commit once the history holding it is written. */
+  readonly #uncommitted = new Map<number, string>();
+  readonly #queues = new PartitionQueues();
+  readonly #highWatermarks = new Map<number, string>();
+  /** Workers waiting for records, and fetches waiting for room in the queues. */
+  readonly #waitingForRecords = new Signal();
+  readonly #waitingForRoom = new Signal();
+  #running = false;
+  #workers: Promise<void>[] = [];
+  #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: ConsumerLoopDependencies) {
     this.#deps = deps;
   }
 
   async start(): Promise<void> {
-    const { consumer, topics } = this.#deps;
+    const { consumer, topics, options, logger } = this.#deps;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.ownedPartitions.clear();
       for (const p of event.payload.memberAssignment[topics.events.name] ?? []) this.ownedPartitions.add(p);
-      this.#deps.logger.info({ partitions: [...this.ownedPartitions] }, 'partitions assigned');
+      // A partition that moved away is read again by its new owner from the committed offset; applying is idempotent.
+      this.#queues.keepOnly(this.ownedPartitions);
+      for (const partition of this.#uncommitted.keys()) if (!this.ownedPartitions.has(partition)) this.#uncommitted.delete(partition);
+      logger.info({ partitions: [...this.ownedPartitions] }, 'partitions assigned');
     });
+    this.#running = true;
+    this.#workers = Array.from({ length: options.concurrency }, () => this.#work());
+    // Slices flush when the buffer is full; this writes the quiet end of traffic.
+    this.#flushTimer = setInterval(() => {
+      if (this.#deps.history.due(this.#deps.clock.now()))
+        this.#flushAndCommit().catch((error: unknown) => logger.warn({ err: error }, 'history flush failed; it is retried'));
+    }, options.flushIntervalMs);
     await consumer.connect();
     await consumer.subscribe({ topic: topics.events.name, fromBeginning: true });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 2, eachBatch: (payload) => this.#eachBatch(payload) });
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.#enqueue(payload) });
   }
 
-  async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const { processor, publisher, producer, history, topics, metrics, clock, options } = this.#deps;
-    const messages = batch.messages;
-    for (let start = 0; start < messages.length; start += options.batchSize) {
-      if (!isRunning() || isStale()) return;
-      const slice = messages.slice(start, start + options.batchSize);
-      const records: SourceRecord[] = slice.map((m) => ({ partition: batch.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null }));
-      const result = await processor.process(batch.topic, records);
-      const now = clock.now();
-      for (const { event } of result.events) metrics.latency.observe(Math.max(0, now - event.receivedAt) / 1000);
-      metrics.events.inc({ outcome: 'applied' }, result.applied);
-      metrics.events.inc({ outcome: 'duplicate' }, result.duplicates);
-      metrics.events.inc({ outcome: 'dead_letter' }, result.deadLetters.length);
-
-      if (options.crashAfterStateProbability > 0 && Math.random() < options.crashAfterStateProbability) {
-        // The state is in Redis, the outputs only in the outboxes, nothing committed.
-        process.kill(process.pid, 'SIGKILL');
-      }
-      if (result.deadLetters.length > 0) {
-        await producer.send(
-          topics.deadLetters,
-          result.deadLetters.map((d) => ({ key: `${d.sourceTopic}/${d.sourcePartition}`, value: d })),
-        );
-        for (const d of result.deadLetters) metrics.deadLetters.inc({ reason: d.reason });
-      }
-      const transitions = lifecycleRecordsIn(result.outboxes);
-      metrics.outputs.inc({ topic: 'lifecycle' }, await publisher.publish(result.outboxes));
-      history.add(result.events, result.identityChanges, transitions, now);
-
-      const last = slice.at(-1)?.offset as string;
-      resolveOffset(last);
-      this.#uncommitted.set(`${batch.topic}/${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() });
-      const lastSlice = start + options.batchSize >= messages.length;
-      if (history.due(clock.now()) || (lastSlice && batch.offsetLag() === '0')) await this.#flushAndCommit();
-      metrics.lag.set({ partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
+  /** Queues a fetched batch; waits (heartbeating) while too much is queued. */
+  async #enqueue({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const last = batch.messages.at(-1);
+    if (!last || isStale() || !this.ownedPartitions.has(batch.partition)) return;
+    const records: SourceRecord[] = batch.messages.map((m) => ({ partition: batch.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null }));
+    this.#queues.add(batch.partition, records, this.#deps.clock.now());
+    this.#highWatermarks.set(batch.partition, batch.highWatermark);
+    // Only the fetch position moves: offsets are committed once applied and written.
+    resolveOffset(last.offset);
+    this.#waitingForRecords.notify();
+    while (this.#queues.size > this.#deps.options.maxQueued && isRunning() && !isStale()) {
+      await this.#waitingForRoom.wait(1_000);
       await heartbeat();
     }
   }
 
-  /** Writes the buffered history, then commits every offset it covers. */
-  async #flushAndCommit(): Promise<void> {
-    const covered = [...this.#uncommitted.values()];
-    this.#uncommitted.clear();
-    await this.#deps.history.flush();
-    if (covered.length > 0) await this.#deps.consumer.commitOffsets(covered);
+  async #work(): Promise<void> {
+    while (this.#running) {
+      const slice = this.#queues.take(this.#deps.options.batchSize);
+      if (!slice) {
+        await this.#waitingForRecords.wait(200);
+        continue;
+      }
+      let applied = false;
+      try {
+        await this.#apply(slice);
+        applied = true;
+      } catch (error) {
+        this.#deps.logger.warn({ err: error, partitions: slice.parts.map((p) => p.partition) }, 'applying a slice failed; it is applied again');
+        await new Promise((resolve) => setTimeout(resolve, this.#deps.options.retryDelayMs));
+      } finally {
+        this.#queues.release(slice, applied);
+      }
+      if (this.#queues.size <= this.#deps.options.maxQueued) this.#waitingForRoom.notify();
+    }
   }
 
-  /** On shutdown: what was processed gets its history written and its offsets committed. */
+  async #apply(slice: Slice): Promise<void> {
+    const { processor, publisher, producer, history, topics, metrics, clock, options } = this.#deps;
+    const result = await processor.process(topics.events.name, slice.records);
+    const now = clock.now();
+    for (const { event } of result.events) metrics.latency.observe(Math.max(0, now - event.receivedAt) / 1000);
+    for (const fetchedAt of slice.fetchedAt) metrics.applyLatency.observe(Math.max(0, now - fetchedAt) / 1000);
+    metrics.events.inc({ outcome: 'applied' }, result.applied);
+    metrics.events.inc({ outcome: 'duplicate' }, result.duplicates);
+    metrics.events.inc({ outcome: 'dead_letter' }, result.deadLetters.length);
+
+    if (options.crashAfterStateProbability > 0 && Math.random() < options.crashAfterStateProbability) {
+      // The state is in Redis, the outputs only in the outboxes, nothing committed.
+      process.kill(process.pid, 'SIGKILL');
+    }
+    if (result.deadLetters.length > 0) {
+      await producer.send(
+        topics.deadLetters,
+        result.deadLetters.map((d) => ({ key: `${d.sourceTopic}/${d.sourcePartition}`, value: d })),
+      );
+      for (const d of result.deadLetters) metrics.deadLetters.inc({ reason: d.reason });
+    }
+    const transitions = lifecycleRecordsIn(result.outboxes);
+    metrics.outputs.inc({ topic: 'lifecycle' }, await publisher.publish(result.outboxes));
+    history.add(result.events, result.identityChanges, transitions, now);
+
+    for (const { partition, lastOffset } of slice.parts) {
+      if (this.ownedPartitions.has(partition)) this.#uncommitted.set(partition, (BigInt(lastOffset) + 1n).toString());
+      const highWatermark = this.#highWatermarks.get(partition);
+      if (highWatermark !== undefined) metrics.lag.set({ partition: String(partition) }, Math.max(0, Number(highWatermark) - Number(lastOffset) - 1));
+    }
+    if (history.full()) await this.#flushAndCommit();
+  }
+
+  /**
+   * Writes the buffered history, then commits every offset it covers. If either fails,
+   * the offsets go back (unless a later one replaced them) for the next flush to commit.
+   */
+  async #flushAndCommit(): Promise<void> {
+    const covered = [...this.#uncommitted];
+    this.#uncommitted.clear();
+    try {
+      await this.#deps.history.flush();
+      if (covered.length > 0)
+        await this.#deps.consumer.commitOffsets(covered.map(([partition, offset]) => ({ topic: this.#deps.topics.events.name, partition, offset })));
+    } catch (error) {
+      for (const [partition, offset] of covered) if (!this.#uncommitted.has(partition)) this.#uncommitted.set(partition, offset);
+      throw error;
+    }
+  }
+
+  /**
+   * On shutdown, after the consumer stopped fetching: slices in flight finish, their
+   * history is written and their offsets committed. Queued records not applied yet are
+   * read again by whoever owns the partition next.
+   */
   async drain(): Promise<void> {
+    this.#running = false;
+    this.#waitingForRecords.notify();
+    this.#waitingForRoom.notify();
+    await Promise.all(this.#workers);
+    clearInterval(this.#flushTimer);
     await this.#flushAndCommit();
+  }
+}
+
+/** Wakes everyone waiting on it; a wait also ends after its timeout. */
+class Signal {
+  readonly #waiters = new Set<() => void>();
+
+  wait(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#waiters.add(done);
+    });
+  }
+
+  notify(): void {
+    for (const waiter of [...this.#waiters]) waiter();
   }
 }

@@ -44,6 +44,12 @@ export interface MemberWrite {
   readonly seen: readonly { readonly messageId: string; readonly receivedAt: number }[];
   /** Seen message ids received before this are forgotten. */
   readonly seenHorizon: number;
+  /**
+   * When set, the state's next check time goes into this timer shard in the same round
+   * trip. Only ever moved earlier (ZADD LT), so a write that loses the compare-and-set
+   * cannot postpone another writer's check; an early check re-evaluates and reschedules.
+   */
+  readonly timerShard?: number;
 }
 
 // Compare-and-set of a member: state, outbox and seen ids change together or not at all.
@@ -130,12 +136,14 @@ export class MemberStore {
         ...seenArgs,
       );
     }
+    for (const w of writes)
+      if (w.timerShard !== undefined && w.state.nextCheckAt !== null) pipeline.zadd(this.#keys.timers(w.timerShard), 'LT', w.state.nextCheckAt, w.memberId);
     const results = await pipeline.exec();
     if (!results) throw new Error('Redis pipeline returned nothing');
     const conflicts: string[] = [];
     results.forEach(([error, result], index) => {
       if (error) throw error;
-      if (result === 0) conflicts.push((writes[index] as MemberWrite).memberId);
+      if (index < writes.length && result === 0) conflicts.push((writes[index] as MemberWrite).memberId);
     });
     return conflicts;
   }
