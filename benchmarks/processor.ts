@@ -1,15 +1,21 @@
 /**
  * Processor throughput and latency against a baseline measured in the same run.
- *   ./segstream bench processor [events]
+ *   ./segstream bench processor [events] [live events/s]
  * Baseline: consume the same records with a consumer group, decode them, and run one
  * small Lua update per event, pipelined per batch (what any exact per-event Redis
  * counter costs at least). Processor: the real service (identity, state, outbox,
- * timers, history in embedded ClickHouse, offsets committed after all of it).
+ * timers, history in embedded ClickHouse, offsets committed after all of it), first
+ * draining the backlog (sustained events/s), then under a steady live load below its
+ * capacity (latency from ingest receiving an event to its state being updated).
+ * CPU seconds of the Node process, Redis and the broker are measured per phase: all
+ * three share this machine's cores.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { systemClock } from '../lib/clock.ts';
@@ -30,12 +36,36 @@ import { toEventRecord } from '../test/workload/event-record.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { writeResults } from './results.ts';
 
-const target = Number(process.argv[2] ?? 200_000);
+/** CPU seconds a process has used so far (Linux /proc; user + system). */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The q-quantile of a Prometheus histogram, interpolated within its bucket as histogram_quantile does. */
+function histogramQuantile(buckets: readonly { le: number; count: number }[], q: number): number {
+  const total = buckets.at(-1)?.count ?? 0;
+  const rank = q * total;
+  let previous = { le: 0, count: 0 };
+  for (const bucket of buckets) {
+    if (bucket.count >= rank) {
+      if (!Number.isFinite(bucket.le)) return previous.le;
+      const inBucket = bucket.count - previous.count;
+      return previous.le + (bucket.le - previous.le) * (inBucket === 0 ? 0 : (rank - previous.count) / inBucket);
+    }
+    previous = bucket;
+  }
+  return previous.le;
+}
+
+const target = Number(process.argv[2] ?? 150_000);
+const liveRate = Number(process.argv[3] ?? 5_000);
+const liveSeconds = 15;
 const stateDir = resolve('.segstream/bench');
 mkdirSync(stateDir, { recursive: true });
 const logger = createLogger({ service: 'bench', level: 'error' });
 
-const broker = await MockBroker.start({ stateDir, brokers: 3, partitions: 8, topics: Object.values(DEFAULT_TOPIC_NAMES), name: 'processor-bench-broker' });
+const broker = await MockBroker.start({ stateDir, brokers: 3, partitions: 16, topics: Object.values(DEFAULT_TOPIC_NAMES), name: 'processor-bench-broker' });
 const redisServer = await startLocalRedis(stateDir);
 const kafka = new Kafka({ clientId: 'bench', brokers: [...broker.bootstrap], logLevel: logLevel.NOTHING });
 const catalog = await loadSchemaCatalog();
@@ -65,7 +95,7 @@ try {
     produced += batch.length;
   }
   await producer.disconnect();
-  console.log(`produced ${produced.toLocaleString('en-US')} events to 8 partitions`);
+  console.log(`produced ${produced.toLocaleString('en-US')} events to 16 partitions`);
 
   // Baseline.
   const redis = new Redis(redisServer.url);
@@ -82,6 +112,14 @@ try {
   await baselineConsumer.connect();
   await baselineConsumer.subscribe({ topic: topics.events.name, fromBeginning: true });
   let baselineStart = 0;
+  const cpuNow = () => ({ node: process.cpuUsage(), redis: cpuSecondsOf(redisServer.pid), broker: cpuSecondsOf(broker.pid) });
+  const cpuSince = (from: ReturnType<typeof cpuNow>, events: number) => {
+    const to = cpuNow();
+    const node = (to.node.user - from.node.user + to.node.system - from.node.system) / 1e6;
+    const micros = (seconds: number) => Math.round((seconds / events) * 1e6);
+    return { nodeMicrosPerEvent: micros(node), redisMicrosPerEvent: micros(to.redis - from.redis), brokerMicrosPerEvent: micros(to.broker - from.broker) };
+  };
+  const baselineCpu = cpuNow();
   await baselineConsumer.run({
     eachBatch: async ({ batch: b }) => {
       baselineStart ||= performance.now();
@@ -99,10 +137,10 @@ try {
   });
   await baselineFinished;
   const baselineSeconds = (performance.now() - baselineStart) / 1000;
+  const baselineCpuPerEvent = cpuSince(baselineCpu, produced);
   await baselineConsumer.disconnect();
   await redis.quit();
   const baselineRate = Math.round(produced / baselineSeconds);
-  console.log(`baseline: ${baselineRate.toLocaleString('en-US')} events/s (consume + decode + one pipelined Lua update per event)`);
 
   // Processor.
   const config = loadConfig(processorConfigSchema, {
@@ -113,35 +151,67 @@ try {
     PROCESSOR_HOST: '127.0.0.1',
     PROCESSOR_API_TOKENS: 'bench',
     SEGSTREAM_HMAC_SECRET: 'benchmark-secret-0123456789',
+    ...(process.env.BENCH_PROCESSOR_ENV ? Object.fromEntries(process.env.BENCH_PROCESSOR_ENV.split(',').map((kv) => kv.split('='))) : {}),
     LOG_LEVEL: 'error',
   });
   const service = await createProcessorService(config, systemClock, logger);
-  const counted = async () => {
-    const metric = await service.metrics.events.get();
-    return metric.values.reduce((sum, v) => sum + v.value, 0);
-  };
+  const counted = async () => (await service.metrics.events.get()).values.reduce((sum, v) => sum + v.value, 0);
+  const latencyBuckets = async (histogram: typeof service.metrics.latency) =>
+    (await histogram.get()).values
+      .filter((v) => v.metricName?.endsWith('_bucket'))
+      .map((v) => ({ le: v.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(v.labels.le), count: v.value }));
   const began = performance.now();
+  const processorCpu = cpuNow();
   await service.lifecycle.start();
   let firstAt = 0;
   while ((await counted()) < produced) {
     if (!firstAt && (await counted()) > 0) firstAt = performance.now();
-    await sleep(50);
+    await sleep(20);
   }
   const seconds = (performance.now() - (firstAt || began)) / 1000;
   const rate = Math.round(produced / seconds);
-  const histogram = (await service.metrics.latency.get()).values;
-  await service.lifecycle.stop();
+  const processorCpuPerEvent = cpuSince(processorCpu, produced);
+  console.log(`baseline:  ${baselineRate.toLocaleString('en-US')} events/s (consume + decode + one pipelined Lua update per event)`);
+  console.log(`processor: ${rate.toLocaleString('en-US')} events/s sustained over a backlog = ${Math.round((rate / baselineRate) * 100)}% of the baseline`);
+  console.log(
+    `CPU µs per event (node / redis / broker): baseline ${Object.values(baselineCpuPerEvent).join(' / ')}, processor ${Object.values(processorCpuPerEvent).join(' / ')}`,
+  );
 
-  // p50/p99 of receive -> state updated for events that were waiting in the backlog are
-  // not meaningful here; measured live below.
+  // Live: a steady load below capacity from another process, events stamped as received
+  // when handed to Kafka. The first seconds (the group settling after the backlog) are left out.
+  const liveLoad = promisify(execFile)(process.execPath, [
+    join(import.meta.dirname, 'support', 'live-load.ts'),
+    broker.bootstrap.join(','),
+    String(liveRate),
+    String(liveSeconds),
+  ]);
+  await sleep(3_000);
+  const before = { received: await latencyBuckets(service.metrics.latency), fetched: await latencyBuckets(service.metrics.applyLatency) };
+  const { sent: liveSent, seconds: liveSpan } = JSON.parse((await liveLoad).stdout.trim().split('\n').at(-1) ?? '{}') as { sent: number; seconds: number };
+  const liveRateAchieved = Math.round(liveSent / liveSpan);
+  while ((await counted()) < produced + liveSent) await sleep(20);
+  const quantiles = async (histogram: typeof service.metrics.latency, from: readonly { le: number; count: number }[]) => {
+    const delta = (await latencyBuckets(histogram)).map((b, i) => ({ le: b.le, count: b.count - (from[i]?.count ?? 0) }));
+    return { p50: Math.round(histogramQuantile(delta, 0.5) * 10_000) / 10, p99: Math.round(histogramQuantile(delta, 0.99) * 10_000) / 10 };
+  };
+  const received = await quantiles(service.metrics.latency, before.received);
+  const fetched = await quantiles(service.metrics.applyLatency, before.fetched);
+  await service.lifecycle.stop();
+  console.log(
+    `live: ${liveSent.toLocaleString('en-US')} events at ${liveRateAchieved.toLocaleString('en-US')} events/s (latencies histogram-interpolated, first 3 s left out)`,
+  );
+  console.log(`  fetched from Kafka -> state updated: p50 ${fetched.p50} ms, p99 ${fetched.p99} ms`);
+  console.log(`  received by ingest -> state updated (adds the Kafka hop): p50 ${received.p50} ms, p99 ${received.p99} ms`);
+
   const figures = {
     events: produced,
+    partitions: 16,
     baselineEventsPerSecond: baselineRate,
     processorEventsPerSecond: rate,
     ratioToBaseline: Math.round((rate / baselineRate) * 100) / 100,
-    latencyBuckets: histogram.length,
+    cpuMicrosPerEvent: { baseline: baselineCpuPerEvent, processor: processorCpuPerEvent },
+    live: { events: liveSent, eventsPerSecond: liveRateAchieved, fetchedToStateMs: fetched, receivedToStateMs: received },
   };
-  console.log(`processor: ${rate.toLocaleString('en-US')} events/s = ${Math.round((rate / baselineRate) * 100)}% of the baseline`);
   console.log(`written to ${writeResults('processor', figures)}`);
 } finally {
   await broker.stop();
