@@ -19,6 +19,9 @@ export const processorConfigSchema = defineConfig('processors', {
   PROCESSOR_SESSION_TIMEOUT_MS: int('How long a replica that stopped answering keeps its partitions before the group hands them on', { min: 3_000 }).default(
     30_000,
   ),
+  PROCESSOR_REBALANCE_TIMEOUT_MS: int('How long a group rebalance waits for every replica to rejoin (a replica that died is waited for this long)', {
+    min: 3_000,
+  }).default(30_000),
   PROCESSOR_HOST: str('Address of the member lookup and metrics HTTP server').default('0.0.0.0'),
   PROCESSOR_PORT: int('Port of the member lookup and metrics HTTP server', { min: 0, max: 65535 }).default(8081),
   PROCESSOR_API_TOKENS: list('Bearer tokens allowed to look members up').secret().required(),
@@ -34,6 +37,10 @@ export const processorConfigSchema = defineConfig('processors', {
   PROCESSOR_RETENTION_DAYS: int('Events older than this many days (event time) go to the dead-letter topic', { min: 1 }).default(400),
   PROCESSOR_FUTURE_TOLERANCE_MS: int('Events further in the future than this go to the dead-letter topic', { min: 0 }).default(3_600_000),
   PROCESSOR_DEDUP_HORIZON_HOURS: int('How long message ids are remembered to drop client retries', { min: 1 }).default(168),
+  PROCESSOR_DEDUP_KEEP_IDS: int(
+    "A member's newest message ids kept past the horizon, so a replay of an old log drops its client retries as live processing did",
+    { min: 0 },
+  ).default(1_000),
   PROCESSOR_BATCH_SIZE: int('Most events applied in one slice (one set of Redis round trips), taken from several partitions', { min: 1, max: 10_000 }).default(
     1_000,
   ),

@@ -100,6 +100,8 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const consumer = kafka.consumer({
     groupId: config.PROCESSOR_GROUP_ID,
     sessionTimeout: config.PROCESSOR_SESSION_TIMEOUT_MS,
+    // Fetching only queues records, so a replica rejoins quickly; no need for kafkajs's 60 s.
+    rebalanceTimeout: config.PROCESSOR_REBALANCE_TIMEOUT_MS,
     heartbeatInterval: Math.max(1_000, Math.floor(config.PROCESSOR_SESSION_TIMEOUT_MS / 10)),
     maxWaitTimeInMs: 100,
     minBytes: 1,
@@ -153,6 +155,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
           retentionDays: config.PROCESSOR_RETENTION_DAYS,
           futureToleranceMs: config.PROCESSOR_FUTURE_TOLERANCE_MS,
           dedupHorizonMs: config.PROCESSOR_DEDUP_HORIZON_HOURS * 3_600_000,
+          dedupKeepNewest: config.PROCESSOR_DEDUP_KEEP_IDS,
           timerShards: shards,
           identityTraits: config.PROCESSOR_IDENTITY_TRAITS,
         },

@@ -18,8 +18,10 @@ const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === nu
 /**
  * Folds an anonymous member's state into the member it turned out to be, in place, once
  * (a source already in `mergedFrom` is skipped). The target's traits win. Applied offsets
- * keep the lower value per partition, so nothing of either member is skipped; events
- * seen by both are caught by the message-id de-duplication instead.
+ * keep the higher value per partition: a partition is applied in order, so every record
+ * up to either member's offset was applied already (to one of them or to someone else),
+ * and a replay after a crash must skip it even when it is older than the message-id
+ * horizon.
  */
 export function foldMember(target: MemberState, source: MemberState, at: number, config: StateConfig): LifecycleTransitionRecord[] {
   if (target.mergedFrom.includes(source.memberId) || source.memberId === target.memberId) return [];
@@ -42,7 +44,7 @@ export function foldMember(target: MemberState, source: MemberState, at: number,
   t.lastAt = maxOf(t.lastAt, s.lastAt);
   t.recent = trimRecentOrders([...t.recent, ...s.recent], at, config.lifecycle);
   for (const [partition, offset] of Object.entries(source.applied)) {
-    target.applied[partition] = Math.min(target.applied[partition] ?? offset, offset);
+    target.applied[partition] = Math.max(target.applied[partition] ?? offset, offset);
   }
   for (const identity of source.identities) if (!target.identities.includes(identity)) target.identities.push(identity);
 

@@ -24,6 +24,8 @@ export interface ProcessingLimits {
   readonly futureToleranceMs: number;
   /** How long a messageId is remembered for de-duplicating client retries. */
   readonly dedupHorizonMs: number;
+  /** A member's newest message ids kept even when older than the horizon (replays of old logs). */
+  readonly dedupKeepNewest: number;
   readonly timerShards: number;
   /** Traits that identify a person; stored only as keyed hashes. */
   readonly identityTraits: readonly string[];
@@ -138,19 +140,20 @@ export class BatchProcessor {
         accepted.push({ record, event });
       }
     }
-    // Identities are resolved from the event as sent; everything stored gets the protected copy.
-    const resolved = (await this.#resolver.resolve(accepted.map((a) => a.event))).map((r) => ({
-      ...r,
-      event: protectEvent(r.event, this.#limits.identityTraits, this.#hash),
-    }));
-    const identityChanges = this.#identityChanges(resolved);
-
     const partitionKey = (record: SourceRecord) => `${topic}/${record.partition}`;
+    let resolved: ResolvedEvent[] = [];
     let outcome: { outboxes: Map<string, readonly OutboxEntry[]>; applied: number; duplicates: number } | undefined;
     for (let attempt = 1; !outcome; attempt++) {
       if (attempt > 5) throw new Error('members kept changing under this processor (another replica writing them); the batch will be retried');
+      // Resolved again on every attempt: a conflict may mean a member was merged meanwhile.
+      // Identities are resolved from the event as sent; everything stored gets the protected copy.
+      resolved = (await this.#resolver.resolve(accepted.map((a) => a.event))).map((r) => ({
+        ...r,
+        event: protectEvent(r.event, this.#limits.identityTraits, this.#hash),
+      }));
       outcome = await this.#applyInOrder(resolved, accepted, partitionKey, now);
     }
+    const identityChanges = this.#identityChanges(resolved);
     const { outboxes, applied, duplicates } = outcome;
     const events = resolved.map((r) => ({ memberId: r.plan.memberId, event: r.event }));
     return { deadLetters, outboxes, events, identityChanges, applied, duplicates };
@@ -227,14 +230,17 @@ export class BatchProcessor {
       applied++;
     });
 
+    const mergedInto = new Map(merges.map(({ source, into }) => [source, into]));
     const writes: MemberWrite[] = [...working].map(([memberId, w]) => ({
       memberId,
+      mergedInto: mergedInto.get(memberId),
       expectedVersion: (loaded.get(memberId) as LoadedMember).version,
       state: w.state,
       known: w.known,
       outbox: lifecycleEntries(w.outputs),
       seen: w.seen,
       seenHorizon: now - this.#limits.dedupHorizonMs,
+      seenKeep: this.#limits.dedupKeepNewest,
       timerShard: timerShardOf(memberId, this.#limits.timerShards),
     }));
     const conflicts = await this.#store.save(writes);
@@ -242,10 +248,8 @@ export class BatchProcessor {
 
     const outboxes = new Map<string, readonly OutboxEntry[]>();
     for (const write of writes) outboxes.set(write.memberId, [...(loaded.get(write.memberId) as LoadedMember).outbox, ...write.outbox]);
-    for (const { source, into } of merges) {
-      await this.#store.markMergedInto(source, into);
-      await this.#resolver.repoint((working.get(source) as { state: MemberState }).state.identities, into);
-    }
+    // The merged member already forwards to the target (written with it); pointing its identities straight there saves a hop.
+    for (const { source, into } of merges) await this.#resolver.repoint((working.get(source) as { state: MemberState }).state.identities, into);
     return { outboxes, applied, duplicates };
   }
 

@@ -61,6 +61,7 @@ export class TimerSweeper {
         outbox: lifecycleEntries(outputs),
         seen: [],
         seenHorizon: now - this.#seenHorizonMs,
+        seenKeep: Number.MAX_SAFE_INTEGER,
       });
     }
     // A member that changed meanwhile stays due and is swept again next time.

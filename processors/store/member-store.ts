@@ -42,29 +42,62 @@ export interface MemberWrite {
   readonly known: boolean;
   readonly outbox: readonly OutboxEntry[];
   readonly seen: readonly { readonly messageId: string; readonly receivedAt: number }[];
-  /** Seen message ids received before this are forgotten. */
+  /**
+   * Seen message ids received before this time are forgotten, except the member's newest
+   * `seenKeep`: a replay of an old log (all of it older than the horizon by the clock)
+   * still drops the retries that follow their originals, as live processing did, and
+   * memory stays bounded.
+   */
   readonly seenHorizon: number;
+  readonly seenKeep: number;
   /**
    * When set, the state's next check time goes into this timer shard in the same round
    * trip. Only ever moved earlier (ZADD LT), so a write that loses the compare-and-set
    * cannot postpone another writer's check; an early check re-evaluates and reschedules.
    */
   readonly timerShard?: number;
+  /** Set when this member was folded into another in this write: it is then closed to further writes. */
+  readonly mergedInto?: string;
 }
 
-// Compare-and-set of a member: state, outbox and seen ids change together or not at all.
+/*
+ * Compare-and-set of one or more members, all or nothing: every member's version must be
+ * the one read and none may have been merged away, else nothing is written (returns 0).
+ * Per member, 3 keys (hash, outbox, seen) and the arguments: version, state, known,
+ * seen horizon (time), merged into ('' if not), outbox count, outbox entries, seen count,
+ * then receivedAt/messageId pairs, then how many of the newest seen ids to keep. A merge writes the member folded in (marked merged)
+ * and the member it folded into in one call, so a crash cannot leave one without the other.
+ */
 const SAVE_SCRIPT = `
-local version = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if version ~= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', version + 1, 's', ARGV[2], 'k', ARGV[3])
-local outbox = tonumber(ARGV[5])
-for i = 1, outbox do redis.call('RPUSH', KEYS[2], ARGV[5 + i]) end
-local j = 6 + outbox
-while j < #ARGV do
-  redis.call('ZADD', KEYS[3], ARGV[j], ARGV[j + 1])
-  j = j + 2
+local a = 1
+for m = 0, #KEYS / 3 - 1 do
+  local hash = KEYS[m * 3 + 1]
+  local version = tonumber(redis.call('HGET', hash, 'v') or '0')
+  if version ~= tonumber(ARGV[a]) or redis.call('HEXISTS', hash, 'into') == 1 then return 0 end
+  local outbox = tonumber(ARGV[a + 5])
+  a = a + 6 + outbox
+  a = a + 2 + 2 * tonumber(ARGV[a])
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4])
+a = 1
+for m = 0, #KEYS / 3 - 1 do
+  local hash, list, seen = KEYS[m * 3 + 1], KEYS[m * 3 + 2], KEYS[m * 3 + 3]
+  redis.call('HSET', hash, 'v', tonumber(ARGV[a]) + 1, 's', ARGV[a + 1], 'k', ARGV[a + 2])
+  if ARGV[a + 4] ~= '' then redis.call('HSET', hash, 'into', ARGV[a + 4]) end
+  local horizon = tonumber(ARGV[a + 3])
+  local outbox = tonumber(ARGV[a + 5])
+  for i = 1, outbox do redis.call('RPUSH', list, ARGV[a + 5 + i]) end
+  a = a + 6 + outbox
+  local count = tonumber(ARGV[a])
+  for i = 0, count - 1 do redis.call('ZADD', seen, ARGV[a + 1 + 2 * i], ARGV[a + 2 + 2 * i]) end
+  a = a + 1 + 2 * count
+  local keep = tonumber(ARGV[a])
+  a = a + 1
+  local size = redis.call('ZCARD', seen)
+  if size > keep then
+    local oldestKept = tonumber(redis.call('ZRANGE', seen, size - keep, size - keep, 'WITHSCORES')[2])
+    redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. math.min(horizon, oldestKept))
+  end
+end
 return 1
 `;
 
@@ -76,7 +109,7 @@ export class MemberStore {
   constructor(redis: Redis, keys: Keys) {
     this.#redis = redis;
     this.#keys = keys;
-    this.#redis.defineCommand('segstreamSaveMember', { numberOfKeys: 3, lua: SAVE_SCRIPT });
+    this.#redis.defineCommand('segstreamSaveMembers', { lua: SAVE_SCRIPT });
   }
 
   async load(requests: readonly { memberId: string; messageIds: readonly string[] }[]): Promise<Map<string, LoadedMember>> {
@@ -116,25 +149,31 @@ export class MemberStore {
     return loaded;
   }
 
-  /** Writes members; returns the ids whose write was refused because they changed since they were read. */
+  /**
+   * Writes members; returns the ids whose write was refused because they changed (or were
+   * merged away) since they were read. Members taking part in a merge are written together.
+   */
   async save(writes: readonly MemberWrite[]): Promise<string[]> {
     if (writes.length === 0) return [];
+    const targets = new Set(writes.flatMap((w) => (w.mergedInto ? [w.mergedInto] : [])));
+    const merging = writes.filter((w) => w.mergedInto || targets.has(w.memberId));
+    const groups = [...writes.filter((w) => !merging.includes(w)).map((w) => [w]), ...(merging.length > 0 ? [merging] : [])];
     const pipeline = this.#redis.pipeline();
-    for (const w of writes) {
-      const seenArgs = w.seen.flatMap((s) => [String(s.receivedAt), s.messageId]);
-      const state = { ...w.state, version: w.expectedVersion + 1 };
-      (pipeline as unknown as { segstreamSaveMember: (...args: string[]) => unknown }).segstreamSaveMember(
-        this.#keys.member(w.memberId),
-        this.#keys.outbox(w.memberId),
-        this.#keys.seen(w.memberId),
+    for (const group of groups) {
+      const keys = group.flatMap((w) => [this.#keys.member(w.memberId), this.#keys.outbox(w.memberId), this.#keys.seen(w.memberId)]);
+      const args = group.flatMap((w) => [
         String(w.expectedVersion),
-        JSON.stringify(state),
+        JSON.stringify({ ...w.state, version: w.expectedVersion + 1 }),
         w.known ? '1' : '0',
         String(w.seenHorizon),
+        w.mergedInto ?? '',
         String(w.outbox.length),
         ...w.outbox.map((entry) => JSON.stringify(entry)),
-        ...seenArgs,
-      );
+        String(w.seen.length),
+        ...w.seen.flatMap((seen) => [String(seen.receivedAt), seen.messageId]),
+        String(w.seenKeep),
+      ]);
+      (pipeline as unknown as { segstreamSaveMembers: (...args: (string | number)[]) => unknown }).segstreamSaveMembers(keys.length, ...keys, ...args);
     }
     for (const w of writes)
       if (w.timerShard !== undefined && w.state.nextCheckAt !== null) pipeline.zadd(this.#keys.timers(w.timerShard), 'LT', w.state.nextCheckAt, w.memberId);
@@ -143,7 +182,7 @@ export class MemberStore {
     const conflicts: string[] = [];
     results.forEach(([error, result], index) => {
       if (error) throw error;
-      if (index < writes.length && result === 0) conflicts.push((writes[index] as MemberWrite).memberId);
+      if (index < groups.length && result === 0) conflicts.push(...(groups[index] as MemberWrite[]).map((w) => w.memberId));
     });
     return conflicts;
   }
@@ -162,9 +201,5 @@ export class MemberStore {
     const seen: { messageId: string; receivedAt: number }[] = [];
     for (let i = 0; i < flat.length; i += 2) seen.push({ messageId: flat[i] as string, receivedAt: Number(flat[i + 1]) });
     return seen;
-  }
-
-  async markMergedInto(memberId: string, into: string): Promise<void> {
-    await this.#redis.hset(this.#keys.member(memberId), 'into', into);
   }
 }

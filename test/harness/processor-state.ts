@@ -34,7 +34,14 @@ export async function processorState(redis: Redis, start: Date) {
   const catalog = await loadSchemaCatalog();
   const latest = catalog.latest('segstream.Event');
   const codec = await AvroCodec.create<EventRecord>(new FileSchemaRegistry(catalog), latest.subject, latest.schema);
-  const limits = { retentionDays: 400, futureToleranceMs: 3_600_000, dedupHorizonMs: 7 * 86_400_000, timerShards: 4, identityTraits: DEFAULT_IDENTITY_TRAITS };
+  const limits = {
+    retentionDays: 400,
+    futureToleranceMs: 3_600_000,
+    dedupHorizonMs: 7 * 86_400_000,
+    dedupKeepNewest: 5,
+    timerShards: 4,
+    identityTraits: DEFAULT_IDENTITY_TRAITS,
+  };
   const processor = new BatchProcessor({ codec, resolver, store, clock, hash, state: STATE_CONFIG, limits });
   const sweeper = new TimerSweeper({ redis, keys, store, clock, state: STATE_CONFIG, seenHorizonMs: limits.dedupHorizonMs });
   let nextOffset = 0;

@@ -91,6 +91,20 @@ describe('processor state in Redis, step by step (needs Redis)', () => {
     expect(await p.view('user', 'u-r')).toEqual(before);
   });
 
+  it('drops the client retries of an old log replayed today, and keeps only the newest message ids past the horizon', async () => {
+    const p = await processorState(redis, new Date('2026-06-01T09:00:00Z'));
+    const longAgo = p.clock.now() - 60 * 86_400_000;
+    const viewed = (i: number) => ({ ...p.event({ userId: 'u-h', event: 'Product Viewed' }), timestamp: longAgo + i, receivedAt: longAgo + i });
+    const original = viewed(0);
+    expect(await p.feed([original])).toMatchObject({ applied: 1, duplicates: 0 });
+    // The SDK retry a minute later, in another poll: 60 days old by the clock, still a duplicate.
+    expect(await p.feed([{ ...original, receivedAt: longAgo + 60_000 }])).toMatchObject({ applied: 0, duplicates: 1 });
+    // Past the horizon only the newest 5 (in this harness) are kept: memory stays bounded.
+    expect(await p.feed([1, 2, 3, 4, 5].map(viewed))).toMatchObject({ applied: 5 });
+    const memberId = (await p.resolver.memberOf('user', 'u-h')) as string;
+    expect((await p.store.allSeen(memberId)).map((s) => s.receivedAt - longAgo)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('folds an anonymous member into the known member exactly once, and never merges two known people', async () => {
     const p = await processorState(redis, new Date('2026-05-01T09:00:00Z'));
     await p.feed([p.event({ userId: 'u-m', anonymousId: 'device-a', event: 'Order Completed', properties: order('o1', 30) })]);
