@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Clock } from '../../lib/clock.ts';
 import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
@@ -115,7 +116,7 @@ export class ConsumerLoop {
         applied = true;
       } catch (error) {
         this.#deps.logger.warn({ err: error, partitions: slice.parts.map((p) => p.partition) }, 'applying a slice failed; it is applied again');
-        await new Promise((resolve) => setTimeout(resolve, this.#deps.options.retryDelayMs));
+        await sleep(this.#deps.options.retryDelayMs);
       } finally {
         this.#queues.release(slice, applied);
       }
@@ -158,7 +159,8 @@ export class ConsumerLoop {
 
   /**
    * Writes the buffered history, then commits every offset it covers. If either fails,
-   * the offsets go back (unless a later one replaced them) for the next flush to commit.
+   * the offsets go back (unless a later one replaced them, or the partition moved away)
+   * for the next flush to commit.
    */
   async #flushAndCommit(): Promise<void> {
     const covered = [...this.#uncommitted];
@@ -168,7 +170,9 @@ export class ConsumerLoop {
       if (covered.length > 0)
         await this.#deps.consumer.commitOffsets(covered.map(([partition, offset]) => ({ topic: this.#deps.topics.events.name, partition, offset })));
     } catch (error) {
-      for (const [partition, offset] of covered) if (!this.#uncommitted.has(partition)) this.#uncommitted.set(partition, offset);
+      // As on a rebalance, a partition given away meanwhile is left to its new owner.
+      for (const [partition, offset] of covered)
+        if (!this.#uncommitted.has(partition) && this.ownedPartitions.has(partition)) this.#uncommitted.set(partition, offset);
       throw error;
     }
   }

@@ -65,8 +65,9 @@ export interface MemberWrite {
  * the one read and none may have been merged away, else nothing is written (returns 0).
  * Per member, 3 keys (hash, outbox, seen) and the arguments: version, state, known,
  * seen horizon (time), merged into ('' if not), outbox count, outbox entries, seen count,
- * then receivedAt/messageId pairs, then how many of the newest seen ids to keep. A merge writes the member folded in (marked merged)
- * and the member it folded into in one call, so a crash cannot leave one without the other.
+ * then receivedAt/messageId pairs, then how many of the newest seen ids to keep. A merge
+ * writes the member folded in (marked merged) and the member it folded into in one call,
+ * so a crash cannot leave one without the other.
  */
 const SAVE_SCRIPT = `
 local a = 1
@@ -156,8 +157,9 @@ export class MemberStore {
   async save(writes: readonly MemberWrite[]): Promise<string[]> {
     if (writes.length === 0) return [];
     const targets = new Set(writes.flatMap((w) => (w.mergedInto ? [w.mergedInto] : [])));
-    const merging = writes.filter((w) => w.mergedInto || targets.has(w.memberId));
-    const groups = [...writes.filter((w) => !merging.includes(w)).map((w) => [w]), ...(merging.length > 0 ? [merging] : [])];
+    const inMerge = (w: MemberWrite) => w.mergedInto !== undefined || targets.has(w.memberId);
+    const merging = writes.filter(inMerge);
+    const groups = [...writes.filter((w) => !inMerge(w)).map((w) => [w]), ...(merging.length > 0 ? [merging] : [])];
     const pipeline = this.#redis.pipeline();
     for (const group of groups) {
       const keys = group.flatMap((w) => [this.#keys.member(w.memberId), this.#keys.outbox(w.memberId), this.#keys.seen(w.memberId)]);
