@@ -54,7 +54,21 @@ export interface TriggerFiringRecord {
   readonly values: string;
 }
 
-export type LifecycleStage = 'prospect' | 'new' | 'active' | 'declining' | 'silent' | 'churned' | 'reactivated';
+export const LIFECYCLE_STAGES = Object.freeze(['prospect', 'new', 'active', 'declining', 'silent', 'churned', 'reactivated'] as const);
+export type LifecycleStage = (typeof LIFECYCLE_STAGES)[number];
+
+/** The classic 8 RFM groups (BRIEF.md), as members are labelled in rules, lookups and analytics. */
+export const RFM_GROUPS = Object.freeze([
+  'important-value',
+  'important-develop',
+  'important-keep',
+  'important-retain',
+  'general-value',
+  'general-develop',
+  'general-keep',
+  'general-retain',
+] as const);
+export type RfmGroup = (typeof RFM_GROUPS)[number];
 
 export interface LifecycleTransitionRecord {
   readonly id: string;

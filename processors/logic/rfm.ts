@@ -1,4 +1,5 @@
 import { MS_PER_DAY } from '../../lib/clock.ts';
+import type { RfmGroup } from '../../schemas/records.ts';
 
 export interface RfmConfig {
   /** F and M count paid orders over this many days. */
@@ -21,15 +22,7 @@ export const DEFAULT_RFM: RfmConfig = {
   groupCut: { recencyDays: 30, orders: 2, amount: 300 },
 };
 
-export type RfmGroup =
-  | 'important-value'
-  | 'important-develop'
-  | 'important-keep'
-  | 'important-retain'
-  | 'general-value'
-  | 'general-develop'
-  | 'general-keep'
-  | 'general-retain';
+export type { RfmGroup };
 
 export interface Rfm {
   /** Whole days since the last paid order. */
