@@ -22,6 +22,9 @@ export const processorConfigSchema = defineConfig('processors', {
   PROCESSOR_REBALANCE_TIMEOUT_MS: int('How long a group rebalance waits for every replica to rejoin (a replica that died is waited for this long)', {
     min: 3_000,
   }).default(30_000),
+  PROCESSOR_RULES_POLL_MS: int('How often a processor checks for rule changes (a change applies within this time, without a restart)', {
+    min: 50,
+  }).default(500),
   PROCESSOR_HOST: str('Address of the member lookup and metrics HTTP server').default('0.0.0.0'),
   PROCESSOR_PORT: int('Port of the member lookup and metrics HTTP server', { min: 0, max: 65535 }).default(8081),
   PROCESSOR_API_TOKENS: list('Bearer tokens allowed to look members up').secret().required(),

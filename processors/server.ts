@@ -29,7 +29,11 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
   await app.register(swagger, {
     openapi: {
-      info: { title: 'segstream processors', version: '1', description: 'Member lookup: state, counters, RFM, lifecycle and latest events of a member.' },
+      info: {
+        title: 'segstream processors',
+        version: '1',
+        description: 'Member lookup: state, counters, RFM, lifecycle, segments and latest events of a member.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });

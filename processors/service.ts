@@ -11,6 +11,8 @@ import { createRedis } from '../lib/redis.ts';
 import { applyMigrations } from '../lib/warehouse/migrations.ts';
 import { openWarehouse } from '../lib/warehouse/open.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
+import { ActiveRules } from '../rules/store/active-rules.ts';
+import { RuleStore } from '../rules/store/rule-store.ts';
 import type { processorConfigSchema } from './config.ts';
 import { BufferedHistory } from './history/buffered-history.ts';
 import { HistoryWriter } from './history/history-writer.ts';
@@ -114,7 +116,12 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const store = new MemberStore(redis, keys);
   const resolver = new IdentityResolver(redis, keys, hash, config.PROCESSOR_IDENTITY_TRAITS);
   const metrics = new ProcessorMetrics();
-  const publisher = new OutputPublisher(producer, topics, store);
+  const publisher = new OutputPublisher(producer, topics, store, metrics);
+  const rules = new ActiveRules(
+    new RuleStore(redis, config.REDIS_KEY_PREFIX),
+    { counters: settings.state.counters.map((c) => c.name), windowsDays: settings.windowsDays, computedTraits: new Map() },
+    logger,
+  );
   let warehouse: Warehouse | undefined;
   let history: HistoryWriter | undefined;
   let buffered: BufferedHistory | undefined;
@@ -124,6 +131,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
 
   const lifecycle = new ServiceLifecycle({ logger, stopTimeoutMs: 15_000 });
   lifecycle.add({ name: 'redis', start: () => redis.connect(), stop: async () => void (await redis.quit()) });
+  lifecycle.add({ name: 'rules', start: () => rules.start(config.PROCESSOR_RULES_POLL_MS), stop: () => rules.stop() });
   lifecycle.add({
     name: 'clickhouse',
     start: async () => {
@@ -151,6 +159,8 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
         clock,
         hash,
         state: settings.state,
+        segments: settings,
+        rules: () => rules.current(),
         limits: {
           retentionDays: config.PROCESSOR_RETENTION_DAYS,
           futureToleranceMs: config.PROCESSOR_FUTURE_TOLERANCE_MS,
@@ -192,7 +202,15 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   lifecycle.add({
     name: 'timers',
     start: async () => {
-      const sweeper = new TimerSweeper({ redis, keys, store, clock, state: settings.state, seenHorizonMs: config.PROCESSOR_DEDUP_HORIZON_HOURS * 3_600_000 });
+      const sweeper = new TimerSweeper({
+        redis,
+        keys,
+        store,
+        clock,
+        segments: settings,
+        rules: () => rules.current(),
+        seenHorizonMs: config.PROCESSOR_DEDUP_HORIZON_HOURS * 3_600_000,
+      });
       timers = new TimerLoop({
         sweeper,
         publisher,

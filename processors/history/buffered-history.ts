@@ -1,6 +1,6 @@
-import type { EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
+import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord } from '../../schemas/records.ts';
 import type { IdentityChange } from '../pipeline/batch-processor.ts';
-import type { HistoryWriter } from './history-writer.ts';
+import { type HistoryBatch, type HistoryWriter, historyRows } from './history-writer.ts';
 
 /**
  * Collects history rows of several polls and writes them in one go: ClickHouse prefers
@@ -14,6 +14,7 @@ export class BufferedHistory {
   #events: { memberId: string; event: EventRecord }[] = [];
   #changes: IdentityChange[] = [];
   #transitions: LifecycleTransitionRecord[] = [];
+  #segmentChanges: SegmentChangeRecord[] = [];
   #since = 0;
   #flushing: Promise<void> = Promise.resolve();
 
@@ -23,16 +24,12 @@ export class BufferedHistory {
     this.#maxAgeMs = options.maxAgeMs;
   }
 
-  add(
-    events: readonly { memberId: string; event: EventRecord }[],
-    changes: readonly IdentityChange[],
-    transitions: readonly LifecycleTransitionRecord[],
-    now: number,
-  ): void {
+  add(batch: HistoryBatch, now: number): void {
     if (this.#rows() === 0) this.#since = now;
-    this.#events.push(...events);
-    this.#changes.push(...changes);
-    this.#transitions.push(...transitions);
+    this.#events.push(...batch.events);
+    this.#changes.push(...batch.identityChanges);
+    this.#transitions.push(...batch.transitions);
+    this.#segmentChanges.push(...batch.segmentChanges);
   }
 
   /** Whether enough rows (or old enough rows) wait that a flush is due. */
@@ -46,7 +43,11 @@ export class BufferedHistory {
   }
 
   #rows(): number {
-    return this.#events.length + this.#changes.length + this.#transitions.length;
+    return historyRows(this.#batch());
+  }
+
+  #batch(): HistoryBatch {
+    return { events: this.#events, identityChanges: this.#changes, transitions: this.#transitions, segmentChanges: this.#segmentChanges };
   }
 
   /**
@@ -55,21 +56,21 @@ export class BufferedHistory {
    * is committed past rows that are not in ClickHouse.
    */
   flush(): Promise<void> {
-    const events = this.#events;
-    const changes = this.#changes;
-    const transitions = this.#transitions;
+    const batch = this.#batch();
     const since = this.#since;
     this.#events = [];
     this.#changes = [];
     this.#transitions = [];
+    this.#segmentChanges = [];
     const write = this.#flushing
       .catch(() => {})
-      .then(() => this.#writer.write(events, changes, transitions))
+      .then(() => this.#writer.write(batch))
       .catch((error: unknown) => {
         this.#since = since;
-        this.#events = [...events, ...this.#events];
-        this.#changes = [...changes, ...this.#changes];
-        this.#transitions = [...transitions, ...this.#transitions];
+        this.#events = [...batch.events, ...this.#events];
+        this.#changes = [...batch.identityChanges, ...this.#changes];
+        this.#transitions = [...batch.transitions, ...this.#transitions];
+        this.#segmentChanges = [...batch.segmentChanges, ...this.#segmentChanges];
         throw error;
       });
     this.#flushing = write;

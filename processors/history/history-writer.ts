@@ -1,7 +1,17 @@
 import { parseJsonObject } from '../../lib/json.ts';
 import { clickhouseDateTime, type Warehouse } from '../../lib/warehouse/warehouse.ts';
-import type { EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
+import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord } from '../../schemas/records.ts';
 import type { IdentityChange } from '../pipeline/batch-processor.ts';
+
+/** What one write puts into ClickHouse. */
+export interface HistoryBatch {
+  readonly events: readonly { readonly memberId: string; readonly event: EventRecord }[];
+  readonly identityChanges: readonly IdentityChange[];
+  readonly transitions: readonly LifecycleTransitionRecord[];
+  readonly segmentChanges: readonly SegmentChangeRecord[];
+}
+
+export const historyRows = (batch: HistoryBatch) => batch.events.length + batch.identityChanges.length + batch.transitions.length + batch.segmentChanges.length;
 
 /** An event as a row of the events table, with the fields analyses filter on pulled out. */
 export function eventRow(memberId: string, event: EventRecord): Record<string, unknown> {
@@ -40,11 +50,7 @@ export class HistoryWriter {
     this.#warehouse = warehouse;
   }
 
-  async write(
-    events: readonly { memberId: string; event: EventRecord }[],
-    identityChanges: readonly IdentityChange[],
-    transitions: readonly LifecycleTransitionRecord[],
-  ): Promise<void> {
+  async write({ events, identityChanges, transitions, segmentChanges }: HistoryBatch): Promise<void> {
     await this.#warehouse.insert(
       'events',
       events.map((e) => eventRow(e.memberId, e.event)),
@@ -71,6 +77,19 @@ export class HistoryWriter {
         at: clickhouseDateTime(t.at),
         cause_event_id: t.causeEventId ?? '',
         reason: t.reason,
+      })),
+    );
+    await this.#warehouse.insert(
+      'segment_changes',
+      segmentChanges.map((c) => ({
+        id: c.id,
+        member_id: c.memberId,
+        segment_id: c.segmentId,
+        rule_version: c.ruleVersion,
+        change: c.change,
+        at: clickhouseDateTime(c.at),
+        cause_event_id: c.causeEventId ?? '',
+        values: c.values,
       })),
     );
   }

@@ -58,4 +58,22 @@ export const HISTORY_MIGRATIONS: readonly Migration[] = [
       ORDER BY (member_id, at, id)`,
     ],
   },
+  {
+    version: 2,
+    name: 'segment changes',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS segment_changes (
+        id String,
+        member_id String,
+        segment_id LowCardinality(String),
+        rule_version UInt32,
+        change LowCardinality(String),
+        at DateTime64(3, 'UTC'),
+        cause_event_id String,
+        values String
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(at)
+      ORDER BY (segment_id, at, member_id, id)`,
+    ],
+  },
 ];

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseJsonObject } from '../../lib/json.ts';
+import type { Membership } from '../../rules/engine/evaluate-segments.ts';
 import type { EventRecord, LifecycleStage, LifecycleTransitionRecord } from '../../schemas/records.ts';
 import { type CounterSpec, counterAmount } from './counters.ts';
 import { type LifecycleConfig, lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from './lifecycle.ts';
@@ -26,6 +27,17 @@ export interface MemberState {
   identities: string[];
   /** Members folded into this one (each exactly once). */
   mergedFrom: string[];
+  /** Segments the member is in, by segment rule id. */
+  segments: Record<string, Membership>;
+  /** When time-dependent segment rules may next change their answer without an event. */
+  segmentsCheckAt: number | null;
+}
+
+/** When the member's timer should fire: the earlier of its lifecycle and segment checks. */
+export function nextDueAt(state: MemberState): number | null {
+  const { nextCheckAt, segmentsCheckAt } = state;
+  if (nextCheckAt === null) return segmentsCheckAt;
+  return segmentsCheckAt === null ? nextCheckAt : Math.min(nextCheckAt, segmentsCheckAt);
 }
 
 export interface StateConfig {
@@ -49,6 +61,8 @@ export function emptyMemberState(memberId: string): MemberState {
     applied: {},
     identities: [],
     mergedFrom: [],
+    segments: {},
+    segmentsCheckAt: null,
   };
 }
 
@@ -83,6 +97,8 @@ function evaluateLifecycle(state: MemberState, at: number, causeEventId: string 
 
 export interface Applied {
   readonly outputs: LifecycleTransitionRecord[];
+  /** The rule inputs the event changed ("traits.tier", "counters.orders", "orders", "lifecycle", ...). */
+  readonly changed: Set<string>;
 }
 
 /**
@@ -93,15 +109,21 @@ export interface Applied {
 export function applyEvent(state: MemberState, event: EventRecord, config: StateConfig): Applied {
   const at = event.timestamp;
   const properties = parseJsonObject(event.properties);
+  const changed = new Set<string>(['first_seen_at', 'last_seen_at']);
   state.firstSeenAt = state.firstSeenAt === null ? at : Math.min(state.firstSeenAt, at);
   state.lastSeenAt = state.lastSeenAt === null ? at : Math.max(state.lastSeenAt, at);
-  if (event.type === 'identify') Object.assign(state.traits, parseJsonObject(event.traits));
+  if (event.type === 'identify') {
+    const traits = parseJsonObject(event.traits);
+    Object.assign(state.traits, traits);
+    for (const name of Object.keys(traits)) changed.add(`traits.${name}`);
+  }
 
   for (const spec of config.counters) {
     const amount = counterAmount(spec, event, properties);
     if (amount === undefined) continue;
     state.counters[spec.name] ??= {};
     addToBuckets(state.counters[spec.name] as DayBuckets, at, amount);
+    changed.add(`counters.${spec.name}`);
   }
 
   const total = typeof properties.total === 'number' ? properties.total : typeof properties.revenue === 'number' ? properties.revenue : 0;
@@ -115,10 +137,12 @@ export function applyEvent(state: MemberState, event: EventRecord, config: State
     o.recent.push(at);
     addToBuckets(state.paid, at, total, 1);
     ordersChanged = true;
+    changed.add('orders').add('rfm');
   } else if (event.type === 'track' && event.event === 'Order Refunded') {
     state.orders.refunds++;
     state.orders.refunded = roundMoney(state.orders.refunded + total);
     addToBuckets(state.paid, at, -total, 0);
+    changed.add('orders').add('rfm');
   }
 
   const now = Math.max(at, state.lifecycle?.evaluatedAt ?? at, state.lastSeenAt ?? at);
@@ -129,9 +153,12 @@ export function applyEvent(state: MemberState, event: EventRecord, config: State
   const outputs: LifecycleTransitionRecord[] = [];
   if (ordersChanged || state.lifecycle === null) {
     const transition = evaluateLifecycle(state, Math.max(at, state.lifecycle?.evaluatedAt ?? at), event.messageId, config);
-    if (transition) outputs.push(transition);
+    if (transition) {
+      outputs.push(transition);
+      changed.add('lifecycle');
+    }
   }
-  return { outputs };
+  return { outputs, changed };
 }
 
 /**
@@ -144,5 +171,5 @@ export function advanceTime(state: MemberState, now: number, config: StateConfig
     const transition = evaluateLifecycle(state, state.nextCheckAt, null, config);
     if (transition) outputs.push(transition);
   }
-  return { outputs };
+  return { outputs, changed: new Set(outputs.length > 0 ? ['lifecycle'] : []) };
 }

@@ -14,6 +14,8 @@ export interface MemberView {
   readonly orders: MemberState['orders'];
   readonly rfm: Rfm | null;
   readonly lifecycle: { readonly stage: LifecycleStage; readonly since: number } | null;
+  /** Segments the member is in: since when, and the rule version that put it there. */
+  readonly segments: readonly { readonly id: string; readonly since: number; readonly ruleVersion: number }[];
 }
 
 export function memberView(state: MemberState, at: number, windowsDays: readonly number[], rfm: RfmConfig): MemberView {
@@ -31,5 +33,8 @@ export function memberView(state: MemberState, at: number, windowsDays: readonly
     orders: state.orders,
     rfm: rfmAt(state.orders.lastAt, paid.count, paid.sum, at, rfm),
     lifecycle: state.lifecycle ? { stage: state.lifecycle.stage, since: state.lifecycle.since } : null,
+    segments: Object.entries(state.segments)
+      .map(([id, m]) => ({ id, since: m.since, ruleVersion: m.version }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
   };
 }

@@ -1,14 +1,16 @@
 import type { Clock } from '../../lib/clock.ts';
 import { MS_PER_DAY } from '../../lib/clock.ts';
+import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
-import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
+import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord, SegmentChangeRecord } from '../../schemas/records.ts';
 import { identityKey } from '../identity/identities.ts';
 import type { KeyedHash } from '../identity/keyed-hash.ts';
 import { protectEvent } from '../identity/protect.ts';
 import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
 import { applyEvent, type MemberState, type StateConfig } from '../logic/member-state.ts';
 import { foldMember } from '../logic/merge.ts';
-import { type LoadedMember, lifecycleEntries, type MemberStore, type MemberWrite, type OutboxEntry } from '../store/member-store.ts';
+import { exitAllSegments, type SegmentSettings, updateSegments } from '../logic/segments.ts';
+import { type LoadedMember, type MemberStore, type MemberWrite, type OutboxEntry, outboxEntries } from '../store/member-store.ts';
 
 export interface SourceRecord {
   readonly partition: number;
@@ -84,6 +86,8 @@ export class BatchProcessor {
   readonly #state: StateConfig;
   readonly #limits: ProcessingLimits;
   readonly #hash: KeyedHash;
+  readonly #segments: SegmentSettings;
+  readonly #rules: () => RuleSet;
 
   constructor(deps: {
     codec: AvroCodec<EventRecord>;
@@ -92,8 +96,12 @@ export class BatchProcessor {
     clock: Clock;
     hash: KeyedHash;
     state: StateConfig;
+    segments: SegmentSettings;
+    rules: () => RuleSet;
     limits: ProcessingLimits;
   }) {
+    this.#segments = deps.segments;
+    this.#rules = deps.rules;
     this.#hash = deps.hash;
     this.#codec = deps.codec;
     this.#resolver = deps.resolver;
@@ -182,14 +190,21 @@ export class BatchProcessor {
     const seenBySource = new Map(await Promise.all(mergeSources.map(async (id) => [id, await this.#store.allSeen(id)] as const)));
     const working = new Map<
       string,
-      { state: MemberState; known: boolean; outputs: LifecycleTransitionRecord[]; seen: { messageId: string; receivedAt: number }[]; seenIds: Set<string> }
+      {
+        state: MemberState;
+        known: boolean;
+        outputs: LifecycleTransitionRecord[];
+        segmentChanges: SegmentChangeRecord[];
+        seen: { messageId: string; receivedAt: number }[];
+        seenIds: Set<string>;
+      }
     >();
     const workOn = (memberId: string) => {
       let w = working.get(memberId);
       if (!w) {
         const member = loaded.get(memberId) as LoadedMember;
         // The loaded state is this batch's own copy (parsed from Redis just now); only its version is needed as read.
-        w = { state: member.state, known: member.known, outputs: [], seen: [], seenIds: new Set() };
+        w = { state: member.state, known: member.known, outputs: [], segmentChanges: [], seen: [], seenIds: new Set() };
         working.set(memberId, w);
       }
       return w;
@@ -206,6 +221,8 @@ export class BatchProcessor {
     const merges: { source: string; into: string }[] = [];
     let applied = 0;
     let duplicates = 0;
+    // One rule set for the whole batch: a rule change applies from the next batch on.
+    const rules = this.#rules();
     resolved.forEach(({ event, plan }, index) => {
       const record = (accepted[index] as { record: SourceRecord }).record;
       const target = workOn(plan.memberId);
@@ -213,18 +230,27 @@ export class BatchProcessor {
         const source = workOn(sourceId);
         if (!target.state.mergedFrom.includes(sourceId)) markSeen(target, [...(seenBySource.get(sourceId) ?? []), ...source.seen]);
         target.outputs.push(...foldMember(target.state, source.state, event.timestamp, this.#state));
+        source.segmentChanges.push(...exitAllSegments(source.state, event.timestamp, event.messageId));
         merges.push({ source: sourceId, into: plan.memberId });
       }
+      const segmentsAt = () => Math.max(event.timestamp, target.state.lifecycle?.evaluatedAt ?? 0);
       for (const ref of plan.link) if (!target.state.identities.includes(identityKey(ref))) target.state.identities.push(identityKey(ref));
       if (event.userId) target.known = true;
       const offset = Number(record.offset);
       const key = partitionKey(record);
       const seenBefore = (loaded.get(plan.memberId) as LoadedMember).seen.has(event.messageId) || target.seenIds.has(event.messageId);
       if (offset <= (target.state.applied[key] ?? -1) || seenBefore) {
+        if (plan.merge.length > 0)
+          target.segmentChanges.push(...updateSegments(target.state, target.known, rules, segmentsAt(), 'all', event.messageId, this.#segments));
         duplicates++;
         return;
       }
-      target.outputs.push(...applyEvent(target.state, event, this.#state).outputs);
+      const { outputs, changed } = applyEvent(target.state, event, this.#state);
+      target.outputs.push(...outputs);
+      if (event.userId) changed.add('known');
+      target.segmentChanges.push(
+        ...updateSegments(target.state, target.known, rules, segmentsAt(), plan.merge.length > 0 ? 'all' : changed, event.messageId, this.#segments),
+      );
       target.state.applied[key] = offset;
       markSeen(target, [{ messageId: event.messageId, receivedAt: event.receivedAt }]);
       applied++;
@@ -237,7 +263,7 @@ export class BatchProcessor {
       expectedVersion: (loaded.get(memberId) as LoadedMember).version,
       state: w.state,
       known: w.known,
-      outbox: lifecycleEntries(w.outputs),
+      outbox: outboxEntries(w.outputs, w.segmentChanges),
       seen: w.seen,
       seenHorizon: now - this.#limits.dedupHorizonMs,
       seenKeep: this.#limits.dedupKeepNewest,

@@ -6,7 +6,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import type { BufferedHistory } from '../history/buffered-history.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
-import { lifecycleRecordsIn } from '../store/member-store.ts';
+import { lifecycleRecordsIn, segmentChangesIn } from '../store/member-store.ts';
 import type { BatchProcessor, SourceRecord } from './batch-processor.ts';
 import type { OutputPublisher } from './output-publisher.ts';
 import { PartitionQueues, type Slice } from './partition-queues.ts';
@@ -145,9 +145,9 @@ export class ConsumerLoop {
       );
       for (const d of result.deadLetters) metrics.deadLetters.inc({ reason: d.reason });
     }
-    const transitions = lifecycleRecordsIn(result.outboxes);
-    metrics.outputs.inc({ topic: 'lifecycle' }, await publisher.publish(result.outboxes));
-    history.add(result.events, result.identityChanges, transitions, now);
+    const outputs = { transitions: lifecycleRecordsIn(result.outboxes), segmentChanges: segmentChangesIn(result.outboxes) };
+    await publisher.publish(result.outboxes);
+    history.add({ events: result.events, identityChanges: result.identityChanges, ...outputs }, now);
 
     for (const { partition, lastOffset } of slice.parts) {
       if (this.ownedPartitions.has(partition)) this.#uncommitted.set(partition, (BigInt(lastOffset) + 1n).toString());

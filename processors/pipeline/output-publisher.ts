@@ -1,6 +1,7 @@
 import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
-import type { LifecycleTransitionRecord } from '../../schemas/records.ts';
+import type { LifecycleTransitionRecord, SegmentChangeRecord } from '../../schemas/records.ts';
 import type { Topics } from '../../schemas/topics.ts';
+import type { ProcessorMetrics } from '../metrics.ts';
 import type { MemberStore, OutboxEntry } from '../store/member-store.ts';
 
 /**
@@ -12,26 +13,31 @@ export class OutputPublisher {
   readonly #producer: TopicProducer;
   readonly #topics: Topics;
   readonly #store: MemberStore;
+  readonly #metrics: ProcessorMetrics;
 
-  constructor(producer: TopicProducer, topics: Topics, store: MemberStore) {
+  constructor(producer: TopicProducer, topics: Topics, store: MemberStore, metrics: ProcessorMetrics) {
     this.#producer = producer;
     this.#topics = topics;
     this.#store = store;
+    this.#metrics = metrics;
   }
 
-  async publish(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): Promise<number> {
+  async publish(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): Promise<void> {
     const lifecycle: { key: string; value: LifecycleTransitionRecord }[] = [];
+    const segmentChanges: { key: string; value: SegmentChangeRecord }[] = [];
     const published = new Map<string, number>();
     for (const [memberId, entries] of outboxes) {
       if (entries.length === 0) continue;
       for (const entry of entries) {
-        if (entry.topic !== 'lifecycle') throw new Error(`outbox entry for topic ${entry.topic} has no publisher yet`);
-        lifecycle.push({ key: memberId, value: entry.record as unknown as LifecycleTransitionRecord });
+        if (entry.topic === 'lifecycle') lifecycle.push({ key: memberId, value: entry.record as unknown as LifecycleTransitionRecord });
+        else if (entry.topic === 'segmentChanges') segmentChanges.push({ key: memberId, value: entry.record as unknown as SegmentChangeRecord });
+        else throw new Error(`outbox entry for topic ${entry.topic} has no publisher yet`);
       }
       published.set(memberId, entries.length);
     }
-    await this.#producer.send(this.#topics.lifecycle, lifecycle);
+    await Promise.all([this.#producer.send(this.#topics.lifecycle, lifecycle), this.#producer.send(this.#topics.segmentChanges, segmentChanges)]);
     await this.#store.acknowledgeOutbox(published);
-    return lifecycle.length;
+    this.#metrics.outputs.inc({ topic: 'lifecycle' }, lifecycle.length);
+    this.#metrics.outputs.inc({ topic: 'segmentChanges' }, segmentChanges.length);
   }
 }

@@ -1,7 +1,7 @@
 import type { Logger } from '../../lib/logger.ts';
 import type { HistoryWriter } from '../history/history-writer.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
-import { lifecycleRecordsIn } from '../store/member-store.ts';
+import { lifecycleRecordsIn, segmentChangesIn } from '../store/member-store.ts';
 import type { OutputPublisher } from './output-publisher.ts';
 import type { TimerSweeper } from './timer-sweeper.ts';
 
@@ -44,9 +44,13 @@ export class TimerLoop {
       if (result.due === 0) continue;
       metrics.timersDue.inc(result.due);
       metrics.timersFired.inc(result.fired);
-      const transitions = lifecycleRecordsIn(result.outboxes);
-      await history.write([], [], transitions);
-      metrics.outputs.inc({ topic: 'lifecycle' }, await publisher.publish(result.outboxes));
+      await history.write({
+        events: [],
+        identityChanges: [],
+        transitions: lifecycleRecordsIn(result.outboxes),
+        segmentChanges: segmentChangesIn(result.outboxes),
+      });
+      await publisher.publish(result.outboxes);
     }
   }
 

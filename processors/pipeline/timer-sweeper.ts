@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../lib/clock.ts';
-import { advanceTime, type StateConfig } from '../logic/member-state.ts';
+import type { RuleSet } from '../../rules/engine/rule-set.ts';
+import { advanceTime, nextDueAt } from '../logic/member-state.ts';
+import { type SegmentSettings, updateSegments } from '../logic/segments.ts';
 import type { Keys } from '../store/keys.ts';
-import { type LoadedMember, lifecycleEntries, type MemberStore, type MemberWrite, type OutboxEntry } from '../store/member-store.ts';
+import { type LoadedMember, type MemberStore, type MemberWrite, type OutboxEntry, outboxEntries } from '../store/member-store.ts';
 
 // Removes a member from a timer shard only if its due time has not moved past `now` meanwhile.
 const REMOVE_IF_DUE = `
@@ -18,8 +20,8 @@ export interface SweepResult {
 }
 
 /**
- * Fires lifecycle checks that fell due, with no event: "no order for 30 days" turns a
- * member silent on day 31. Due times live in sorted sets (one per shard) in Redis, so
+ * Fires lifecycle and segment checks that fell due, with no event: "no order for 30
+ * days" turns a member silent on day 31, and a segment of lapsed buyers gains it then. Due times live in sorted sets (one per shard) in Redis, so
  * they survive restarts; each shard is swept by the processor that owns the Kafka
  * partition of the same number, so replicas do not sweep the same members.
  */
@@ -28,15 +30,17 @@ export class TimerSweeper {
   readonly #keys: Keys;
   readonly #store: MemberStore;
   readonly #clock: Clock;
-  readonly #state: StateConfig;
+  readonly #segments: SegmentSettings;
+  readonly #rules: () => RuleSet;
   readonly #seenHorizonMs: number;
 
-  constructor(deps: { redis: Redis; keys: Keys; store: MemberStore; clock: Clock; state: StateConfig; seenHorizonMs: number }) {
+  constructor(deps: { redis: Redis; keys: Keys; store: MemberStore; clock: Clock; segments: SegmentSettings; rules: () => RuleSet; seenHorizonMs: number }) {
     this.#redis = deps.redis;
     this.#keys = deps.keys;
     this.#store = deps.store;
     this.#clock = deps.clock;
-    this.#state = deps.state;
+    this.#segments = deps.segments;
+    this.#rules = deps.rules;
     this.#seenHorizonMs = deps.seenHorizonMs;
     this.#redis.defineCommand('segstreamRemoveIfDue', { numberOfKeys: 1, lua: REMOVE_IF_DUE });
   }
@@ -48,17 +52,27 @@ export class TimerSweeper {
     if (due.length === 0) return { due: 0, fired: 0, outboxes: new Map() };
     const loaded = await this.#store.load(due.map((memberId) => ({ memberId, messageIds: [] })));
     const writes: MemberWrite[] = [];
+    const rules = this.#rules();
     for (const memberId of due) {
       const member = loaded.get(memberId) as LoadedMember;
       if (member.mergedInto) continue; // its orders live on in the member it merged into
       const state = member.state;
-      const outputs = advanceTime(state, now, this.#state).outputs;
+      const outputs = [];
+      const segmentChanges = [];
+      // Each check at the moment it fell due, in order, so records carry the time they became true.
+      for (let checkAt = nextDueAt(state); checkAt !== null && checkAt <= now; checkAt = nextDueAt(state)) {
+        const lifecycle = advanceTime(state, checkAt, this.#segments.state);
+        outputs.push(...lifecycle.outputs);
+        const segmentsDue = state.segmentsCheckAt !== null && state.segmentsCheckAt <= checkAt;
+        if (segmentsDue || lifecycle.changed.size > 0 || rules.segments.length === 0)
+          segmentChanges.push(...updateSegments(state, member.known, rules, checkAt, lifecycle.changed, null, this.#segments));
+      }
       writes.push({
         memberId,
         expectedVersion: member.version,
         state,
         known: member.known,
-        outbox: lifecycleEntries(outputs),
+        outbox: outboxEntries(outputs, segmentChanges),
         seen: [],
         seenHorizon: now - this.#seenHorizonMs,
         seenKeep: Number.MAX_SAFE_INTEGER,
@@ -73,7 +87,8 @@ export class TimerSweeper {
       if (conflicts.has(write.memberId)) continue;
       outboxes.set(write.memberId, [...(loaded.get(write.memberId) as LoadedMember).outbox, ...write.outbox]);
       fired += write.outbox.length;
-      if (write.state.nextCheckAt !== null) pipeline.zadd(key, write.state.nextCheckAt, write.memberId);
+      const dueAt = nextDueAt(write.state);
+      if (dueAt !== null) pipeline.zadd(key, dueAt, write.memberId);
       else (pipeline as unknown as { segstreamRemoveIfDue: (...args: string[]) => unknown }).segstreamRemoveIfDue(key, write.memberId, String(now));
     }
     for (const memberId of due) if ((loaded.get(memberId) as LoadedMember).mergedInto) pipeline.zrem(key, memberId);

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { LifecycleTransitionRecord } from '../../schemas/records.ts';
-import { emptyMemberState, type MemberState } from '../logic/member-state.ts';
+import type { LifecycleTransitionRecord, SegmentChangeRecord } from '../../schemas/records.ts';
+import { emptyMemberState, type MemberState, nextDueAt } from '../logic/member-state.ts';
 import type { Keys } from './keys.ts';
 
 /** An output waiting in a member's outbox: the topic it goes to and the record. */
@@ -9,16 +9,29 @@ export interface OutboxEntry {
   readonly record: Record<string, unknown>;
 }
 
-export function lifecycleEntries(records: readonly LifecycleTransitionRecord[]): OutboxEntry[] {
-  return records.map((record) => ({ topic: 'lifecycle', record: { ...record } }));
+export function outboxEntries(lifecycle: readonly LifecycleTransitionRecord[], segmentChanges: readonly SegmentChangeRecord[]): OutboxEntry[] {
+  return [
+    ...lifecycle.map((record) => ({ topic: 'lifecycle' as const, record: { ...record } })),
+    ...segmentChanges.map((record) => ({ topic: 'segmentChanges' as const, record: { ...record } })),
+  ];
 }
 
-/** The lifecycle transitions held in members' outboxes (for history and tests). */
-export function lifecycleRecordsIn(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): LifecycleTransitionRecord[] {
+/** The records of one output topic held in members' outboxes (for history and tests). */
+export function outboxRecordsIn<T>(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>, topic: OutboxEntry['topic']): T[] {
   return [...outboxes.values()]
     .flat()
-    .filter((entry) => entry.topic === 'lifecycle')
-    .map((entry) => entry.record as unknown as LifecycleTransitionRecord);
+    .filter((entry) => entry.topic === topic)
+    .map((entry) => entry.record as unknown as T);
+}
+
+/** The lifecycle transitions held in members' outboxes. */
+export function lifecycleRecordsIn(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): LifecycleTransitionRecord[] {
+  return outboxRecordsIn(outboxes, 'lifecycle');
+}
+
+/** The segment changes held in members' outboxes. */
+export function segmentChangesIn(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): SegmentChangeRecord[] {
+  return outboxRecordsIn(outboxes, 'segmentChanges');
 }
 
 export interface LoadedMember {
@@ -137,6 +150,9 @@ export class MemberStore {
       if (outboxError) throw outboxError;
       const [version, stateJson, known, into] = hash;
       const state = stateJson ? (JSON.parse(stateJson) as MemberState) : emptyMemberState(memberId);
+      // Members stored before segments existed.
+      state.segments ??= {};
+      state.segmentsCheckAt ??= null;
       state.version = Number(version ?? 0);
       loaded.set(memberId, {
         state,
@@ -177,8 +193,10 @@ export class MemberStore {
       ]);
       (pipeline as unknown as { segstreamSaveMembers: (...args: (string | number)[]) => unknown }).segstreamSaveMembers(keys.length, ...keys, ...args);
     }
-    for (const w of writes)
-      if (w.timerShard !== undefined && w.state.nextCheckAt !== null) pipeline.zadd(this.#keys.timers(w.timerShard), 'LT', w.state.nextCheckAt, w.memberId);
+    for (const w of writes) {
+      const dueAt = nextDueAt(w.state);
+      if (w.timerShard !== undefined && dueAt !== null) pipeline.zadd(this.#keys.timers(w.timerShard), 'LT', dueAt, w.memberId);
+    }
     const results = await pipeline.exec();
     if (!results) throw new Error('Redis pipeline returned nothing');
     const conflicts: string[] = [];

@@ -10,10 +10,11 @@ import { DEFAULT_RFM } from '../../processors/logic/rfm.ts';
 import { BatchProcessor, type SourceRecord } from '../../processors/pipeline/batch-processor.ts';
 import { TimerSweeper } from '../../processors/pipeline/timer-sweeper.ts';
 import { keysWithPrefix } from '../../processors/store/keys.ts';
-import { lifecycleRecordsIn, MemberStore, type OutboxEntry } from '../../processors/store/member-store.ts';
+import { lifecycleRecordsIn, MemberStore, type OutboxEntry, segmentChangesIn } from '../../processors/store/member-store.ts';
+import { NO_RULES, type RuleSet } from '../../rules/engine/rule-set.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { AvroCodec } from '../../schemas/codec.ts';
-import type { EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
+import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord } from '../../schemas/records.ts';
 import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
 import { testEvent } from './test-event.ts';
 
@@ -25,7 +26,9 @@ export const STATE_CONFIG = { counters: DEFAULT_COUNTERS, longestWindowDays: 365
  * straight to the batch processor and time is moved by hand. Every test gets its own
  * key prefix.
  */
-export async function processorState(redis: Redis, start: Date) {
+export async function processorState(redis: Redis, start: Date, options: { rules?: () => RuleSet } = {}) {
+  const rules = options.rules ?? (() => NO_RULES);
+  const segments = { state: STATE_CONFIG, windowsDays: DEFAULT_WINDOWS_DAYS, rfm: DEFAULT_RFM };
   const clock = new ManualClock(start);
   const keys = keysWithPrefix(`t${Date.now()}${Math.random().toString(36).slice(2, 8)}:`);
   const hash = keyedHash('test-secret');
@@ -42,15 +45,15 @@ export async function processorState(redis: Redis, start: Date) {
     timerShards: 4,
     identityTraits: DEFAULT_IDENTITY_TRAITS,
   };
-  const processor = new BatchProcessor({ codec, resolver, store, clock, hash, state: STATE_CONFIG, limits });
-  const sweeper = new TimerSweeper({ redis, keys, store, clock, state: STATE_CONFIG, seenHorizonMs: limits.dedupHorizonMs });
+  const processor = new BatchProcessor({ codec, resolver, store, clock, hash, state: STATE_CONFIG, segments, rules, limits });
+  const sweeper = new TimerSweeper({ redis, keys, store, clock, segments, rules, seenHorizonMs: limits.dedupHorizonMs });
   let nextOffset = 0;
   let seq = 0;
 
   /** Publishing stand-in: takes the outboxes and removes what it took, as the publisher does. */
   const drain = async (outboxes: Map<string, readonly OutboxEntry[]>) => {
     await store.acknowledgeOutbox(new Map([...outboxes].map(([m, entries]) => [m, entries.length])));
-    return lifecycleRecordsIn(outboxes);
+    return { lifecycle: lifecycleRecordsIn(outboxes), segmentChanges: segmentChangesIn(outboxes) };
   };
 
   return {
@@ -72,15 +75,24 @@ export async function processorState(redis: Redis, start: Date) {
         value: codec.encode(event),
       }));
       const result = await processor.process(TOPIC, records);
-      return { ...result, lifecycle: await drain(result.outboxes) };
+      return { ...result, ...(await drain(result.outboxes)) };
     },
     async feedRaw(records: readonly SourceRecord[]) {
       return processor.process(TOPIC, records);
     },
+    /** Fires every due timer; returns the lifecycle transitions and segment changes published. */
+    async sweepOutputs() {
+      const lifecycle: LifecycleTransitionRecord[] = [];
+      const segmentChanges: SegmentChangeRecord[] = [];
+      for (let shard = 0; shard < limits.timerShards; shard++) {
+        const drained = await drain((await sweeper.sweep(shard)).outboxes);
+        lifecycle.push(...drained.lifecycle);
+        segmentChanges.push(...drained.segmentChanges);
+      }
+      return { lifecycle, segmentChanges };
+    },
     async sweep() {
-      let all: LifecycleTransitionRecord[] = [];
-      for (let shard = 0; shard < limits.timerShards; shard++) all = all.concat(await drain((await sweeper.sweep(shard)).outboxes));
-      return all;
+      return (await this.sweepOutputs()).lifecycle;
     },
     async view(kind: string, value: string) {
       const memberId = await resolver.memberOf(kind, value);

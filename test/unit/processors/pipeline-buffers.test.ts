@@ -66,17 +66,17 @@ describe('BufferedHistory', () => {
     const written: string[][] = [];
     let fail = true;
     const writer = {
-      write: async (events: readonly { event: { messageId: string } }[]) => {
+      write: async ({ events }: { events: readonly { event: { messageId: string } }[] }) => {
         if (fail) throw new Error('ClickHouse unavailable');
         written.push(events.map((e) => e.event.messageId));
       },
     } as unknown as HistoryWriter;
     const history = new BufferedHistory(writer, { maxRows: 3, maxAgeMs: 1_000 });
-    history.add([{ memberId: 'm', event: testEvent('a', 0) }], [], [], 0);
+    history.add({ events: [{ memberId: 'm', event: testEvent('a', 0) }], identityChanges: [], transitions: [], segmentChanges: [] }, 0);
     await expect(history.flush()).rejects.toThrow('ClickHouse unavailable');
     expect(history.due(500)).toBe(false);
     expect(history.due(1_000)).toBe(true); // still as old as the failed rows
-    history.add([{ memberId: 'm', event: testEvent('b', 600) }], [], [], 600);
+    history.add({ events: [{ memberId: 'm', event: testEvent('b', 600) }], identityChanges: [], transitions: [], segmentChanges: [] }, 600);
     fail = false;
     await history.flush();
     expect(written).toEqual([['a', 'b']]);

@@ -1,0 +1,74 @@
+import type { Logger } from '../../lib/logger.ts';
+import { NO_RULES, type RuleSet } from '../engine/rule-set.ts';
+import { type CompiledSegmentRule, compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../engine/segment-rules.ts';
+import type { RuleStore, StoredRule } from './rule-store.ts';
+
+/** Compiles the active segment rules; a rule that does not compile here (e.g. a counter this processor lacks) is left out and named. */
+export function compileActiveRules(
+  revision: number,
+  rules: readonly StoredRule[],
+  environment: RuleEnvironment,
+): { ruleSet: RuleSet; rejected: { id: string; problems: string[] }[] } {
+  const active = rules.filter((r) => r.active && r.kind === 'segment');
+  const ids = new Set(active.map((r) => r.id));
+  const compiled: CompiledSegmentRule[] = [];
+  const rejected: { id: string; problems: string[] }[] = [];
+  for (const rule of active) {
+    const result = compileSegmentRule(rule, environment, ids);
+    if (result.compiled) compiled.push(result.compiled);
+    else rejected.push({ id: rule.id, problems: result.problems.map((p) => `${p.path}: ${p.message}`) });
+  }
+  const { ordered, cycles } = orderByDependencies(compiled);
+  for (const [id, cycle] of cycles) rejected.push({ id, problems: [`segments read each other in a cycle: ${cycle.join(' -> ')}`] });
+  return { ruleSet: { revision, segments: ordered }, rejected };
+}
+
+/**
+ * The rules a running processor evaluates: reloaded whenever the store's revision moves
+ * (polled, so a change applies within one poll interval, without a restart).
+ */
+export class ActiveRules {
+  readonly #store: RuleStore;
+  readonly #environment: RuleEnvironment;
+  readonly #logger: Logger;
+  #current: RuleSet = NO_RULES;
+  #timer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+
+  constructor(store: RuleStore, environment: RuleEnvironment, logger: Logger) {
+    this.#store = store;
+    this.#environment = environment;
+    this.#logger = logger;
+  }
+
+  current(): RuleSet {
+    return this.#current;
+  }
+
+  async refresh(): Promise<void> {
+    const revision = await this.#store.revision();
+    if (revision === this.#current.revision) return;
+    const { ruleSet, rejected } = compileActiveRules(revision, await this.#store.list(), this.#environment);
+    for (const r of rejected) this.#logger.error({ rule: r.id, problems: r.problems }, 'active rule left out: it does not compile on this processor');
+    this.#current = ruleSet;
+    this.#logger.info({ revision, segments: ruleSet.segments.length }, 'rules loaded');
+  }
+
+  async start(pollMs: number): Promise<void> {
+    await this.refresh();
+    this.#timer = setInterval(() => {
+      this.#refreshing ??= this.refresh()
+        .catch((error: unknown) =>
+          this.#logger.error({ err: error instanceof Error ? error.message : String(error) }, 'rules reload failed; keeping the loaded rules'),
+        )
+        .finally(() => {
+          this.#refreshing = undefined;
+        });
+    }, pollMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#refreshing;
+  }
+}
