@@ -36,7 +36,6 @@ export const processorConfigSchema = defineConfig('processors', {
   PROCESSOR_IDENTITY_TRAITS: list('Traits that identify a person and are stored only as keyed hashes', { pattern: /^[A-Za-z0-9_]+$/ }).default(
     DEFAULT_IDENTITY_TRAITS,
   ),
-  REDIS_KEY_PREFIX: str('Prefix of every Redis key the processors write').default('seg:'),
   PROCESSOR_RETENTION_DAYS: int('Events older than this many days (event time) go to the dead-letter topic', { min: 1 }).default(400),
   PROCESSOR_FUTURE_TOLERANCE_MS: int('Events further in the future than this go to the dead-letter topic', { min: 0 }).default(3_600_000),
   PROCESSOR_DEDUP_HORIZON_HOURS: int('How long message ids are remembered to drop client retries', { min: 1 }).default(168),

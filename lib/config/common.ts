@@ -26,6 +26,7 @@ export const topicVars = {
 
 export const redisVars = {
   REDIS_URL: url('Redis (redis:// or rediss://)', ['redis:', 'rediss:']).required(),
+  REDIS_KEY_PREFIX: str('Prefix of every Redis key segstream writes (members, identities, timers, rules)').default('seg:'),
 };
 
 export const clickhouseVars = {

@@ -55,6 +55,7 @@ export class ActiveRules {
   }
 
   async start(pollMs: number): Promise<void> {
+    await this.#store.registerEnvironment(this.#environment);
     await this.refresh();
     this.#timer = setInterval(() => {
       this.#refreshing ??= this.refresh()

@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import type { RuleEnvironment } from '../engine/segment-rules.ts';
+import type { ValueType } from '../engine/variables.ts';
 
 /** The kinds of rule the engine stores. Only segment rules are evaluated so far (docs/rules.md). */
 export type RuleKind = 'segment';
@@ -70,6 +72,24 @@ export class RuleStore {
     this.#redis = redis;
     this.#key = (name) => `${prefix}{rules}:${name}`;
     this.#redis.defineCommand('segstreamWriteRule', { numberOfKeys: 5, lua: WRITE_SCRIPT });
+  }
+
+  /**
+   * Processors record what rules may read (their counters, windows, computed traits) so
+   * the admin API checks rules against what the processors actually keep.
+   */
+  async registerEnvironment(environment: RuleEnvironment): Promise<void> {
+    await this.#redis.set(
+      this.#key('environment'),
+      JSON.stringify({ counters: environment.counters, windowsDays: environment.windowsDays, computedTraits: [...environment.computedTraits] }),
+    );
+  }
+
+  async environment(): Promise<RuleEnvironment | null> {
+    const json = await this.#redis.get(this.#key('environment'));
+    if (json === null) return null;
+    const parsed = JSON.parse(json) as { counters: string[]; windowsDays: number[]; computedTraits: [string, ValueType][] };
+    return { counters: parsed.counters, windowsDays: parsed.windowsDays, computedTraits: new Map(parsed.computedTraits) };
   }
 
   /** Increases with every change of any rule: processors reload when it moves. */

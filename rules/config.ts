@@ -1,0 +1,15 @@
+import { loggingVars, redisVars } from '../lib/config/common.ts';
+import { defineConfig } from '../lib/config/load.ts';
+import { int, list, str } from '../lib/config/variables.ts';
+
+export const rulesConfigSchema = defineConfig('rules', {
+  ...loggingVars,
+  ...redisVars,
+  RULES_HOST: str('Address of the rules admin API').default('0.0.0.0'),
+  RULES_PORT: int('Port of the rules admin API', { min: 0, max: 65535 }).default(8082),
+  RULES_API_TOKENS: list('Admin API bearer tokens as name:role:token (role viewer, editor or admin; the name is what the audit log records)', {
+    pattern: /^[A-Za-z0-9_.@-]+:(viewer|editor|admin):\S{12,}$/,
+  })
+    .secret()
+    .required(),
+});

@@ -1,0 +1,174 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { Logger } from '../lib/logger.ts';
+import type { Result } from '../lib/result.ts';
+import type { AdminError, RuleAdmin, RuleChange, RuleInput } from './admin/rule-admin.ts';
+import { allows, type Caller, type Role } from './admin/tokens.ts';
+import type { RuleStore } from './store/rule-store.ts';
+
+export interface RulesServerDependencies {
+  readonly admin: RuleAdmin;
+  readonly store: RuleStore;
+  readonly tokens: ReadonlyMap<string, Caller>;
+  readonly logger: Logger;
+  readonly ready: () => Promise<boolean>;
+}
+
+const STATUS: Record<AdminError['kind'], number> = { invalid: 422, not_found: 404, conflict: 409, unavailable: 503 };
+
+const RULE_ID = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'lower-case letters, digits, _ and -, at most 64' } as const;
+const idParams = { type: 'object', required: ['id'], properties: { id: RULE_ID } } as const;
+const ruleFields = {
+  name: { type: 'string', minLength: 1, maxLength: 200 },
+  description: { type: 'string', maxLength: 2000 },
+  condition: { description: 'JSON-logic over the member context (docs/rules.md)' },
+} as const;
+const ruleBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'kind', 'name', 'condition'],
+  properties: { id: RULE_ID, kind: { type: 'string', enum: ['segment'] }, ...ruleFields, active: { type: 'boolean', default: false } },
+} as const;
+const expectedVersion = { type: 'integer', minimum: 0, description: 'refuse the change (409) unless the rule is still at this version' } as const;
+
+/** The rules admin API: rules, their versions, validation and the audit log, behind bearer tokens with roles. */
+export async function buildRulesServer(deps: RulesServerDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'segstream rules',
+        version: '1',
+        description: 'Segment rules: create, validate, version, activate, restore, audit. Roles: viewer < editor < admin.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.setErrorHandler((error: { validation?: unknown; statusCode?: number; message: string }, _request, reply) => {
+    if (error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
+    deps.logger.error({ err: error.message }, 'request failed');
+    return reply.code(error.statusCode ?? 500).send({ error: 'internal', message: error.message });
+  });
+
+  /** The caller, if its token allows `role`; otherwise the reply is sent. */
+  const callerFor = (request: FastifyRequest, reply: FastifyReply, role: Role): Caller | undefined => {
+    const header = request.headers.authorization;
+    const caller = header?.startsWith('Bearer ') ? deps.tokens.get(header.slice(7)) : undefined;
+    if (!caller) {
+      void reply.code(401).send({ error: 'unauthorized', message: 'Authorization: expected "Bearer <token>" with a token from RULES_API_TOKENS' });
+      return undefined;
+    }
+    if (!allows(caller, role)) {
+      void reply.code(403).send({ error: 'forbidden', message: `this needs the ${role} role; ${caller.name} is ${caller.role}` });
+      return undefined;
+    }
+    return caller;
+  };
+  const respond = <T>(reply: FastifyReply, result: Result<T, AdminError>, status = 200) => {
+    if (result.ok) return reply.code(status).send(result.value);
+    const { kind, ...rest } = result.error;
+    return reply.code(STATUS[kind]).send({ error: kind, ...rest });
+  };
+  const route = (summary: string, role: Role, extra: Record<string, unknown> = {}) => ({
+    schema: { summary: `${summary} (${role})`, tags: ['rules'], security: [{ bearer: [] }], ...extra },
+  });
+
+  app.get('/rules', route('Every rule, current versions', 'viewer'), async (request, reply) => {
+    if (!callerFor(request, reply, 'viewer')) return;
+    return deps.store.list();
+  });
+  app.get('/rules/:id', route('One rule, current version', 'viewer', { params: idParams }), async (request, reply) => {
+    if (!callerFor(request, reply, 'viewer')) return;
+    const { id } = request.params as { id: string };
+    const rule = await deps.store.get(id);
+    return rule ? rule : reply.code(404).send({ error: 'not_found', message: `no rule with id "${id}"` });
+  });
+  app.get('/rules/:id/versions', route('Every version a rule had, oldest first', 'viewer', { params: idParams }), async (request, reply) => {
+    if (!callerFor(request, reply, 'viewer')) return;
+    const { id } = request.params as { id: string };
+    const versions = await deps.store.versions(id);
+    return versions.length > 0 ? versions : reply.code(404).send({ error: 'not_found', message: `no rule with id "${id}" ever existed` });
+  });
+  app.post('/rules/validate', route('Check a rule without saving it: problems with their JSON path', 'viewer', { body: ruleBody }), async (request, reply) => {
+    if (!callerFor(request, reply, 'viewer')) return;
+    const body = request.body as RuleInput;
+    const result = await deps.admin.validate(body, body.active ? 'active' : 'stored');
+    if (result.ok) return { valid: true, problems: [], inputs: [...result.value.inputs], timeDependent: result.value.timeDependent };
+    if (result.error.kind !== 'invalid') return respond(reply, result);
+    return { valid: false, problems: result.error.problems };
+  });
+  app.post('/rules', route('Create a rule (version 1, or the next after a deleted one)', 'editor', { body: ruleBody }), async (request, reply) => {
+    const caller = callerFor(request, reply, 'editor');
+    if (!caller) return;
+    return respond(reply, await deps.admin.create(request.body as RuleInput, caller.name), 201);
+  });
+  app.put(
+    '/rules/:id',
+    route('Change a rule: a new version', 'editor', {
+      params: idParams,
+      body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { ...ruleFields, expectedVersion } },
+    }),
+    async (request, reply) => {
+      const caller = callerFor(request, reply, 'editor');
+      if (!caller) return;
+      return respond(reply, await deps.admin.update((request.params as { id: string }).id, request.body as RuleChange, caller.name));
+    },
+  );
+  for (const [action, active] of [
+    ['activate', true],
+    ['deactivate', false],
+  ] as const)
+    app.post(
+      `/rules/:id/${action}`,
+      route(`${action === 'activate' ? 'Activate' : 'Deactivate'} a rule: a new version; processors apply it within a second`, 'editor', {
+        params: idParams,
+        body: { type: 'object', additionalProperties: false, properties: { expectedVersion } },
+      }),
+      async (request, reply) => {
+        const caller = callerFor(request, reply, 'editor');
+        if (!caller) return;
+        const { expectedVersion: expected } = (request.body ?? {}) as { expectedVersion?: number };
+        return respond(reply, await deps.admin.setActive((request.params as { id: string }).id, active, caller.name, expected));
+      },
+    );
+  app.post(
+    '/rules/:id/restore',
+    route('Make an earlier version current again, as a new version', 'editor', {
+      params: idParams,
+      body: { type: 'object', additionalProperties: false, required: ['version'], properties: { version: { type: 'integer', minimum: 1 } } },
+    }),
+    async (request, reply) => {
+      const caller = callerFor(request, reply, 'editor');
+      if (!caller) return;
+      return respond(reply, await deps.admin.restore((request.params as { id: string }).id, (request.body as { version: number }).version, caller.name));
+    },
+  );
+  app.delete('/rules/:id', route('Delete a rule (its versions and audit entries stay)', 'admin', { params: idParams }), async (request, reply) => {
+    const caller = callerFor(request, reply, 'admin');
+    if (!caller) return;
+    const result = await deps.admin.remove((request.params as { id: string }).id, caller.name);
+    return result.ok ? reply.code(204).send() : respond(reply, result);
+  });
+  app.get(
+    '/audit',
+    route('The append-only audit log: who changed what, when, before and after', 'admin', {
+      querystring: { type: 'object', properties: { ruleId: RULE_ID, limit: { type: 'integer', minimum: 1, maximum: 10_000 } } },
+    }),
+    async (request, reply) => {
+      if (!callerFor(request, reply, 'admin')) return;
+      return deps.store.audit(request.query as { ruleId?: string; limit?: number });
+    },
+  );
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = await deps.ready();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
+  });
+  return app;
+}
