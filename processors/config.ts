@@ -24,6 +24,10 @@ export const processorConfigSchema = defineConfig('processors', {
   }).default(30_000),
   PROCESSOR_RULES_POLL_MS: int('How often a processor checks for rule changes (a change applies within this time, without a restart)', {
     min: 50,
+  }).default(250),
+  PROCESSOR_BACKFILL_PAGE_SIZE: int('Members read and written per step when a newly active segment rule is computed for existing members', {
+    min: 1,
+    max: 10_000,
   }).default(500),
   PROCESSOR_HOST: str('Address of the member lookup and metrics HTTP server').default('0.0.0.0'),
   PROCESSOR_PORT: int('Port of the member lookup and metrics HTTP server', { min: 0, max: 65535 }).default(8081),

@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
@@ -8,7 +8,8 @@ import type { IdentityResolver } from './identity/resolver.ts';
 import { memberView } from './logic/member-view.ts';
 import type { RfmConfig } from './logic/rfm.ts';
 import type { ProcessorMetrics } from './metrics.ts';
-import type { MemberStore } from './store/member-store.ts';
+import type { RulesInspector } from './rules-inspector.ts';
+import type { LoadedMember, MemberStore } from './store/member-store.ts';
 
 export interface LookupDependencies {
   readonly tokens: readonly string[];
@@ -20,6 +21,7 @@ export interface LookupDependencies {
   readonly windowsDays: readonly number[];
   readonly rfm: RfmConfig;
   readonly metrics: ProcessorMetrics;
+  readonly inspector: RulesInspector;
   readonly logger: Logger;
   readonly ready: () => Promise<boolean>;
 }
@@ -40,6 +42,24 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
   await app.register(swaggerUi, { routePrefix: '/docs' });
   const kinds = ['member', ...deps.identityKinds];
 
+  const authorized = (request: FastifyRequest, reply: FastifyReply): boolean => {
+    const token = request.headers.authorization?.startsWith('Bearer ') ? request.headers.authorization.slice(7) : undefined;
+    if (token && deps.tokens.includes(token)) return true;
+    void reply.code(401).send({ error: 'unauthorized', message: 'Authorization: expected "Bearer <token>" with a token from PROCESSOR_API_TOKENS' });
+    return false;
+  };
+  /** The member an identity names, or undefined with the reply sent (404, or 301 to the member it merged into). */
+  const memberFor = async (kind: string, value: string, reply: FastifyReply): Promise<LoadedMember | undefined> => {
+    const memberId = kind === 'member' ? value : await deps.resolver.memberOf(kind, value);
+    if (!memberId) return void reply.code(404).send({ error: 'not_found', message: `no member has this ${kind}` });
+    const loaded = (await deps.store.load([{ memberId, messageIds: [] }])).get(memberId);
+    if (!loaded || loaded.state.version === 0) return void reply.code(404).send({ error: 'not_found', message: `member ${memberId} has no state` });
+    if (loaded.mergedInto)
+      return void reply.code(301).send({ error: 'merged', message: `member ${memberId} was merged into ${loaded.mergedInto}`, mergedInto: loaded.mergedInto });
+    return loaded;
+  };
+  const identity = { kind: { type: 'string', enum: kinds }, value: { type: 'string', minLength: 1 } } as const;
+
   app.get(
     '/members/lookup',
     {
@@ -50,26 +70,16 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
         querystring: {
           type: 'object',
           required: ['kind', 'value'],
-          properties: {
-            kind: { type: 'string', enum: kinds },
-            value: { type: 'string', minLength: 1 },
-            events: { type: 'integer', minimum: 0, maximum: 200, default: 20 },
-          },
+          properties: { ...identity, events: { type: 'integer', minimum: 0, maximum: 200, default: 20 } },
         },
       },
     },
     async (request, reply) => {
-      const token = request.headers.authorization?.startsWith('Bearer ') ? request.headers.authorization.slice(7) : undefined;
-      if (!token || !deps.tokens.includes(token))
-        return reply.code(401).send({ error: 'unauthorized', message: 'Authorization: expected "Bearer <token>" with a token from PROCESSOR_API_TOKENS' });
+      if (!authorized(request, reply)) return;
       const { kind, value, events } = request.query as { kind: string; value: string; events: number };
-      const memberId = kind === 'member' ? value : await deps.resolver.memberOf(kind, value);
-      if (!memberId) return reply.code(404).send({ error: 'not_found', message: `no member has this ${kind}` });
-      const loaded = (await deps.store.load([{ memberId, messageIds: [] }])).get(memberId);
-      if (!loaded || loaded.state.version === 0) return reply.code(404).send({ error: 'not_found', message: `member ${memberId} has no state` });
-      if (loaded.mergedInto)
-        return reply.code(301).send({ error: 'merged', message: `member ${memberId} was merged into ${loaded.mergedInto}`, mergedInto: loaded.mergedInto });
-      const members = [memberId, ...loaded.state.mergedFrom];
+      const loaded = await memberFor(kind, value, reply);
+      if (!loaded) return;
+      const members = [loaded.state.memberId, ...loaded.state.mergedFrom];
       const latest = await deps.warehouse.query(
         `SELECT message_id, type, event, name, ts, source, properties FROM events WHERE member_id IN {members:Array(String)}
          ORDER BY ts DESC LIMIT 1 BY message_id LIMIT {limit:UInt32}`,
@@ -81,6 +91,59 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
         mergedFrom: loaded.state.mergedFrom,
         latestEvents: latest,
       };
+    },
+  );
+  app.get(
+    '/members/explain',
+    {
+      schema: {
+        summary: 'Why a member is or is not in a segment: every part of the rule, whether it held, and the values used',
+        tags: ['rules'],
+        security: [{ bearer: [] }],
+        querystring: {
+          type: 'object',
+          required: ['kind', 'value', 'rule'],
+          properties: { ...identity, rule: { type: 'string', minLength: 1 }, version: { type: 'integer', minimum: 1 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      if (!authorized(request, reply)) return;
+      const { kind, value, rule, version } = request.query as { kind: string; value: string; rule: string; version?: number };
+      const loaded = await memberFor(kind, value, reply);
+      if (!loaded) return;
+      const result = await deps.inspector.explain(loaded, rule, version);
+      if (result.ok) return result.value;
+      const { kind: error, ...rest } = result.error;
+      return reply.code(error === 'not_found' ? 404 : 422).send({ error, ...rest });
+    },
+  );
+  app.post(
+    '/segments/dry-run',
+    {
+      schema: {
+        summary: 'How many members a segment condition would match now, with a sample, without activating anything',
+        tags: ['rules'],
+        security: [{ bearer: [] }],
+        body: {
+          type: 'object',
+          required: ['condition'],
+          additionalProperties: false,
+          properties: {
+            condition: { description: 'JSON-logic over the member context (docs/rules.md)' },
+            sample: { type: 'integer', minimum: 0, maximum: 100, default: 10 },
+            limit: { type: 'integer', minimum: 1, description: 'look at no more than this many members' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      if (!authorized(request, reply)) return;
+      const { condition, sample, limit } = request.body as { condition: unknown; sample: number; limit?: number };
+      const result = await deps.inspector.dryRun(condition, { sample, limit });
+      if (result.ok) return result.value;
+      const { kind: error, ...rest } = result.error;
+      return reply.code(422).send({ error, ...rest });
     },
   );
   app.get('/healthz', async () => ({ status: 'ok' }));

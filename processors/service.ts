@@ -27,8 +27,10 @@ import { ProcessorMetrics } from './metrics.ts';
 import { BatchProcessor } from './pipeline/batch-processor.ts';
 import { ConsumerLoop } from './pipeline/consumer-loop.ts';
 import { OutputPublisher } from './pipeline/output-publisher.ts';
+import { SegmentBackfill } from './pipeline/segment-backfill.ts';
 import { TimerLoop } from './pipeline/timer-loop.ts';
 import { TimerSweeper } from './pipeline/timer-sweeper.ts';
+import { RulesInspector } from './rules-inspector.ts';
 import { buildProcessorServer } from './server.ts';
 import { keysWithPrefix } from './store/keys.ts';
 import { MemberStore } from './store/member-store.ts';
@@ -117,16 +119,17 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const resolver = new IdentityResolver(redis, keys, hash, config.PROCESSOR_IDENTITY_TRAITS);
   const metrics = new ProcessorMetrics();
   const publisher = new OutputPublisher(producer, topics, store, metrics);
-  const rules = new ActiveRules(
-    new RuleStore(redis, config.REDIS_KEY_PREFIX),
-    { counters: settings.state.counters.map((c) => c.name), windowsDays: settings.windowsDays, computedTraits: new Map() },
-    logger,
-  );
+  const ruleStore = new RuleStore(redis, config.REDIS_KEY_PREFIX);
+  const ruleEnvironment = { counters: settings.state.counters.map((c) => c.name), windowsDays: settings.windowsDays, computedTraits: new Map() };
+  const rules = new ActiveRules(ruleStore, ruleEnvironment, logger);
+  const inspector = new RulesInspector({ rules: ruleStore, members: store, environment: ruleEnvironment, settings, clock });
   let warehouse: Warehouse | undefined;
   let history: HistoryWriter | undefined;
   let buffered: BufferedHistory | undefined;
   let loop: ConsumerLoop | undefined;
   let timers: TimerLoop | undefined;
+  let backfill: SegmentBackfill | undefined;
+  let timerShards: number | undefined;
   let server: Awaited<ReturnType<typeof buildProcessorServer>> | undefined;
 
   const lifecycle = new ServiceLifecycle({ logger, stopTimeoutMs: 15_000 });
@@ -151,6 +154,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       const [metadata] = (await admin.fetchTopicMetadata({ topics: [topics.events.name] })).topics;
       await admin.disconnect();
       const shards = metadata?.partitions.length ?? 0;
+      timerShards = shards;
       if (shards === 0) throw new Error(`topic ${topics.events.name} has no partitions (does it exist?)`);
       const processor = new BatchProcessor({
         codec: codecs.codecFor(topics.events),
@@ -225,6 +229,27 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
     stop: async () => timers?.stop(),
   });
   lifecycle.add({
+    name: 'segment-backfill',
+    start: async () => {
+      backfill = new SegmentBackfill({
+        members: store,
+        rules: ruleStore,
+        ruleSet: () => rules.current(),
+        settings,
+        publisher,
+        history: history as HistoryWriter,
+        clock,
+        logger,
+        timerShards: () => timerShards,
+        pageSize: config.PROCESSOR_BACKFILL_PAGE_SIZE,
+        leaseMs: 15_000,
+      });
+      backfill.start(1_000);
+      rules.onReload(() => backfill?.trigger());
+    },
+    stop: async () => backfill?.stop(),
+  });
+  lifecycle.add({
     name: 'http',
     start: async () => {
       server = await buildProcessorServer({
@@ -237,6 +262,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
         windowsDays: settings.windowsDays,
         rfm: settings.rfm,
         metrics,
+        inspector,
         logger,
         ready: async () =>
           (await redis.ping().then(

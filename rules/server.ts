@@ -95,6 +95,18 @@ export async function buildRulesServer(deps: RulesServerDependencies): Promise<F
     const versions = await deps.store.versions(id);
     return versions.length > 0 ? versions : reply.code(404).send({ error: 'not_found', message: `no rule with id "${id}" ever existed` });
   });
+  app.get(
+    '/rules/:id/backfill',
+    route('Progress of computing the current version of an active segment rule for every existing member', 'viewer', { params: idParams }),
+    async (request, reply) => {
+      if (!callerFor(request, reply, 'viewer')) return;
+      const { id } = request.params as { id: string };
+      const progress = await deps.store.backfill(id);
+      return progress
+        ? progress
+        : reply.code(404).send({ error: 'not_found', message: `no backfill of "${id}" has started (one starts when a segment rule is activated)` });
+    },
+  );
   app.post('/rules/validate', route('Check a rule without saving it: problems with their JSON path', 'viewer', { body: ruleBody }), async (request, reply) => {
     if (!callerFor(request, reply, 'viewer')) return;
     const body = request.body as RuleInput;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { evaluateSegments } from '../../rules/engine/evaluate-segments.ts';
+import type { MemberEnv } from '../../rules/engine/operators.ts';
 import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { SegmentChangeRecord } from '../../schemas/records.ts';
 import type { MemberState, StateConfig } from './member-state.ts';
@@ -51,6 +52,16 @@ export function ruleContext(state: MemberState, known: boolean, at: number, sett
   };
 }
 
+/** What a rule sees of the member besides its context, for evaluating one rule on its own (explain, dry run). */
+export function memberEnv(state: MemberState, at: number): MemberEnv {
+  return {
+    now: at,
+    segments: new Set(Object.keys(state.segments)),
+    window: (name, days) => windowTotals(state.counters[name] ?? {}, at, days),
+    noteTime: () => {},
+  };
+}
+
 /**
  * Re-evaluates the member's segments at `at` (the member's own time line, never the
  * processing clock, so a replay gives the same records), updates its memberships and
@@ -74,7 +85,7 @@ export function updateSegments(
     memberships: state.segments,
     context: ruleContext(state, known, at, settings),
     now: at,
-    window: (name, days) => windowTotals(state.counters[name] ?? {}, at, days),
+    window: memberEnv(state, at).window,
     changed,
     timeMarks: state.orders.lastAt === null ? [] : [state.orders.lastAt],
   });

@@ -14,6 +14,10 @@ export interface Keys {
   identity(kind: string, hash: string): string;
   /** Sorted set memberId -> when its lifecycle is due to be checked, one per timer shard. */
   timers(shard: number): string;
+  /** SCAN pattern matching every member hash (and nothing else of a member). */
+  readonly memberPattern: string;
+  /** The member id in a key matched by memberPattern. */
+  memberIdOf(key: string): string;
 }
 
 export function keysWithPrefix(prefix: string): Keys {
@@ -23,5 +27,7 @@ export function keysWithPrefix(prefix: string): Keys {
     seen: (id) => `${prefix}m:{${id}}:seen`,
     identity: (kind, hash) => `${prefix}id:{${kind}:${hash}}`,
     timers: (shard) => `${prefix}timers:{${shard}}`,
+    memberPattern: `${prefix}m:{*}`,
+    memberIdOf: (key) => key.slice(prefix.length + 3, -1),
   };
 }

@@ -215,6 +215,16 @@ export class MemberStore {
     await pipeline.exec();
   }
 
+  /**
+   * Every member id, a page at a time (SCAN: members written meanwhile may or may not be
+   * seen; each existing member is seen at least once). Resume from the returned cursor;
+   * "0" when done.
+   */
+  async scanMembers(cursor: string, count: number): Promise<{ cursor: string; memberIds: string[] }> {
+    const [next, keys] = await this.#redis.scan(cursor, 'MATCH', this.#keys.memberPattern, 'COUNT', count, 'TYPE', 'hash');
+    return { cursor: next, memberIds: keys.map((key) => this.#keys.memberIdOf(key)) };
+  }
+
   /** Every message id a member saw within the horizon, with when it was received (carried over on a merge). */
   async allSeen(memberId: string): Promise<{ messageId: string; receivedAt: number }[]> {
     const flat = await this.#redis.zrange(this.#keys.seen(memberId), '0', '-1', 'WITHSCORES');

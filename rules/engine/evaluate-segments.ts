@@ -23,7 +23,8 @@ export interface SegmentEvaluation {
   readonly nextCheckAt: number | null;
 }
 
-function readVariable(context: unknown, name: string): unknown {
+/** A dotted variable's value in a context (null when absent), as recorded with a decision. */
+export function readVariable(context: unknown, name: string): unknown {
   let current = context;
   for (const step of name.split('.')) {
     if (current === null || current === undefined) return null;

@@ -34,6 +34,7 @@ export class ActiveRules {
   #current: RuleSet = NO_RULES;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
+  readonly #listeners: (() => void)[] = [];
 
   constructor(store: RuleStore, environment: RuleEnvironment, logger: Logger) {
     this.#store = store;
@@ -45,6 +46,11 @@ export class ActiveRules {
     return this.#current;
   }
 
+  /** Calls `listener` after every reload that brought a new revision. */
+  onReload(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
   async refresh(): Promise<void> {
     const revision = await this.#store.revision();
     if (revision === this.#current.revision) return;
@@ -52,6 +58,7 @@ export class ActiveRules {
     for (const r of rejected) this.#logger.error({ rule: r.id, problems: r.problems }, 'active rule left out: it does not compile on this processor');
     this.#current = ruleSet;
     this.#logger.info({ revision, segments: ruleSet.segments.length }, 'rules loaded');
+    for (const listener of this.#listeners) listener();
   }
 
   async start(pollMs: number): Promise<void> {

@@ -50,6 +50,28 @@ redis.call('INCR', KEYS[5])
 return {1, current + 1}
 `;
 
+/** Progress of computing a segment rule version's membership for every existing member. */
+export interface BackfillProgress {
+  readonly ruleId: string;
+  readonly version: number;
+  readonly status: 'running' | 'done';
+  readonly scanned: number;
+  readonly entered: number;
+  readonly exited: number;
+  /** Where the member scan resumes ("0" before the start and after the end). */
+  readonly cursor: string;
+  readonly startedAt: number;
+  readonly updatedAt: number;
+}
+
+// Takes or renews a lease: only when free or already held by the same owner.
+const LEASE_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
 export class VersionConflictError extends Error {
   readonly currentVersion: number;
 
@@ -72,6 +94,22 @@ export class RuleStore {
     this.#redis = redis;
     this.#key = (name) => `${prefix}{rules}:${name}`;
     this.#redis.defineCommand('segstreamWriteRule', { numberOfKeys: 5, lua: WRITE_SCRIPT });
+    this.#redis.defineCommand('segstreamLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
+  }
+
+  async backfill(ruleId: string): Promise<BackfillProgress | null> {
+    const json = await this.#redis.hget(this.#key('backfills'), ruleId);
+    return json === null ? null : (JSON.parse(json) as BackfillProgress);
+  }
+
+  async saveBackfill(progress: BackfillProgress): Promise<void> {
+    await this.#redis.hset(this.#key('backfills'), progress.ruleId, JSON.stringify(progress));
+  }
+
+  /** Takes (or renews) the right to run a rule's backfill for `ttlMs`; false while another processor holds it. */
+  async leaseBackfill(ruleId: string, owner: string, ttlMs: number): Promise<boolean> {
+    const lease = (this.#redis as unknown as { segstreamLease: (...args: string[]) => Promise<number> }).segstreamLease;
+    return (await lease.call(this.#redis, this.#key(`backfill-lease:${ruleId}`), owner, String(ttlMs))) === 1;
   }
 
   /**

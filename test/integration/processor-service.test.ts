@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MS_PER_DAY } from '../../lib/clock.ts';
 import { createKafka } from '../../lib/kafka/client.ts';
@@ -13,6 +12,7 @@ import { PROCESSOR_TOKEN, startProcessor } from '../harness/processor-service.ts
 import { consumeRange, highWatermarks, type PartitionOffsets } from '../harness/read-range.ts';
 import { PROCESSOR_TEST_TOPICS } from '../harness/services.ts';
 import { testEvent } from '../harness/test-event.ts';
+import { until } from '../harness/until.ts';
 
 const services = inject('services');
 const logger = createLogger({ service: 'processor-service-test', level: 'fatal' });
@@ -43,16 +43,6 @@ async function lookup(url: string, userId: string): Promise<{ status: number; bo
     headers: { authorization: `Bearer ${PROCESSOR_TOKEN}` },
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-async function until<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await attempt();
-    if (value !== undefined) return value;
-    await sleep(100);
-  }
-  throw new Error(`${what} did not happen within ${timeoutMs} ms`);
 }
 
 describe('processor service through Kafka (needs Kafka, Redis, ClickHouse)', () => {
