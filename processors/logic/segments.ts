@@ -5,7 +5,7 @@ import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { SegmentChangeRecord } from '../../schemas/records.ts';
 import type { MemberState, StateConfig } from './member-state.ts';
 import { type RfmConfig, rfmAt } from './rfm.ts';
-import { type Bucket, windowTotals } from './windows.ts';
+import { type Bucket, windowsOf, windowTotals } from './windows.ts';
 
 export interface SegmentSettings {
   readonly state: StateConfig;
@@ -28,7 +28,7 @@ export function ruleContext(state: MemberState, known: boolean, at: number, sett
     Object.defineProperty(counters, name, {
       enumerable: true,
       get: () => {
-        windows ??= Object.fromEntries(settings.windowsDays.map((days) => [`${days}d`, windowTotals(state.counters[name] ?? {}, at, days)]));
+        windows ??= windowsOf(state.counters[name] ?? {}, at, settings.windowsDays);
         return windows;
       },
     });
@@ -83,7 +83,7 @@ export function updateSegments(
   const { changes, nextCheckAt } = evaluateSegments({
     rules: rules.segments,
     memberships: state.segments,
-    context: ruleContext(state, known, at, settings),
+    context: () => ruleContext(state, known, at, settings),
     now: at,
     window: memberEnv(state, at).window,
     changed,

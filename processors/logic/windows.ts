@@ -40,6 +40,29 @@ export function windowTotals(buckets: DayBuckets, at: number, days: number): Buc
   return { count, sum: roundMoney(sum) };
 }
 
+/** Totals of several windows at once, keyed `${days}d`, in one pass over the buckets. */
+export function windowsOf(buckets: DayBuckets, at: number, windowsDays: readonly number[]): Record<string, Bucket> {
+  const last = dayOf(at);
+  const totals = windowsDays.map(() => ({ count: 0, sum: 0 }));
+  for (const day in buckets) {
+    const age = last - Number(day);
+    if (age < 0) continue;
+    const bucket = buckets[day] as Bucket;
+    for (let i = 0; i < windowsDays.length; i++) {
+      if (age < (windowsDays[i] as number)) {
+        const total = totals[i] as Bucket;
+        total.count += bucket.count;
+        total.sum += bucket.sum;
+      }
+    }
+  }
+  const result: Record<string, Bucket> = {};
+  windowsDays.forEach((days, i) => {
+    result[`${days}d`] = { count: (totals[i] as Bucket).count, sum: roundMoney((totals[i] as Bucket).sum) };
+  });
+  return result;
+}
+
 /** Drops buckets no window can reach any more. */
 export function pruneBuckets(buckets: DayBuckets, at: number, longestWindowDays: number): void {
   const oldest = dayOf(at) - longestWindowDays + 1;

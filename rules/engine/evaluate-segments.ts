@@ -56,7 +56,8 @@ export function nextTimeBoundary(now: number, times: Iterable<number>): number {
 export function evaluateSegments(input: {
   readonly rules: readonly CompiledSegmentRule[];
   readonly memberships: Record<string, Membership>;
-  readonly context: { segments: string[] } & Record<string, unknown>;
+  /** Builds the member context; called only if some rule has to run. */
+  readonly context: () => { segments: string[] } & Record<string, unknown>;
   readonly now: number;
   readonly window: MemberEnv['window'];
   /** Inputs that changed since the last evaluation; "all" evaluates every rule. */
@@ -64,23 +65,27 @@ export function evaluateSegments(input: {
   /** Timestamps the member's time-dependent values count from (e.g. the last order, for RFM recency). */
   readonly timeMarks?: readonly number[];
 }): SegmentEvaluation {
-  const { rules, memberships, context, now, changed } = input;
+  const { rules, memberships, now, changed } = input;
   const current = new Set(Object.keys(memberships));
-  context.segments = [...current];
+  let context: ({ segments: string[] } & Record<string, unknown>) | undefined;
   const times: number[] = [...(input.timeMarks ?? [])];
   const env: MemberEnv = { now, segments: current, window: input.window, noteTime: (t) => times.push(t) };
   let segmentsChanged = false;
   let anyTimeDependent = false;
   const changes: SegmentChange[] = [];
+  const reads = (rule: CompiledSegmentRule) => {
+    if (changed === 'all' || rule.timeDependent) return true;
+    for (const i of rule.inputs)
+      if (i === '*' || changed.has(i) || (i === 'segments' && segmentsChanged) || changed.has(i.split('.')[0] as string)) return true;
+    return false;
+  };
   for (const rule of rules) {
     anyTimeDependent ||= rule.timeDependent;
-    const affected =
-      changed === 'all' ||
-      rule.timeDependent ||
-      rule.inputs.has('*') ||
-      (segmentsChanged && rule.inputs.has('segments')) ||
-      [...rule.inputs].some((i) => changed.has(i) || changed.has(i.split('.')[0] as string));
-    if (!affected) continue;
+    if (!reads(rule)) continue;
+    if (!context) {
+      context = input.context();
+      context.segments = [...current];
+    }
     const matches = rule.matches(context, env);
     const member = Object.hasOwn(memberships, rule.id);
     if (matches === member) continue;

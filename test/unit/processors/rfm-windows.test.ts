@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MS_PER_DAY } from '../../../lib/clock.ts';
 import { rfmAt, rfmGroup } from '../../../processors/logic/rfm.ts';
-import { addToBuckets, type DayBuckets, pruneBuckets, windowTotals } from '../../../processors/logic/windows.ts';
+import { addToBuckets, type DayBuckets, pruneBuckets, windowsOf, windowTotals } from '../../../processors/logic/windows.ts';
 
 const day = (n: number, hour = 12) => Date.UTC(2026, 0, 1) + n * MS_PER_DAY + hour * 3_600_000;
 
@@ -50,5 +50,15 @@ describe('RFM', () => {
     expect(rfmGroup(true, true, true)).toBe('important-value');
     expect(rfmGroup(false, false, true)).toBe('important-retain');
     expect(rfmGroup(true, false, false)).toBe('general-develop');
+  });
+});
+
+describe('windowsOf', () => {
+  it('gives every window in one pass exactly as windowTotals does, late and future buckets included', () => {
+    const buckets: DayBuckets = {};
+    const at = Date.UTC(2026, 5, 30, 12);
+    for (let d = -400; d <= 3; d += 3) addToBuckets(buckets, at + d * MS_PER_DAY, d % 2 === 0 ? 0.1 : 10.25, 1 + (Math.abs(d) % 4));
+    const windows = [1, 7, 30, 90, 365];
+    expect(windowsOf(buckets, at, windows)).toEqual(Object.fromEntries(windows.map((days) => [`${days}d`, windowTotals(buckets, at, days)])));
   });
 });

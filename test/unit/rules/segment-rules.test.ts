@@ -122,7 +122,7 @@ describe('evaluating a member', () => {
   it('enters and exits in dependency order, with the values that decided', () => {
     const memberships: Record<string, Membership> = {};
     const context = { segments: [] as string[], traits: { tier: 'gold' }, orders: { count: 1, last_at: NOW - 2 * MS_PER_DAY } };
-    const first = evaluateSegments({ rules, memberships, context, now: NOW, window, changed: 'all' });
+    const first = evaluateSegments({ rules, memberships, context: () => context, now: NOW, window, changed: 'all' });
     expect(first.changes.map((c) => `${c.change} ${c.segmentId}`)).toEqual(['entered buyers', 'entered gold', 'entered gold_buyers']);
     expect(first.changes[1]).toEqual({ segmentId: 'gold', ruleVersion: 3, change: 'entered', at: NOW, values: { 'traits.tier': 'gold' } });
     expect(Object.keys(memberships).sort()).toEqual(['buyers', 'gold', 'gold_buyers']);
@@ -130,7 +130,7 @@ describe('evaluating a member', () => {
     expect(first.nextCheckAt).toBe(Date.UTC(2026, 10, 24));
 
     context.traits.tier = 'silver';
-    const second = evaluateSegments({ rules, memberships, context, now: NOW + 1000, window, changed: new Set(['traits.tier']) });
+    const second = evaluateSegments({ rules, memberships, context: () => context, now: NOW + 1000, window, changed: new Set(['traits.tier']) });
     expect(second.changes.map((c) => `${c.change} ${c.segmentId}`)).toEqual(['exited gold', 'exited gold_buyers']);
     expect(context.segments).toEqual(['buyers']);
   });
@@ -139,7 +139,7 @@ describe('evaluating a member', () => {
     const memberships: Record<string, Membership> = { gold: { since: 0, version: 3 } };
     // The trait is gone but only counters changed: the gold rule is not re-evaluated.
     const context = { segments: [] as string[], traits: {}, orders: { count: 0, last_at: null } };
-    const result = evaluateSegments({ rules, memberships, context, now: NOW, window, changed: new Set(['counters.page_views']) });
+    const result = evaluateSegments({ rules, memberships, context: () => context, now: NOW, window, changed: new Set(['counters.page_views']) });
     expect(result.changes).toEqual([]);
     expect(memberships.gold).toBeDefined();
   });
@@ -148,14 +148,14 @@ describe('evaluating a member', () => {
     const memberships: Record<string, Membership> = {};
     const lastOrder = NOW - 30 * MS_PER_DAY;
     const context = { segments: [] as string[], traits: {}, orders: { count: 1, last_at: lastOrder } };
-    const today = evaluateSegments({ rules, memberships, context, now: NOW, window, changed: 'all' });
+    const today = evaluateSegments({ rules, memberships, context: () => context, now: NOW, window, changed: 'all' });
     expect(today.changes.map((c) => c.segmentId)).toEqual(['buyers']);
     // Checked at midnight (still 30 whole days), then exactly 31 days after the order.
     expect(today.nextCheckAt).toBe(Date.UTC(2026, 10, 24));
-    const midnight = evaluateSegments({ rules, memberships, context, now: today.nextCheckAt as number, window, changed: new Set() });
+    const midnight = evaluateSegments({ rules, memberships, context: () => context, now: today.nextCheckAt as number, window, changed: new Set() });
     expect(midnight.changes).toEqual([]);
     expect(midnight.nextCheckAt).toBe(lastOrder + 31 * MS_PER_DAY);
-    const later = evaluateSegments({ rules, memberships, context, now: midnight.nextCheckAt as number, window, changed: new Set() });
+    const later = evaluateSegments({ rules, memberships, context: () => context, now: midnight.nextCheckAt as number, window, changed: new Set() });
     expect(later.changes).toEqual([
       expect.objectContaining({ segmentId: 'lapsed', change: 'entered', at: lastOrder + 31 * MS_PER_DAY, values: { 'orders.last_at': lastOrder } }),
     ]);
