@@ -25,6 +25,8 @@ export const processorConfigSchema = defineConfig('processors', {
   PROCESSOR_RULES_POLL_MS: int('How often a processor checks for rule changes (a change applies within this time, without a restart)', {
     min: 50,
   }).default(250),
+  TRIGGER_DAILY_CAP: int('Most trigger fires per member per local day, across all trigger rules (anti-harassment)', { min: 1 }).default(3),
+  TRIGGER_DEFAULT_TIME_ZONE: str('Time zone of members without a valid "timezone" trait (quiet hours, daily cap, calendar triggers)').default('UTC'),
   PROCESSOR_BACKFILL_PAGE_SIZE: int('Members read and written per step when a newly active segment rule is computed for existing members', {
     min: 1,
     max: 10_000,

@@ -11,6 +11,7 @@ import { createRedis } from '../lib/redis.ts';
 import { applyMigrations } from '../lib/warehouse/migrations.ts';
 import { openWarehouse } from '../lib/warehouse/open.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
+import { isTimeZone } from '../rules/engine/local-time.ts';
 import { ActiveRules } from '../rules/store/active-rules.ts';
 import { RuleStore } from '../rules/store/rule-store.ts';
 import type { processorConfigSchema } from './config.ts';
@@ -23,6 +24,7 @@ import { DEFAULT_COUNTERS } from './logic/counters.ts';
 import type { LifecycleConfig } from './logic/lifecycle.ts';
 import type { StateConfig } from './logic/member-state.ts';
 import type { RfmConfig } from './logic/rfm.ts';
+import type { RuleSettings } from './logic/triggers.ts';
 import { ProcessorMetrics } from './metrics.ts';
 import { BatchProcessor } from './pipeline/batch-processor.ts';
 import { ConsumerLoop } from './pipeline/consumer-loop.ts';
@@ -45,8 +47,8 @@ function fourAscending(variable: string, values: readonly string[]): [number, nu
   return numbers as [number, number, number, number];
 }
 
-/** Lifecycle, RFM and counter settings from configuration, checked. */
-export function stateSettings(config: ProcessorConfig): { state: StateConfig; rfm: RfmConfig; windowsDays: number[] } {
+/** Lifecycle, RFM, counter and trigger settings from configuration, checked. */
+export function stateSettings(config: ProcessorConfig): RuleSettings & { state: StateConfig; rfm: RfmConfig; windowsDays: number[] } {
   const lifecycle: LifecycleConfig = {
     newDays: config.LIFECYCLE_NEW_DAYS,
     activeDays: config.LIFECYCLE_ACTIVE_DAYS,
@@ -82,7 +84,12 @@ export function stateSettings(config: ProcessorConfig): { state: StateConfig; rf
   };
   const windowsDays = config.COUNTER_WINDOWS_DAYS.map(Number);
   const longestWindowDays = Math.max(...windowsDays, config.RFM_WINDOW_DAYS);
-  return { state: { counters: DEFAULT_COUNTERS, longestWindowDays, lifecycle }, rfm, windowsDays };
+  if (!isTimeZone(config.TRIGGER_DEFAULT_TIME_ZONE))
+    throw new ConfigError('processors', [
+      { variable: 'TRIGGER_DEFAULT_TIME_ZONE', expected: 'an IANA time zone such as Asia/Shanghai or UTC', received: config.TRIGGER_DEFAULT_TIME_ZONE },
+    ]);
+  const triggers = { dailyCap: config.TRIGGER_DAILY_CAP, defaultTimeZone: config.TRIGGER_DEFAULT_TIME_ZONE };
+  return { state: { counters: DEFAULT_COUNTERS, longestWindowDays, lifecycle }, rfm, windowsDays, triggers };
 }
 
 export interface ProcessorService {

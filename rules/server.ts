@@ -24,11 +24,53 @@ const ruleFields = {
   description: { type: 'string', maxLength: 2000 },
   condition: { description: 'JSON-logic over the member context (docs/rules.md)' },
 } as const;
+const triggerFields = {
+  on: {
+    type: 'object',
+    description:
+      'What sets the trigger off, one of: {"event": name}, {"sequence": {start, cancel, withinMinutes, key?}}, {"segment": id, "change": "entered"|"exited"}, {"lifecycle": stage}, {"calendar": {kind: birthday|monthly|weekly, hour, day?, weekday?}}',
+  },
+  businessLine: { type: 'string', minLength: 1, maxLength: 100 },
+  audience: { type: 'string', description: 'the segment the campaign targets (conflict checks)' },
+  schedule: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { from: { type: 'integer', description: 'epoch ms' }, to: { type: 'integer', description: 'epoch ms' } },
+  },
+  controls: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      cooldownMinutes: { type: 'integer', minimum: 1 },
+      maxFires: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['count', 'windowDays'],
+        properties: { count: { type: 'integer', minimum: 1 }, windowDays: { type: 'integer', minimum: 1, maximum: 365 } },
+      },
+      quietHours: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['start', 'end', 'mode'],
+        properties: { start: { type: 'string' }, end: { type: 'string' }, mode: { type: 'string', enum: ['defer', 'drop'] } },
+      },
+      maxOutstandingCoupons: { type: 'integer', minimum: 0 },
+      holdoutPercent: { type: 'number', minimum: 0, maximum: 100 },
+      marketing: { type: 'boolean' },
+    },
+  },
+} as const;
 const ruleBody = {
   type: 'object',
   additionalProperties: false,
   required: ['id', 'kind', 'name', 'condition'],
-  properties: { id: RULE_ID, kind: { type: 'string', enum: ['segment'] }, ...ruleFields, active: { type: 'boolean', default: false } },
+  properties: {
+    id: RULE_ID,
+    kind: { type: 'string', enum: ['segment', 'trigger'] },
+    ...ruleFields,
+    ...triggerFields,
+    active: { type: 'boolean', default: false },
+  },
 } as const;
 const expectedVersion = { type: 'integer', minimum: 0, description: 'refuse the change (409) unless the rule is still at this version' } as const;
 
@@ -44,7 +86,7 @@ export async function buildRulesServer(deps: RulesServerDependencies): Promise<F
       info: {
         title: 'segstream rules',
         version: '1',
-        description: 'Segment rules: create, validate, version, activate, restore, audit. Roles: viewer < editor < admin.',
+        description: 'Segment and trigger rules: create, validate, version, activate, restore, audit, backfill progress. Roles: viewer < editor < admin.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
@@ -111,7 +153,7 @@ export async function buildRulesServer(deps: RulesServerDependencies): Promise<F
     if (!callerFor(request, reply, 'viewer')) return;
     const body = request.body as RuleInput;
     const result = await deps.admin.validate(body, body.active ? 'active' : 'stored');
-    if (result.ok) return { valid: true, problems: [], inputs: [...result.value.inputs], timeDependent: result.value.timeDependent };
+    if (result.ok) return { valid: true, problems: [], ...result.value };
     if (result.error.kind !== 'invalid') return respond(reply, result);
     return { valid: false, problems: result.error.problems };
   });
@@ -124,7 +166,7 @@ export async function buildRulesServer(deps: RulesServerDependencies): Promise<F
     '/rules/:id',
     route('Change a rule: a new version', 'editor', {
       params: idParams,
-      body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { ...ruleFields, expectedVersion } },
+      body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { ...ruleFields, ...triggerFields, expectedVersion } },
     }),
     async (request, reply) => {
       const caller = callerFor(request, reply, 'editor');

@@ -1,4 +1,4 @@
-import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord } from '../../schemas/records.ts';
+import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { IdentityChange } from '../pipeline/batch-processor.ts';
 import { type HistoryBatch, type HistoryWriter, historyRows } from './history-writer.ts';
 
@@ -15,6 +15,7 @@ export class BufferedHistory {
   #changes: IdentityChange[] = [];
   #transitions: LifecycleTransitionRecord[] = [];
   #segmentChanges: SegmentChangeRecord[] = [];
+  #triggerFirings: TriggerFiringRecord[] = [];
   #since = 0;
   #flushing: Promise<void> = Promise.resolve();
 
@@ -30,6 +31,7 @@ export class BufferedHistory {
     this.#changes.push(...batch.identityChanges);
     this.#transitions.push(...batch.transitions);
     this.#segmentChanges.push(...batch.segmentChanges);
+    this.#triggerFirings.push(...batch.triggerFirings);
   }
 
   /** Whether enough rows (or old enough rows) wait that a flush is due. */
@@ -47,7 +49,13 @@ export class BufferedHistory {
   }
 
   #batch(): HistoryBatch {
-    return { events: this.#events, identityChanges: this.#changes, transitions: this.#transitions, segmentChanges: this.#segmentChanges };
+    return {
+      events: this.#events,
+      identityChanges: this.#changes,
+      transitions: this.#transitions,
+      segmentChanges: this.#segmentChanges,
+      triggerFirings: this.#triggerFirings,
+    };
   }
 
   /**
@@ -62,6 +70,7 @@ export class BufferedHistory {
     this.#changes = [];
     this.#transitions = [];
     this.#segmentChanges = [];
+    this.#triggerFirings = [];
     const write = this.#flushing
       .catch(() => {})
       .then(() => this.#writer.write(batch))
@@ -71,6 +80,7 @@ export class BufferedHistory {
         this.#changes = [...batch.identityChanges, ...this.#changes];
         this.#transitions = [...batch.transitions, ...this.#transitions];
         this.#segmentChanges = [...batch.segmentChanges, ...this.#segmentChanges];
+        this.#triggerFirings = [...batch.triggerFirings, ...this.#triggerFirings];
         throw error;
       });
     this.#flushing = write;

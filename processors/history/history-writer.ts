@@ -1,6 +1,6 @@
 import { parseJsonObject } from '../../lib/json.ts';
 import { clickhouseDateTime, type Warehouse } from '../../lib/warehouse/warehouse.ts';
-import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord } from '../../schemas/records.ts';
+import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { IdentityChange } from '../pipeline/batch-processor.ts';
 
 /** What one write puts into ClickHouse. */
@@ -9,9 +9,11 @@ export interface HistoryBatch {
   readonly identityChanges: readonly IdentityChange[];
   readonly transitions: readonly LifecycleTransitionRecord[];
   readonly segmentChanges: readonly SegmentChangeRecord[];
+  readonly triggerFirings: readonly TriggerFiringRecord[];
 }
 
-export const historyRows = (batch: HistoryBatch) => batch.events.length + batch.identityChanges.length + batch.transitions.length + batch.segmentChanges.length;
+export const historyRows = (batch: HistoryBatch) =>
+  batch.events.length + batch.identityChanges.length + batch.transitions.length + batch.segmentChanges.length + batch.triggerFirings.length;
 
 /** An event as a row of the events table, with the fields analyses filter on pulled out. */
 export function eventRow(memberId: string, event: EventRecord): Record<string, unknown> {
@@ -50,7 +52,7 @@ export class HistoryWriter {
     this.#warehouse = warehouse;
   }
 
-  async write({ events, identityChanges, transitions, segmentChanges }: HistoryBatch): Promise<void> {
+  async write({ events, identityChanges, transitions, segmentChanges, triggerFirings }: HistoryBatch): Promise<void> {
     await this.#warehouse.insert(
       'events',
       events.map((e) => eventRow(e.memberId, e.event)),
@@ -90,6 +92,21 @@ export class HistoryWriter {
         at: clickhouseDateTime(c.at),
         cause_event_id: c.causeEventId ?? '',
         values: c.values,
+      })),
+    );
+    await this.#warehouse.insert(
+      'trigger_firings',
+      triggerFirings.map((f) => ({
+        id: f.id,
+        member_id: f.memberId,
+        rule_id: f.ruleId,
+        rule_version: f.ruleVersion,
+        outcome: f.outcome,
+        reason: f.reason ?? '',
+        at: clickhouseDateTime(f.at),
+        cause_event_id: f.causeEventId ?? '',
+        business_line: f.businessLine ?? '',
+        values: f.values,
       })),
     );
   }

@@ -76,4 +76,24 @@ export const HISTORY_MIGRATIONS: readonly Migration[] = [
       ORDER BY (segment_id, at, member_id, id)`,
     ],
   },
+  {
+    version: 3,
+    name: 'trigger firings',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS trigger_firings (
+        id String,
+        member_id String,
+        rule_id LowCardinality(String),
+        rule_version UInt32,
+        outcome LowCardinality(String),
+        reason LowCardinality(String),
+        at DateTime64(3, 'UTC'),
+        cause_event_id String,
+        business_line LowCardinality(String),
+        values String
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(at)
+      ORDER BY (rule_id, at, member_id, id)`,
+    ],
+  },
 ];

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parseJsonObject } from '../../lib/json.ts';
 import type { Membership } from '../../rules/engine/evaluate-segments.ts';
+import { emptyTriggerState, type TriggerMemberState } from '../../rules/engine/trigger-controls.ts';
 import type { EventRecord, LifecycleStage, LifecycleTransitionRecord } from '../../schemas/records.ts';
 import { type CounterSpec, counterAmount } from './counters.ts';
 import { type LifecycleConfig, lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from './lifecycle.ts';
@@ -31,13 +32,18 @@ export interface MemberState {
   segments: Record<string, Membership>;
   /** When time-dependent segment rules may next change their answer without an event. */
   segmentsCheckAt: number | null;
+  /** Trigger fire times (cooldowns, caps) and trigger work waiting for its time. */
+  triggers: TriggerMemberState;
+  /** Coupons received and not redeemed: coupon id -> when it expires (null: never). */
+  coupons: Record<string, number | null>;
 }
 
 /** When the member's timer should fire: the earlier of its lifecycle and segment checks. */
 export function nextDueAt(state: MemberState): number | null {
-  const { nextCheckAt, segmentsCheckAt } = state;
-  if (nextCheckAt === null) return segmentsCheckAt;
-  return segmentsCheckAt === null ? nextCheckAt : Math.min(nextCheckAt, segmentsCheckAt);
+  let due: number | null = null;
+  for (const at of [state.nextCheckAt, state.segmentsCheckAt, ...state.triggers.pending.map((p) => p.dueAt)])
+    if (at !== null && (due === null || at < due)) due = at;
+  return due;
 }
 
 export interface StateConfig {
@@ -63,6 +69,8 @@ export function emptyMemberState(memberId: string): MemberState {
     mergedFrom: [],
     segments: {},
     segmentsCheckAt: null,
+    triggers: emptyTriggerState(),
+    coupons: {},
   };
 }
 
@@ -101,6 +109,22 @@ export interface Applied {
   readonly changed: Set<string>;
 }
 
+/** Keeps the member's outstanding coupons: received adds, redeemed (or used on an order) removes. */
+function trackCoupons(state: MemberState, event: EventRecord, properties: Record<string, unknown>, changed: Set<string>): void {
+  if (event.type !== 'track') return;
+  const id = event.event === 'Order Completed' ? properties.coupon : properties.coupon_id;
+  if (typeof id !== 'string' || id === '') return;
+  if (event.event === 'Coupon Received') {
+    const expires = properties.expires_at;
+    const expiresAt = typeof expires === 'number' ? expires : typeof expires === 'string' && !Number.isNaN(Date.parse(expires)) ? Date.parse(expires) : null;
+    state.coupons[id] = expiresAt;
+    changed.add('coupons');
+  } else if ((event.event === 'Coupon Redeemed' || event.event === 'Order Completed') && id in state.coupons) {
+    delete state.coupons[id];
+    changed.add('coupons');
+  }
+}
+
 /**
  * Applies one event to a member's state, in place, and returns what it caused.
  * Event time decides: a late event lands in its own day bucket, and the lifecycle is
@@ -125,6 +149,8 @@ export function applyEvent(state: MemberState, event: EventRecord, config: State
     addToBuckets(state.counters[spec.name] as DayBuckets, at, amount);
     changed.add(`counters.${spec.name}`);
   }
+
+  trackCoupons(state, event, properties, changed);
 
   const total = typeof properties.total === 'number' ? properties.total : typeof properties.revenue === 'number' ? properties.revenue : 0;
   let ordersChanged = false;

@@ -2,14 +2,15 @@ import type { Clock } from '../../lib/clock.ts';
 import { MS_PER_DAY } from '../../lib/clock.ts';
 import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
-import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord, SegmentChangeRecord } from '../../schemas/records.ts';
+import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import { identityKey } from '../identity/identities.ts';
 import type { KeyedHash } from '../identity/keyed-hash.ts';
 import { protectEvent } from '../identity/protect.ts';
 import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
 import { applyEvent, type MemberState, type StateConfig } from '../logic/member-state.ts';
 import { foldMember } from '../logic/merge.ts';
-import { exitAllSegments, type SegmentSettings, updateSegments } from '../logic/segments.ts';
+import { exitAllSegments, updateSegments } from '../logic/segments.ts';
+import { applyTriggers, type RuleSettings } from '../logic/triggers.ts';
 import { type LoadedMember, type MemberStore, type MemberWrite, type OutboxEntry, outboxEntries } from '../store/member-store.ts';
 
 export interface SourceRecord {
@@ -86,7 +87,7 @@ export class BatchProcessor {
   readonly #state: StateConfig;
   readonly #limits: ProcessingLimits;
   readonly #hash: KeyedHash;
-  readonly #segments: SegmentSettings;
+  readonly #segments: RuleSettings;
   readonly #rules: () => RuleSet;
 
   constructor(deps: {
@@ -96,7 +97,7 @@ export class BatchProcessor {
     clock: Clock;
     hash: KeyedHash;
     state: StateConfig;
-    segments: SegmentSettings;
+    segments: RuleSettings;
     rules: () => RuleSet;
     limits: ProcessingLimits;
   }) {
@@ -195,6 +196,7 @@ export class BatchProcessor {
         known: boolean;
         outputs: LifecycleTransitionRecord[];
         segmentChanges: SegmentChangeRecord[];
+        triggerFirings: TriggerFiringRecord[];
         seen: { messageId: string; receivedAt: number }[];
         seenIds: Set<string>;
       }
@@ -204,7 +206,7 @@ export class BatchProcessor {
       if (!w) {
         const member = loaded.get(memberId) as LoadedMember;
         // The loaded state is this batch's own copy (parsed from Redis just now); only its version is needed as read.
-        w = { state: member.state, known: member.known, outputs: [], segmentChanges: [], seen: [], seenIds: new Set() };
+        w = { state: member.state, known: member.known, outputs: [], segmentChanges: [], triggerFirings: [], seen: [], seenIds: new Set() };
         working.set(memberId, w);
       }
       return w;
@@ -248,8 +250,12 @@ export class BatchProcessor {
       const { outputs, changed } = applyEvent(target.state, event, this.#state);
       target.outputs.push(...outputs);
       if (event.userId) changed.add('known');
-      target.segmentChanges.push(
-        ...updateSegments(target.state, target.known, rules, segmentsAt(), plan.merge.length > 0 ? 'all' : changed, event.messageId, this.#segments),
+      const at = segmentsAt();
+      const segmentChanges = updateSegments(target.state, target.known, rules, at, plan.merge.length > 0 ? 'all' : changed, event.messageId, this.#segments);
+      target.segmentChanges.push(...segmentChanges);
+      const changedTraits = new Set([...changed].filter((c) => c.startsWith('traits.')).map((c) => c.slice('traits.'.length)));
+      target.triggerFirings.push(
+        ...applyTriggers(target.state, target.known, rules, { event, segmentChanges, transitions: outputs, at, changedTraits }, this.#segments),
       );
       target.state.applied[key] = offset;
       markSeen(target, [{ messageId: event.messageId, receivedAt: event.receivedAt }]);
@@ -263,7 +269,7 @@ export class BatchProcessor {
       expectedVersion: (loaded.get(memberId) as LoadedMember).version,
       state: w.state,
       known: w.known,
-      outbox: outboxEntries(w.outputs, w.segmentChanges),
+      outbox: outboxEntries(w.outputs, w.segmentChanges, w.triggerFirings),
       seen: w.seen,
       seenHorizon: now - this.#limits.dedupHorizonMs,
       seenKeep: this.#limits.dedupKeepNewest,

@@ -6,7 +6,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import type { BufferedHistory } from '../history/buffered-history.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
-import { lifecycleRecordsIn, segmentChangesIn } from '../store/member-store.ts';
+import { lifecycleRecordsIn, segmentChangesIn, triggerFiringsIn } from '../store/member-store.ts';
 import type { BatchProcessor, SourceRecord } from './batch-processor.ts';
 import type { OutputPublisher } from './output-publisher.ts';
 import { PartitionQueues, type Slice } from './partition-queues.ts';
@@ -145,7 +145,11 @@ export class ConsumerLoop {
       );
       for (const d of result.deadLetters) metrics.deadLetters.inc({ reason: d.reason });
     }
-    const outputs = { transitions: lifecycleRecordsIn(result.outboxes), segmentChanges: segmentChangesIn(result.outboxes) };
+    const outputs = {
+      transitions: lifecycleRecordsIn(result.outboxes),
+      segmentChanges: segmentChangesIn(result.outboxes),
+      triggerFirings: triggerFiringsIn(result.outboxes),
+    };
     await publisher.publish(result.outboxes);
     history.add({ events: result.events, identityChanges: result.identityChanges, ...outputs }, now);
 

@@ -1,5 +1,5 @@
 import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
-import type { LifecycleTransitionRecord, SegmentChangeRecord } from '../../schemas/records.ts';
+import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
 import type { MemberStore, OutboxEntry } from '../store/member-store.ts';
@@ -25,19 +25,25 @@ export class OutputPublisher {
   async publish(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): Promise<void> {
     const lifecycle: { key: string; value: LifecycleTransitionRecord }[] = [];
     const segmentChanges: { key: string; value: SegmentChangeRecord }[] = [];
+    const triggers: { key: string; value: TriggerFiringRecord }[] = [];
     const published = new Map<string, number>();
     for (const [memberId, entries] of outboxes) {
       if (entries.length === 0) continue;
       for (const entry of entries) {
         if (entry.topic === 'lifecycle') lifecycle.push({ key: memberId, value: entry.record as unknown as LifecycleTransitionRecord });
         else if (entry.topic === 'segmentChanges') segmentChanges.push({ key: memberId, value: entry.record as unknown as SegmentChangeRecord });
-        else throw new Error(`outbox entry for topic ${entry.topic} has no publisher yet`);
+        else triggers.push({ key: memberId, value: entry.record as unknown as TriggerFiringRecord });
       }
       published.set(memberId, entries.length);
     }
-    await Promise.all([this.#producer.send(this.#topics.lifecycle, lifecycle), this.#producer.send(this.#topics.segmentChanges, segmentChanges)]);
+    await Promise.all([
+      this.#producer.send(this.#topics.lifecycle, lifecycle),
+      this.#producer.send(this.#topics.segmentChanges, segmentChanges),
+      this.#producer.send(this.#topics.triggers, triggers),
+    ]);
     await this.#store.acknowledgeOutbox(published);
     this.#metrics.outputs.inc({ topic: 'lifecycle' }, lifecycle.length);
     this.#metrics.outputs.inc({ topic: 'segmentChanges' }, segmentChanges.length);
+    this.#metrics.outputs.inc({ topic: 'triggers' }, triggers.length);
   }
 }

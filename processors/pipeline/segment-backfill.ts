@@ -4,9 +4,10 @@ import type { Logger } from '../../lib/logger.ts';
 import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { BackfillProgress, RuleStore } from '../../rules/store/rule-store.ts';
 import type { HistoryWriter } from '../history/history-writer.ts';
-import { type SegmentSettings, updateSegments } from '../logic/segments.ts';
+import { updateSegments } from '../logic/segments.ts';
+import { applyTriggers, type RuleSettings } from '../logic/triggers.ts';
 import type { LoadedMember, MemberStore, MemberWrite, OutboxEntry } from '../store/member-store.ts';
-import { outboxEntries, segmentChangesIn } from '../store/member-store.ts';
+import { outboxEntries, segmentChangesIn, triggerFiringsIn } from '../store/member-store.ts';
 import { timerShardOf } from './batch-processor.ts';
 import type { OutputPublisher } from './output-publisher.ts';
 
@@ -14,7 +15,7 @@ export interface BackfillDependencies {
   readonly members: MemberStore;
   readonly rules: RuleStore;
   readonly ruleSet: () => RuleSet;
-  readonly settings: SegmentSettings;
+  readonly settings: RuleSettings;
   readonly publisher: OutputPublisher;
   readonly history: HistoryWriter;
   readonly clock: Clock;
@@ -105,12 +106,20 @@ export class SegmentBackfill {
       for (const [memberId, member] of loaded as Map<string, LoadedMember>) {
         if (member.mergedInto || member.state.version === 0) continue;
         const changes = updateSegments(member.state, member.known, ruleSet, at, 'all', null, settings);
+        // Also schedules calendar triggers for members that send no events.
+        const firings = applyTriggers(
+          member.state,
+          member.known,
+          ruleSet,
+          { event: null, segmentChanges: changes, transitions: [], at, changedTraits: new Set() },
+          settings,
+        );
         writes.push({
           memberId,
           expectedVersion: member.version,
           state: member.state,
           known: member.known,
-          outbox: outboxEntries([], changes),
+          outbox: outboxEntries([], changes, firings),
           seen: [],
           seenHorizon: 0,
           seenKeep: Number.MAX_SAFE_INTEGER,
@@ -130,7 +139,13 @@ export class SegmentBackfill {
           else exited++;
         }
       }
-      await this.#deps.history.write({ events: [], identityChanges: [], transitions: [], segmentChanges: segmentChangesIn(outboxes) });
+      await this.#deps.history.write({
+        events: [],
+        identityChanges: [],
+        transitions: [],
+        segmentChanges: segmentChangesIn(outboxes),
+        triggerFirings: triggerFiringsIn(outboxes),
+      });
       await this.#deps.publisher.publish(outboxes);
       pending = [...conflicts];
     }

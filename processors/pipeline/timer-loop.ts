@@ -1,7 +1,7 @@
 import type { Logger } from '../../lib/logger.ts';
 import type { HistoryWriter } from '../history/history-writer.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
-import { lifecycleRecordsIn, segmentChangesIn } from '../store/member-store.ts';
+import { lifecycleRecordsIn, segmentChangesIn, triggerFiringsIn } from '../store/member-store.ts';
 import type { OutputPublisher } from './output-publisher.ts';
 import type { TimerSweeper } from './timer-sweeper.ts';
 
@@ -49,6 +49,7 @@ export class TimerLoop {
         identityChanges: [],
         transitions: lifecycleRecordsIn(result.outboxes),
         segmentChanges: segmentChangesIn(result.outboxes),
+        triggerFirings: triggerFiringsIn(result.outboxes),
       });
       await publisher.publish(result.outboxes);
     }

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../../lib/clock.ts';
 import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import { advanceTime, nextDueAt } from '../logic/member-state.ts';
-import { type SegmentSettings, updateSegments } from '../logic/segments.ts';
+import { updateSegments } from '../logic/segments.ts';
+import { applyTriggers, dueTriggers, type RuleSettings } from '../logic/triggers.ts';
 import type { Keys } from '../store/keys.ts';
 import { type LoadedMember, type MemberStore, type MemberWrite, type OutboxEntry, outboxEntries } from '../store/member-store.ts';
 
@@ -30,11 +31,11 @@ export class TimerSweeper {
   readonly #keys: Keys;
   readonly #store: MemberStore;
   readonly #clock: Clock;
-  readonly #segments: SegmentSettings;
+  readonly #segments: RuleSettings;
   readonly #rules: () => RuleSet;
   readonly #seenHorizonMs: number;
 
-  constructor(deps: { redis: Redis; keys: Keys; store: MemberStore; clock: Clock; segments: SegmentSettings; rules: () => RuleSet; seenHorizonMs: number }) {
+  constructor(deps: { redis: Redis; keys: Keys; store: MemberStore; clock: Clock; segments: RuleSettings; rules: () => RuleSet; seenHorizonMs: number }) {
     this.#redis = deps.redis;
     this.#keys = deps.keys;
     this.#store = deps.store;
@@ -59,20 +60,34 @@ export class TimerSweeper {
       const state = member.state;
       const outputs = [];
       const segmentChanges = [];
+      const triggerFirings = [];
       // Each check at the moment it fell due, in order, so records carry the time they became true.
       for (let checkAt = nextDueAt(state); checkAt !== null && checkAt <= now; checkAt = nextDueAt(state)) {
         const lifecycle = advanceTime(state, checkAt, this.#segments.state);
         outputs.push(...lifecycle.outputs);
         const segmentsDue = state.segmentsCheckAt !== null && state.segmentsCheckAt <= checkAt;
-        if (segmentsDue || lifecycle.changed.size > 0 || rules.segments.length === 0)
-          segmentChanges.push(...updateSegments(state, member.known, rules, checkAt, lifecycle.changed, null, this.#segments));
+        const changes =
+          segmentsDue || lifecycle.changed.size > 0 || rules.segments.length === 0
+            ? updateSegments(state, member.known, rules, checkAt, lifecycle.changed, null, this.#segments)
+            : [];
+        segmentChanges.push(...changes);
+        triggerFirings.push(
+          ...dueTriggers(state, member.known, rules, checkAt, this.#segments),
+          ...applyTriggers(
+            state,
+            member.known,
+            rules,
+            { event: null, segmentChanges: changes, transitions: lifecycle.outputs, at: checkAt, changedTraits: new Set() },
+            this.#segments,
+          ),
+        );
       }
       writes.push({
         memberId,
         expectedVersion: member.version,
         state,
         known: member.known,
-        outbox: outboxEntries(outputs, segmentChanges),
+        outbox: outboxEntries(outputs, segmentChanges, triggerFirings),
         seen: [],
         seenHorizon: now - this.#seenHorizonMs,
         seenKeep: Number.MAX_SAFE_INTEGER,

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { LifecycleTransitionRecord, SegmentChangeRecord } from '../../schemas/records.ts';
+import { emptyTriggerState } from '../../rules/engine/trigger-controls.ts';
+import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import { emptyMemberState, type MemberState, nextDueAt } from '../logic/member-state.ts';
 import type { Keys } from './keys.ts';
 
@@ -9,10 +10,15 @@ export interface OutboxEntry {
   readonly record: Record<string, unknown>;
 }
 
-export function outboxEntries(lifecycle: readonly LifecycleTransitionRecord[], segmentChanges: readonly SegmentChangeRecord[]): OutboxEntry[] {
+export function outboxEntries(
+  lifecycle: readonly LifecycleTransitionRecord[],
+  segmentChanges: readonly SegmentChangeRecord[],
+  triggers: readonly TriggerFiringRecord[] = [],
+): OutboxEntry[] {
   return [
     ...lifecycle.map((record) => ({ topic: 'lifecycle' as const, record: { ...record } })),
     ...segmentChanges.map((record) => ({ topic: 'segmentChanges' as const, record: { ...record } })),
+    ...triggers.map((record) => ({ topic: 'triggers' as const, record: { ...record } })),
   ];
 }
 
@@ -32,6 +38,11 @@ export function lifecycleRecordsIn(outboxes: ReadonlyMap<string, readonly Outbox
 /** The segment changes held in members' outboxes. */
 export function segmentChangesIn(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): SegmentChangeRecord[] {
   return outboxRecordsIn(outboxes, 'segmentChanges');
+}
+
+/** The trigger outcomes held in members' outboxes. */
+export function triggerFiringsIn(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): TriggerFiringRecord[] {
+  return outboxRecordsIn(outboxes, 'triggers');
 }
 
 export interface LoadedMember {
@@ -153,6 +164,8 @@ export class MemberStore {
       // Members stored before segments existed.
       state.segments ??= {};
       state.segmentsCheckAt ??= null;
+      state.triggers ??= emptyTriggerState();
+      state.coupons ??= {};
       state.version = Number(version ?? 0);
       loaded.set(memberId, {
         state,

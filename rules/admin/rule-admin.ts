@@ -1,14 +1,15 @@
 import type { Clock } from '../../lib/clock.ts';
 import { err, ok, type Result } from '../../lib/result.ts';
 import type { LogicProblem } from '../engine/json-logic.ts';
-import { type CompiledSegmentRule, compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../engine/segment-rules.ts';
-import { type RuleKind, type RuleStore, type StoredRule, VersionConflictError } from '../store/rule-store.ts';
+import { compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../engine/segment-rules.ts';
+import { compileTriggerRule, conflictsWith, type TriggerControls, type TriggerPattern } from '../engine/trigger-rules.ts';
+import { type RuleKind, type RuleStore, type StoredRule, triggerRuleOf, VersionConflictError } from '../store/rule-store.ts';
 
 /** What went wrong with a rule change, in terms the API maps to a status code. */
 export type AdminError =
   | { readonly kind: 'invalid'; readonly message: string; readonly problems: readonly LogicProblem[] }
   | { readonly kind: 'not_found'; readonly message: string }
-  | { readonly kind: 'conflict'; readonly message: string; readonly currentVersion?: number }
+  | { readonly kind: 'conflict'; readonly message: string; readonly currentVersion?: number; readonly conflictingRule?: string }
   | { readonly kind: 'unavailable'; readonly message: string };
 
 export interface RuleInput {
@@ -18,12 +19,29 @@ export interface RuleInput {
   readonly description?: string;
   readonly condition: unknown;
   readonly active?: boolean;
+  readonly on?: TriggerPattern;
+  readonly businessLine?: string;
+  readonly audience?: string;
+  readonly schedule?: { readonly from?: number; readonly to?: number };
+  readonly controls?: TriggerControls;
 }
 
+/** What a valid rule reads, for the validate endpoint. */
+export interface ValidationSummary {
+  readonly inputs: readonly string[];
+  readonly timeDependent: boolean;
+}
+
+/** Fields a change may set; trigger fields only on triggers. */
 export interface RuleChange {
   readonly name?: string;
   readonly description?: string;
   readonly condition?: unknown;
+  readonly on?: TriggerPattern;
+  readonly businessLine?: string;
+  readonly audience?: string;
+  readonly schedule?: { readonly from?: number; readonly to?: number };
+  readonly controls?: TriggerControls;
   /** When given, the change is refused if the rule is no longer at this version. */
   readonly expectedVersion?: number;
 }
@@ -56,11 +74,13 @@ export class RuleAdmin {
    * Checks a rule as processors will compile it. `against` names the segments it may read:
    * every stored segment for a draft, only the active ones (and itself) when it is or becomes active.
    */
-  async validate(rule: Pick<RuleInput, 'id' | 'condition'>, against: 'stored' | 'active' = 'stored'): Promise<Result<CompiledSegmentRule, AdminError>> {
+  async validate(rule: Omit<RuleInput, 'name'>, against: 'stored' | 'active' = 'stored'): Promise<Result<ValidationSummary, AdminError>> {
     const environment = await this.#environment();
     if (!environment.ok) return environment;
     const rules = await this.#store.list();
-    const segments = new Set([rule.id, ...rules.filter((r) => r.kind === 'segment' && (against === 'stored' || r.active)).map((r) => r.id)]);
+    const segmentIds = rules.filter((r) => r.kind === 'segment' && (against === 'stored' || r.active)).map((r) => r.id);
+    if (rule.kind === 'trigger') return this.#validateTrigger(rule, rules, environment.value, new Set(segmentIds), against);
+    const segments = new Set([rule.id, ...segmentIds]);
     const { compiled, problems } = compileSegmentRule({ id: rule.id, version: 0, condition: rule.condition }, environment.value, segments);
     if (!compiled)
       return err({ kind: 'invalid', message: `rule ${rule.id} is not valid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems });
@@ -75,7 +95,33 @@ export class RuleAdmin {
         return err({ kind: 'invalid', message, problems: [{ path: 'condition', operator: 'in_segment', message }] });
       }
     }
-    return ok(compiled);
+    return ok({ inputs: [...compiled.inputs], timeDependent: compiled.timeDependent });
+  }
+
+  /** A trigger's pattern, controls and condition; when active, no other active trigger may target the same segment and business line at the same time. */
+  #validateTrigger(
+    rule: Omit<RuleInput, 'name'>,
+    rules: readonly StoredRule[],
+    environment: RuleEnvironment,
+    segmentIds: ReadonlySet<string>,
+    against: 'stored' | 'active',
+  ): Result<ValidationSummary, AdminError> {
+    const trigger = triggerRuleOf({ ...(rule as StoredRule), version: 0 });
+    if (rule.on === undefined)
+      return err({ kind: 'invalid', message: 'a trigger needs "on": what sets it off', problems: [{ path: 'on', message: 'required for triggers' }] });
+    const { problems } = compileTriggerRule(trigger, environment, segmentIds);
+    if (problems.length > 0)
+      return err({ kind: 'invalid', message: `rule ${rule.id} is not valid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems });
+    if (against === 'active') {
+      const other = rules.find((r) => r.kind === 'trigger' && r.active && r.id !== rule.id && conflictsWith(trigger, triggerRuleOf(r)));
+      if (other)
+        return err({
+          kind: 'conflict',
+          conflictingRule: other.id,
+          message: `conflicts with active trigger "${other.id}": same segment, same business line (${trigger.businessLine}) and overlapping schedule`,
+        });
+    }
+    return ok({ inputs: [], timeDependent: false });
   }
 
   async create(input: RuleInput, actor: string): Promise<Result<StoredRule, AdminError>> {
@@ -84,12 +130,10 @@ export class RuleAdmin {
     const checked = await this.validate(input, input.active ? 'active' : 'stored');
     if (!checked.ok) return checked;
     const rule = {
-      id: input.id,
-      kind: input.kind,
-      name: input.name,
+      ...input,
       description: input.description ?? '',
-      condition: input.condition,
       active: input.active ?? false,
+      ...(input.kind === 'trigger' ? { businessLine: input.businessLine ?? 'default', controls: input.controls ?? {} } : {}),
       updatedAt: this.#clock.now(),
       updatedBy: actor,
     };
@@ -99,12 +143,17 @@ export class RuleAdmin {
   async update(id: string, change: RuleChange, actor: string): Promise<Result<StoredRule, AdminError>> {
     const current = await this.#store.get(id);
     if (!current) return notFound(id);
-    const next = {
-      ...current,
-      name: change.name ?? current.name,
-      description: change.description ?? current.description,
-      condition: change.condition ?? current.condition,
-    };
+    const { expectedVersion: _, ...fields } = change;
+    if (current.kind === 'segment') {
+      const triggerOnly = (['on', 'businessLine', 'audience', 'schedule', 'controls'] as const).filter((f) => fields[f] !== undefined);
+      if (triggerOnly.length > 0)
+        return err({
+          kind: 'invalid',
+          message: `${triggerOnly.join(', ')} apply to triggers only`,
+          problems: triggerOnly.map((f) => ({ path: f, message: 'applies to triggers only' })),
+        });
+    }
+    const next = { ...current, ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) };
     const checked = await this.validate(next, next.active ? 'active' : 'stored');
     if (!checked.ok) return checked;
     return this.#write(id, change.expectedVersion ?? current.version, { ...next, updatedAt: this.#clock.now(), updatedBy: actor }, actor, 'update', current);
@@ -150,12 +199,24 @@ export class RuleAdmin {
     }
   }
 
+  /** Active rules that read a segment: segments through in_segment, triggers also through on.segment and audience. */
   async #activeDependents(id: string): Promise<string[]> {
     const environment = await this.#store.environment();
     if (!environment) return [];
-    const rules = (await this.#store.list()).filter((r) => r.active && r.kind === 'segment' && r.id !== id);
-    const ids = new Set([id, ...rules.map((r) => r.id)]);
-    return rules.filter((r) => compileSegmentRule(r, environment, ids).compiled?.dependsOn.includes(id)).map((r) => r.id);
+    const active = (await this.#store.list()).filter((r) => r.active && r.id !== id);
+    const segments = active.filter((r) => r.kind === 'segment');
+    const ids = new Set([id, ...segments.map((r) => r.id)]);
+    const readsInCondition = (condition: unknown) => {
+      const text = JSON.stringify(condition ?? null);
+      return text.includes(`"in_segment":"${id}"`) || text.includes(`"in_segment":["${id}"]`);
+    };
+    return active
+      .filter((r) =>
+        r.kind === 'segment'
+          ? compileSegmentRule(r, environment, ids).compiled?.dependsOn.includes(id)
+          : (r.on as { segment?: string } | undefined)?.segment === id || r.audience === id || readsInCondition(r.condition),
+      )
+      .map((r) => r.id);
   }
 
   async #write(

@@ -1,9 +1,11 @@
 import type { CompiledSegmentRule } from './segment-rules.ts';
+import type { CompiledTriggerRule } from './trigger-rules.ts';
 
-/** The active rules a processor evaluates, compiled and in dependency order, and the store revision they came from. */
+/** The active rules a processor evaluates, compiled (segments in dependency order), and the store revision they came from. */
 export interface RuleSet {
   readonly revision: number;
   readonly segments: readonly CompiledSegmentRule[];
+  readonly triggers: readonly CompiledTriggerRule[];
 }
 
-export const NO_RULES: RuleSet = Object.freeze({ revision: 0, segments: [] });
+export const NO_RULES: RuleSet = Object.freeze({ revision: 0, segments: [], triggers: [] });

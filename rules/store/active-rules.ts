@@ -1,9 +1,10 @@
 import type { Logger } from '../../lib/logger.ts';
 import { NO_RULES, type RuleSet } from '../engine/rule-set.ts';
 import { type CompiledSegmentRule, compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../engine/segment-rules.ts';
-import type { RuleStore, StoredRule } from './rule-store.ts';
+import { type CompiledTriggerRule, compileTriggerRule } from '../engine/trigger-rules.ts';
+import { type RuleStore, type StoredRule, triggerRuleOf } from './rule-store.ts';
 
-/** Compiles the active segment rules; a rule that does not compile here (e.g. a counter this processor lacks) is left out and named. */
+/** Compiles the active rules; a rule that does not compile here (e.g. a counter this processor lacks) is left out and named. */
 export function compileActiveRules(
   revision: number,
   rules: readonly StoredRule[],
@@ -20,7 +21,14 @@ export function compileActiveRules(
   }
   const { ordered, cycles } = orderByDependencies(compiled);
   for (const [id, cycle] of cycles) rejected.push({ id, problems: [`segments read each other in a cycle: ${cycle.join(' -> ')}`] });
-  return { ruleSet: { revision, segments: ordered }, rejected };
+  const segmentIds = new Set(ordered.map((r) => r.id));
+  const triggers: CompiledTriggerRule[] = [];
+  for (const rule of rules.filter((r) => r.active && r.kind === 'trigger')) {
+    const result = compileTriggerRule(triggerRuleOf(rule), environment, segmentIds);
+    if (result.compiled) triggers.push(result.compiled);
+    else rejected.push({ id: rule.id, problems: result.problems.map((p) => `${p.path}: ${p.message}`) });
+  }
+  return { ruleSet: { revision, segments: ordered, triggers }, rejected };
 }
 
 /**
@@ -57,7 +65,7 @@ export class ActiveRules {
     const { ruleSet, rejected } = compileActiveRules(revision, await this.#store.list(), this.#environment);
     for (const r of rejected) this.#logger.error({ rule: r.id, problems: r.problems }, 'active rule left out: it does not compile on this processor');
     this.#current = ruleSet;
-    this.#logger.info({ revision, segments: ruleSet.segments.length }, 'rules loaded');
+    this.#logger.info({ revision, segments: ruleSet.segments.length, triggers: ruleSet.triggers.length }, 'rules loaded');
     for (const listener of this.#listeners) listener();
   }
 

@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { RuleEnvironment } from '../engine/segment-rules.ts';
+import type { TriggerControls, TriggerPattern, TriggerRule } from '../engine/trigger-rules.ts';
 import type { ValueType } from '../engine/variables.ts';
 
-/** The kinds of rule the engine stores. Only segment rules are evaluated so far (docs/rules.md). */
-export type RuleKind = 'segment';
+/** The kinds of rule the engine stores (docs/rules.md). */
+export type RuleKind = 'segment' | 'trigger';
 
-/** One version of a rule, as stored and as the admin API shows it. */
+/** One version of a rule, as stored and as the admin API shows it. Trigger fields are set on triggers only. */
 export interface StoredRule {
   readonly id: string;
   readonly kind: RuleKind;
@@ -16,6 +17,25 @@ export interface StoredRule {
   readonly version: number;
   readonly updatedAt: number;
   readonly updatedBy: string;
+  readonly on?: TriggerPattern;
+  readonly businessLine?: string;
+  readonly audience?: string;
+  readonly schedule?: { readonly from?: number; readonly to?: number };
+  readonly controls?: TriggerControls;
+}
+
+/** A stored trigger as the engine compiles it. */
+export function triggerRuleOf(rule: StoredRule): TriggerRule {
+  return {
+    id: rule.id,
+    version: rule.version,
+    on: rule.on as TriggerPattern,
+    condition: rule.condition,
+    businessLine: rule.businessLine ?? 'default',
+    audience: rule.audience,
+    schedule: rule.schedule,
+    controls: rule.controls ?? {},
+  };
 }
 
 /** One line of the append-only audit log. */

@@ -28,7 +28,7 @@ export const STATE_CONFIG = { counters: DEFAULT_COUNTERS, longestWindowDays: 365
  */
 export async function processorState(redis: Redis, start: Date, options: { rules?: () => RuleSet } = {}) {
   const rules = options.rules ?? (() => NO_RULES);
-  const segments = { state: STATE_CONFIG, windowsDays: DEFAULT_WINDOWS_DAYS, rfm: DEFAULT_RFM };
+  const segments = { state: STATE_CONFIG, windowsDays: DEFAULT_WINDOWS_DAYS, rfm: DEFAULT_RFM, triggers: { dailyCap: 3, defaultTimeZone: 'UTC' } };
   const clock = new ManualClock(start);
   const keys = keysWithPrefix(`t${Date.now()}${Math.random().toString(36).slice(2, 8)}:`);
   const hash = keyedHash('test-secret');

@@ -72,11 +72,11 @@ describe('BufferedHistory', () => {
       },
     } as unknown as HistoryWriter;
     const history = new BufferedHistory(writer, { maxRows: 3, maxAgeMs: 1_000 });
-    history.add({ events: [{ memberId: 'm', event: testEvent('a', 0) }], identityChanges: [], transitions: [], segmentChanges: [] }, 0);
+    history.add({ events: [{ memberId: 'm', event: testEvent('a', 0) }], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] }, 0);
     await expect(history.flush()).rejects.toThrow('ClickHouse unavailable');
     expect(history.due(500)).toBe(false);
     expect(history.due(1_000)).toBe(true); // still as old as the failed rows
-    history.add({ events: [{ memberId: 'm', event: testEvent('b', 600) }], identityChanges: [], transitions: [], segmentChanges: [] }, 600);
+    history.add({ events: [{ memberId: 'm', event: testEvent('b', 600) }], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] }, 600);
     fail = false;
     await history.flush();
     expect(written).toEqual([['a', 'b']]);

@@ -1,0 +1,219 @@
+import { createHash } from 'node:crypto';
+import { parseJsonObject } from '../../lib/json.ts';
+import { readVariable } from '../../rules/engine/evaluate-segments.ts';
+import { isTimeZone, type LocalTime, nextLocalOccurrence } from '../../rules/engine/local-time.ts';
+import type { RuleSet } from '../../rules/engine/rule-set.ts';
+import { decideFiring, type PendingTrigger } from '../../rules/engine/trigger-controls.ts';
+import type { CompiledTriggerRule, TriggerRule } from '../../rules/engine/trigger-rules.ts';
+import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
+import type { MemberState } from './member-state.ts';
+import { memberEnv, ruleContext, type SegmentSettings } from './segments.ts';
+
+const MINUTE = 60_000;
+
+export interface TriggerSettings {
+  /** Most trigger fires per member per local day, across all rules. */
+  readonly dailyCap: number;
+  /** Time zone of members without a valid `timezone` trait. */
+  readonly defaultTimeZone: string;
+}
+
+export interface RuleSettings extends SegmentSettings {
+  readonly triggers: TriggerSettings;
+}
+
+/** What happened to a member that trigger rules may react to. */
+export interface TriggerInput {
+  readonly event: EventRecord | null;
+  readonly segmentChanges: readonly SegmentChangeRecord[];
+  readonly transitions: readonly LifecycleTransitionRecord[];
+  /** The member's time of the happening (event time). */
+  readonly at: number;
+  /** Trait names the event changed (calendar dates are recomputed when birthday or time zone change). */
+  readonly changedTraits: ReadonlySet<string>;
+}
+
+export function timeZoneOf(state: MemberState, fallback: string): string {
+  const zone = state.traits.timezone;
+  return typeof zone === 'string' && isTimeZone(zone) ? zone : fallback;
+}
+
+/** Opted out of marketing: the `marketing_opt_out` or `unsubscribed` trait is true. */
+export function optedOut(state: MemberState): boolean {
+  return state.traits.marketing_opt_out === true || state.traits.unsubscribed === true;
+}
+
+/** Coupons received and neither redeemed nor expired at `at`. */
+export function outstandingCoupons(state: MemberState, at: number): number {
+  return Object.values(state.coupons).filter((expiresAt) => expiresAt === null || expiresAt > at).length;
+}
+
+export function triggerFiringId(memberId: string, ruleId: string, version: number, outcome: string, at: number, key: string): string {
+  return createHash('sha256').update(`trigger|${memberId}|${ruleId}|${version}|${outcome}|${at}|${key}`).digest('hex').slice(0, 32);
+}
+
+/** The next calendar moment of a rule for this member, or null (e.g. no birthday trait). */
+function nextCalendarAt(rule: TriggerRule, state: MemberState, after: number, timeZone: string): number | null {
+  if (!('calendar' in rule.on)) return null;
+  const calendar = rule.on.calendar;
+  let matches: (date: LocalTime) => boolean;
+  if (calendar.kind === 'monthly') matches = (d) => d.day === calendar.day;
+  else if (calendar.kind === 'weekly') matches = (d) => d.weekday === calendar.weekday;
+  else {
+    const birthday = typeof state.traits.birthday === 'string' ? /^(?:\d{4}-)?(\d{2})-(\d{2})$/.exec(state.traits.birthday) : null;
+    if (!birthday) return null;
+    const [month, day] = [Number(birthday[1]), Number(birthday[2])];
+    matches = (d) => d.month === month && d.day === day;
+  }
+  return nextLocalOccurrence(after, timeZone, calendar.hour, 0, matches);
+}
+
+/**
+ * Evaluates trigger rules for a member: what starts or cancels a waiting sequence, which
+ * rules the event, segment changes and lifecycle transitions set off, their conditions,
+ * and each firing's anti-harassment controls. Updates the member's trigger state and
+ * returns every outcome (fired, suppressed, held out, deferred) as a record.
+ */
+export function applyTriggers(state: MemberState, known: boolean, rules: RuleSet, input: TriggerInput, settings: RuleSettings): TriggerFiringRecord[] {
+  const triggers = rules.triggers;
+  const active = new Set(triggers.map((t) => t.id));
+  state.triggers.pending = state.triggers.pending.filter((p) => active.has(p.ruleId));
+  if (triggers.length === 0) return [];
+  const { event, at } = input;
+  const properties = event ? parseJsonObject(event.properties) : {};
+  const timeZone = timeZoneOf(state, settings.triggers.defaultTimeZone);
+  const candidates: { rule: CompiledTriggerRule; causeEventId: string | null; key: string }[] = [];
+  for (const trigger of triggers) {
+    const on = trigger.rule.on;
+    if (event && event.type === 'track') {
+      if ('event' in on && on.event === event.event) candidates.push({ rule: trigger, causeEventId: event.messageId, key: '' });
+      if ('sequence' in on) {
+        const s = on.sequence;
+        const key = s.key ? String(properties[s.key] ?? '') : '';
+        if (event.event === s.cancel)
+          state.triggers.pending = state.triggers.pending.filter((p) => !(p.ruleId === trigger.id && p.kind === 'sequence' && (!s.key || p.key === key)));
+        else if (event.event === s.start) {
+          state.triggers.pending = state.triggers.pending.filter((p) => !(p.ruleId === trigger.id && p.kind === 'sequence' && p.key === key));
+          state.triggers.pending.push({
+            ruleId: trigger.id,
+            version: trigger.version,
+            kind: 'sequence',
+            key,
+            dueAt: at + s.withinMinutes * MINUTE,
+            causeEventId: event.messageId,
+          });
+        }
+      }
+    }
+    if ('segment' in on)
+      for (const change of input.segmentChanges)
+        if (change.segmentId === on.segment && change.change === on.change)
+          candidates.push({ rule: trigger, causeEventId: change.causeEventId, key: change.id });
+    if ('lifecycle' in on)
+      for (const transition of input.transitions)
+        if (transition.toStage === on.lifecycle) candidates.push({ rule: trigger, causeEventId: transition.causeEventId, key: transition.id });
+    if ('calendar' in on) {
+      const scheduled = state.triggers.pending.some((p) => p.ruleId === trigger.id && p.kind === 'calendar' && p.version === trigger.version);
+      if (!scheduled || input.changedTraits.has('birthday') || input.changedTraits.has('timezone')) {
+        state.triggers.pending = state.triggers.pending.filter((p) => !(p.ruleId === trigger.id && p.kind === 'calendar'));
+        const next = nextCalendarAt(trigger.rule, state, at, timeZone);
+        if (next !== null)
+          state.triggers.pending.push({ ruleId: trigger.id, version: trigger.version, kind: 'calendar', key: '', dueAt: next, causeEventId: null });
+      }
+    }
+  }
+  const eventView = event ? eventVariables(event, properties) : null;
+  return candidates.flatMap(({ rule, causeEventId, key }) => fire(state, known, rule, { at, causeEventId, key, event: eventView, timeZone }, settings));
+}
+
+/** Trigger work that fell due by `at` with no event: sequences that timed out, deferred firings, calendar dates. */
+export function dueTriggers(state: MemberState, known: boolean, rules: RuleSet, at: number, settings: RuleSettings): TriggerFiringRecord[] {
+  const due = state.triggers.pending.filter((p) => p.dueAt <= at).sort((a, b) => a.dueAt - b.dueAt);
+  if (due.length === 0) return [];
+  state.triggers.pending = state.triggers.pending.filter((p) => p.dueAt > at);
+  const byId = new Map(rules.triggers.map((t) => [t.id, t]));
+  const timeZone = timeZoneOf(state, settings.triggers.defaultTimeZone);
+  const records: TriggerFiringRecord[] = [];
+  for (const pending of due) {
+    const rule = byId.get(pending.ruleId);
+    if (!rule) continue;
+    const firing = { at: pending.dueAt, causeEventId: pending.causeEventId, key: pending.key, event: null, timeZone };
+    if (pending.kind === 'deferred') records.push(...decide(state, rule, { ...firing, afterQuietHours: true }, {}, settings));
+    else records.push(...fire(state, known, rule, firing, settings));
+    if (pending.kind === 'calendar') {
+      const next = nextCalendarAt(rule.rule, state, pending.dueAt, timeZone);
+      if (next !== null) state.triggers.pending.push({ ...pending, version: rule.version, dueAt: next });
+    }
+  }
+  return records;
+}
+
+interface Firing {
+  readonly at: number;
+  readonly causeEventId: string | null;
+  readonly key: string;
+  readonly event: Record<string, unknown> | null;
+  readonly timeZone: string;
+  readonly afterQuietHours?: boolean;
+}
+
+/** A candidate firing: in schedule, its condition holds, then the controls decide. */
+function fire(state: MemberState, known: boolean, rule: CompiledTriggerRule, firing: Firing, settings: RuleSettings): TriggerFiringRecord[] {
+  const schedule = rule.rule.schedule;
+  if ((schedule?.from !== undefined && firing.at < schedule.from) || (schedule?.to !== undefined && firing.at >= schedule.to)) return [];
+  const context = ruleContext(state, known, firing.at, settings);
+  context.segments = Object.keys(state.segments);
+  context.event = firing.event;
+  if (!rule.matches(context, memberEnv(state, firing.at))) return [];
+  const values = Object.fromEntries(rule.variables.map((name) => [name, readVariable(context, name)]));
+  return decide(state, rule, firing, values, settings);
+}
+
+function decide(state: MemberState, rule: CompiledTriggerRule, firing: Firing, values: Record<string, unknown>, settings: RuleSettings): TriggerFiringRecord[] {
+  const decision = decideFiring(rule.rule, state.triggers, {
+    memberId: state.memberId,
+    at: firing.at,
+    timeZone: firing.timeZone,
+    optedOut: optedOut(state),
+    outstandingCoupons: outstandingCoupons(state, firing.at),
+    dailyCap: settings.triggers.dailyCap,
+    afterQuietHours: firing.afterQuietHours,
+  });
+  if (decision.outcome === 'deferred')
+    state.triggers.pending.push({
+      ruleId: rule.id,
+      version: rule.version,
+      kind: 'deferred',
+      key: firing.key,
+      dueAt: decision.until,
+      causeEventId: firing.causeEventId,
+    } satisfies PendingTrigger);
+  return [
+    {
+      id: triggerFiringId(state.memberId, rule.id, rule.version, decision.outcome, firing.at, firing.key),
+      memberId: state.memberId,
+      ruleId: rule.id,
+      ruleVersion: rule.version,
+      outcome: decision.outcome,
+      reason: decision.reason,
+      at: firing.at,
+      causeEventId: firing.causeEventId,
+      businessLine: rule.rule.businessLine,
+      values: JSON.stringify(values),
+    },
+  ];
+}
+
+/** The event as trigger conditions read it (`event.*`, docs/rules.md). */
+function eventVariables(event: EventRecord, properties: Record<string, unknown>): Record<string, unknown> {
+  return {
+    type: event.type,
+    event: event.event,
+    name: event.name,
+    timestamp: event.timestamp,
+    message_id: event.messageId,
+    properties,
+    traits: parseJsonObject(event.traits),
+    context: parseJsonObject(event.context),
+  };
+}

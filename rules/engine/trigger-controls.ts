@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { localDate, quietHoursAt } from './local-time.ts';
+import type { TriggerRule } from './trigger-rules.ts';
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+/** A trigger waiting for its time: the end of a sequence's wait, a deferral past quiet hours, a calendar date. */
+export interface PendingTrigger {
+  readonly ruleId: string;
+  readonly version: number;
+  readonly kind: 'sequence' | 'deferred' | 'calendar';
+  /** Sequences: the keying property's value ('' when unkeyed). */
+  readonly key: string;
+  readonly dueAt: number;
+  readonly causeEventId: string | null;
+}
+
+/** What a member's triggers remember: fire times for cooldowns and caps, and what waits. */
+export interface TriggerMemberState {
+  /** Per rule, when it fired (kept as long as its cooldown or cap window needs). */
+  fires: Record<string, number[]>;
+  /** Fires of every rule in the last two days, for the daily cap in the member's time zone. */
+  recentFires: number[];
+  pending: PendingTrigger[];
+}
+
+export function emptyTriggerState(): TriggerMemberState {
+  return { fires: {}, recentFires: [], pending: [] };
+}
+
+export interface FiringContext {
+  readonly memberId: string;
+  readonly at: number;
+  readonly timeZone: string;
+  readonly optedOut: boolean;
+  readonly outstandingCoupons: number;
+  /** Most fires per member per local day, across all trigger rules. */
+  readonly dailyCap: number;
+  /** A deferred firing coming due: quiet hours were already waited out. */
+  readonly afterQuietHours?: boolean;
+}
+
+export type FiringDecision =
+  | { readonly outcome: 'fired'; readonly reason: null }
+  | { readonly outcome: 'suppressed' | 'held_out'; readonly reason: string }
+  | { readonly outcome: 'deferred'; readonly reason: 'quiet_hours'; readonly until: number };
+
+/** A stable share of members per rule, so the same members stay in the control group. */
+export function inHoldout(ruleId: string, memberId: string, percent: number): boolean {
+  if (percent <= 0) return false;
+  const bucket = Number.parseInt(createHash('sha256').update(`holdout|${ruleId}|${memberId}`).digest('hex').slice(0, 8), 16) / 0x1_0000_0000;
+  return bucket * 100 < percent;
+}
+
+/**
+ * Applies a rule's anti-harassment controls to a firing, in this order: opt-out,
+ * holdout, quiet hours (defer or drop), cooldown, the rule's cap, outstanding coupons,
+ * the daily cap across rules. A firing that goes out is recorded in `state`.
+ */
+export function decideFiring(rule: TriggerRule, state: TriggerMemberState, ctx: FiringContext): FiringDecision {
+  const c = rule.controls;
+  const at = ctx.at;
+  if ((c.marketing ?? true) && ctx.optedOut) return { outcome: 'suppressed', reason: 'opted_out' };
+  if (inHoldout(rule.id, ctx.memberId, c.holdoutPercent ?? 0)) return { outcome: 'held_out', reason: 'holdout' };
+  if (c.quietHours && !ctx.afterQuietHours) {
+    const quiet = quietHoursAt(at, ctx.timeZone, c.quietHours.start, c.quietHours.end);
+    if (quiet.quiet)
+      return c.quietHours.mode === 'defer'
+        ? { outcome: 'deferred', reason: 'quiet_hours', until: quiet.endsAt }
+        : { outcome: 'suppressed', reason: 'quiet_hours' };
+  }
+  const fires = state.fires[rule.id] ?? [];
+  const cooldown = (c.cooldownMinutes ?? 0) * MINUTE;
+  if (cooldown > 0 && fires.some((t) => t > at - cooldown && t <= at)) return { outcome: 'suppressed', reason: 'cooldown' };
+  const cap = c.maxFires;
+  if (cap && fires.filter((t) => t > at - cap.windowDays * DAY && t <= at).length >= cap.count) return { outcome: 'suppressed', reason: 'rule_cap' };
+  if (c.maxOutstandingCoupons !== undefined && ctx.outstandingCoupons >= c.maxOutstandingCoupons)
+    return { outcome: 'suppressed', reason: 'outstanding_coupons' };
+  const today = localDate(at, ctx.timeZone);
+  if (state.recentFires.filter((t) => t <= at && localDate(t, ctx.timeZone) === today).length >= ctx.dailyCap)
+    return { outcome: 'suppressed', reason: 'daily_cap' };
+
+  const keepFor = Math.max(cooldown, (cap?.windowDays ?? 0) * DAY);
+  state.fires[rule.id] = [...fires.filter((t) => t > at - keepFor), at];
+  state.recentFires = [...state.recentFires.filter((t) => t > at - 2 * DAY), at];
+  return { outcome: 'fired', reason: null };
+}
