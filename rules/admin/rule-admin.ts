@@ -169,7 +169,7 @@ export class RuleAdmin {
     } else {
       const dependents = await this.#activeDependents(id);
       if (dependents.length > 0)
-        return err({ kind: 'conflict', message: `active segment rules read "${id}": ${dependents.join(', ')}; deactivate or change them first` });
+        return err({ kind: 'conflict', message: `active rules read "${id}": ${dependents.join(', ')}; deactivate or change them first` });
     }
     const next = { ...current, active, updatedAt: this.#clock.now(), updatedBy: actor };
     return this.#write(id, expectedVersion ?? current.version, next, actor, active ? 'activate' : 'deactivate', current);
@@ -190,7 +190,7 @@ export class RuleAdmin {
     const current = await this.#store.get(id);
     if (!current) return notFound(id);
     const dependents = await this.#activeDependents(id);
-    if (dependents.length > 0) return err({ kind: 'conflict', message: `active segment rules read "${id}": ${dependents.join(', ')}; change them first` });
+    if (dependents.length > 0) return err({ kind: 'conflict', message: `active rules read "${id}": ${dependents.join(', ')}; change them first` });
     try {
       await this.#store.write(id, current.version, null, { actor, action: 'delete', before: current, at: this.#clock.now() });
       return ok(null);

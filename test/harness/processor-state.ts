@@ -10,11 +10,11 @@ import { DEFAULT_RFM } from '../../processors/logic/rfm.ts';
 import { BatchProcessor, type SourceRecord } from '../../processors/pipeline/batch-processor.ts';
 import { TimerSweeper } from '../../processors/pipeline/timer-sweeper.ts';
 import { keysWithPrefix } from '../../processors/store/keys.ts';
-import { lifecycleRecordsIn, MemberStore, type OutboxEntry, segmentChangesIn } from '../../processors/store/member-store.ts';
+import { lifecycleRecordsIn, MemberStore, type OutboxEntry, segmentChangesIn, triggerFiringsIn } from '../../processors/store/member-store.ts';
 import { NO_RULES, type RuleSet } from '../../rules/engine/rule-set.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { AvroCodec } from '../../schemas/codec.ts';
-import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord } from '../../schemas/records.ts';
+import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
 import { testEvent } from './test-event.ts';
 
@@ -53,7 +53,7 @@ export async function processorState(redis: Redis, start: Date, options: { rules
   /** Publishing stand-in: takes the outboxes and removes what it took, as the publisher does. */
   const drain = async (outboxes: Map<string, readonly OutboxEntry[]>) => {
     await store.acknowledgeOutbox(new Map([...outboxes].map(([m, entries]) => [m, entries.length])));
-    return { lifecycle: lifecycleRecordsIn(outboxes), segmentChanges: segmentChangesIn(outboxes) };
+    return { lifecycle: lifecycleRecordsIn(outboxes), segmentChanges: segmentChangesIn(outboxes), triggerFirings: triggerFiringsIn(outboxes) };
   };
 
   return {
@@ -84,12 +84,14 @@ export async function processorState(redis: Redis, start: Date, options: { rules
     async sweepOutputs() {
       const lifecycle: LifecycleTransitionRecord[] = [];
       const segmentChanges: SegmentChangeRecord[] = [];
+      const triggerFirings: TriggerFiringRecord[] = [];
       for (let shard = 0; shard < limits.timerShards; shard++) {
         const drained = await drain((await sweeper.sweep(shard)).outboxes);
         lifecycle.push(...drained.lifecycle);
         segmentChanges.push(...drained.segmentChanges);
+        triggerFirings.push(...drained.triggerFirings);
       }
-      return { lifecycle, segmentChanges };
+      return { lifecycle, segmentChanges, triggerFirings };
     },
     async sweep() {
       return (await this.sweepOutputs()).lifecycle;

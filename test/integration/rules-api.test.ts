@@ -116,7 +116,7 @@ describe('rules admin API (needs Redis)', () => {
     expect(response.json().message).toBe('segments would read each other in a cycle: fans -> loyal -> fans');
     response = await call('POST', '/rules/buyers/deactivate', 'editor', {});
     expect(response.statusCode).toBe(409);
-    expect(response.json().message).toBe('active segment rules read "buyers": loyal; deactivate or change them first');
+    expect(response.json().message).toBe('active rules read "buyers": loyal; deactivate or change them first');
 
     // Roles: viewers read, editors change, only admins delete and read the audit log.
     expect((await call('POST', '/rules', 'viewer', segment('x', true))).statusCode).toBe(403);
@@ -143,6 +143,49 @@ describe('rules admin API (needs Redis)', () => {
     ]);
     const all = (await call('GET', '/audit', 'admin')).json() as { action: string; ruleId: string }[];
     expect(all.at(-1)).toMatchObject({ action: 'delete', ruleId: 'fans', after: null });
+  });
+
+  it('checks triggers: pattern and controls errors by path; conflicting active triggers are refused naming the other', async () => {
+    const { app } = await server();
+    const create = (body: object) => app.inject({ method: 'POST', url: '/rules', headers: auth('editor'), payload: body });
+    expect((await create(segment('silent_buyers', { '==': [{ var: 'lifecycle.stage' }, 'silent'] }, { active: true }))).statusCode).toBe(201);
+    const trigger = (id: string, extra: object) => ({ id, kind: 'trigger', name: id, condition: true, businessLine: 'apparel', ...extra });
+    let response = await create(trigger('bad', { on: { sequence: { start: 'Product Added', withinMinutes: 0 } } }));
+    expect(response.statusCode).toBe(422);
+    expect(response.json().problems.map((p: { path: string }) => p.path)).toEqual(['on.sequence.cancel', 'on.sequence.withinMinutes']);
+    response = await create(
+      trigger('bad', { on: { segment: 'silent_buyer', change: 'entered' }, controls: { quietHours: { start: '22:00', end: '8', mode: 'defer' } } }),
+    );
+    expect(response.json().problems).toEqual([
+      { path: 'on.segment', message: 'unknown segment "silent_buyer"; known segments: silent_buyers' },
+      { path: 'controls.quietHours.end', message: 'expected HH:MM; received "8"' },
+    ]);
+    response = await create(trigger('bad', { on: { event: 'Order Completed' }, controls: { holdoutPercent: 120 } }));
+    expect(response.statusCode).toBe(400);
+    expect(response.json().message).toMatch(/holdoutPercent must be <= 100/);
+    response = await create(
+      trigger('bad', { on: { event: 'Order Completed' }, condition: { '>': [{ var: 'event.properties.total' }, { var: 'event.nope' }] } }),
+    );
+    expect(response.json().problems[0]).toMatchObject({ variable: 'event.nope' });
+
+    const day = 86_400_000;
+    const winBack = { on: { segment: 'silent_buyers', change: 'entered' }, active: true, schedule: { from: 0, to: 10 * day } };
+    expect((await create(trigger('win_back', winBack))).statusCode).toBe(201);
+    response = await create(trigger('win_back_2', { ...winBack, schedule: { from: 5 * day, to: 20 * day } }));
+    expect(response.statusCode).toBe(409);
+    expect(response.json()).toMatchObject({
+      error: 'conflict',
+      conflictingRule: 'win_back',
+      message: expect.stringContaining('conflicts with active trigger "win_back"'),
+    });
+    // Another business line, or a later schedule, or inactive: no conflict.
+    expect((await create(trigger('win_back_shoes', { ...winBack, businessLine: 'shoes' }))).statusCode).toBe(201);
+    expect((await create(trigger('win_back_later', { ...winBack, schedule: { from: 10 * day, to: 20 * day } }))).statusCode).toBe(201);
+    expect((await create(trigger('win_back_draft', { ...winBack, active: false }))).statusCode).toBe(201);
+    expect((await app.inject({ method: 'POST', url: '/rules/win_back_draft/activate', headers: auth('editor'), payload: {} })).statusCode).toBe(409);
+    // A segment that triggers listen to cannot be deactivated.
+    response = await app.inject({ method: 'POST', url: '/rules/silent_buyers/deactivate', headers: auth('editor'), payload: {} });
+    expect(response.json().message).toMatch(/active rules read "silent_buyers": win_back, win_back_later, win_back_shoes/);
   });
 
   it('serves its OpenAPI document at /docs', async () => {

@@ -86,7 +86,7 @@ describe('segments evaluated per event and when time passes (needs Redis)', () =
     ]);
     expect(swept.segmentChanges.every((c) => c.causeEventId === null)).toBe(true);
     expect(swept.lifecycle.map((t) => t.toStage)).toEqual(['silent']);
-    expect(await p.sweepOutputs()).toEqual({ lifecycle: [], segmentChanges: [] });
+    expect(await p.sweepOutputs()).toEqual({ lifecycle: [], segmentChanges: [], triggerFirings: [] });
 
     // Orders again: no longer lapsed, a big spender again.
     const comeback = p.event({ userId: 'user-1', event: 'Order Completed', properties: order('o3', 150) });

@@ -1,0 +1,249 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { MS_PER_DAY } from '../../lib/clock.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { createRedis } from '../../lib/redis.ts';
+import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../processors/logic/counters.ts';
+import { inHoldout } from '../../rules/engine/trigger-controls.ts';
+import { ActiveRules } from '../../rules/store/active-rules.ts';
+import { RuleStore, type StoredRule } from '../../rules/store/rule-store.ts';
+import type { TriggerFiringRecord } from '../../schemas/records.ts';
+import { processorState } from '../harness/processor-state.ts';
+
+const redis = createRedis(inject('services').redisUrl);
+beforeAll(() => redis.connect());
+afterAll(() => redis.quit());
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+type RuleSpec = Partial<StoredRule> & { id: string };
+
+/** A processor state over real Redis whose active rules are `specs` (the daily cap across rules is 3). */
+async function withRules(start: string, specs: RuleSpec[]) {
+  const store = new RuleStore(redis, `trig${Date.now()}${Math.random().toString(36).slice(2, 6)}:`);
+  for (const spec of specs)
+    await store.write(
+      spec.id,
+      0,
+      {
+        kind: 'trigger',
+        name: spec.id,
+        description: '',
+        condition: true,
+        active: true,
+        updatedAt: 0,
+        updatedBy: 'test',
+        businessLine: 'default',
+        controls: {},
+        ...spec,
+      },
+      { actor: 'test', action: 'create', before: null, at: 0 },
+    );
+  const rules = new ActiveRules(
+    store,
+    { counters: DEFAULT_COUNTERS.map((c) => c.name), windowsDays: DEFAULT_WINDOWS_DAYS, computedTraits: new Map() },
+    createLogger({ service: 'test', level: 'silent' }),
+  );
+  await rules.refresh();
+  expect(
+    rules
+      .current()
+      .triggers.map((t) => t.id)
+      .sort(),
+  ).toEqual(
+    specs
+      .filter((s) => s.kind !== 'segment')
+      .map((s) => s.id)
+      .sort(),
+  );
+  return processorState(redis, new Date(start), { rules: () => rules.current() });
+}
+
+const outcomes = (records: readonly TriggerFiringRecord[]) => records.map((r) => `${r.ruleId} ${r.outcome}${r.reason ? ` ${r.reason}` : ''}`);
+const order = (id: string, total: number, extra: Record<string, unknown> = {}) => JSON.stringify({ order_id: id, total, ...extra });
+
+describe('trigger patterns (needs Redis)', () => {
+  it('single events with conditions: sign-up, first paid order, order over an amount', async () => {
+    const p = await withRules('2026-03-01T09:00:00Z', [
+      { id: 'signup', on: { event: 'Signed Up' } },
+      { id: 'first_order', on: { event: 'Order Completed' }, condition: { '==': [{ var: 'orders.count' }, 1] } },
+      { id: 'big_order', on: { event: 'Order Completed' }, condition: { '>=': [{ var: 'event.properties.total' }, 100] } },
+    ]);
+    const u = { userId: 'u1' };
+    let step = await p.feed([p.event({ ...u, event: 'Signed Up' })]);
+    expect(outcomes(step.triggerFirings)).toEqual(['signup fired']);
+    p.clock.advance(HOUR);
+    step = await p.feed([p.event({ ...u, event: 'Order Completed', properties: order('o1', 40) })]);
+    expect(outcomes(step.triggerFirings)).toEqual(['first_order fired']);
+    expect(JSON.parse(step.triggerFirings[0]?.values as string)).toEqual({ 'orders.count': 1 });
+    p.clock.advance(HOUR);
+    step = await p.feed([p.event({ ...u, event: 'Order Completed', properties: order('o2', 150) })]);
+    expect(outcomes(step.triggerFirings)).toEqual(['big_order fired']);
+    expect(step.triggerFirings[0]).toMatchObject({ at: p.clock.now(), ruleVersion: 1, businessLine: 'default', causeEventId: expect.any(String) });
+  });
+
+  it('cart added and no paid order within 2 hours, keyed per cart: fires exactly at the deadline for the abandoned cart only', async () => {
+    const p = await withRules('2026-03-01T09:00:00Z', [
+      { id: 'abandoned_cart', on: { sequence: { start: 'Product Added', cancel: 'Order Completed', withinMinutes: 120, key: 'cart_id' } } },
+    ]);
+    const u = { userId: 'u1' };
+    const addedAt = p.clock.now();
+    await p.feed([
+      p.event({ ...u, event: 'Product Added', properties: '{"cart_id":"A","product_id":"p1"}' }),
+      p.event({ ...u, event: 'Product Added', properties: '{"cart_id":"B","product_id":"p2"}' }),
+    ]);
+    p.clock.advance(90 * MINUTE);
+    await p.feed([p.event({ ...u, event: 'Order Completed', properties: order('o1', 20, { cart_id: 'A' }) })]);
+    p.clock.set(addedAt + 119 * MINUTE);
+    expect((await p.sweepOutputs()).triggerFirings ?? []).toEqual([]);
+    p.clock.set(addedAt + 121 * MINUTE);
+    const swept = await p.sweepOutputs();
+    expect(outcomes(swept.triggerFirings)).toEqual(['abandoned_cart fired']);
+    expect(swept.triggerFirings[0]?.at).toBe(addedAt + 120 * MINUTE);
+    p.clock.advance(HOUR);
+    expect((await p.sweepOutputs()).triggerFirings).toEqual([]);
+  });
+
+  it('entering a segment and reaching a lifecycle stage', async () => {
+    const p = await withRules('2026-03-01T09:00:00Z', [
+      { id: 'buyers', kind: 'segment', condition: { '>=': [{ var: 'orders.count' }, 1] } },
+      { id: 'welcome_buyer', on: { segment: 'buyers', change: 'entered' } },
+      { id: 'win_back', on: { lifecycle: 'silent' } },
+    ]);
+    const step = await p.feed([p.event({ userId: 'u1', event: 'Order Completed', properties: order('o1', 30) })]);
+    expect(outcomes(step.triggerFirings)).toEqual(['welcome_buyer fired']);
+    const orderedAt = p.clock.now();
+    p.clock.set(orderedAt + 31 * MS_PER_DAY + HOUR);
+    const swept = await p.sweepOutputs();
+    expect(swept.lifecycle.map((t) => t.toStage)).toEqual(['silent']);
+    expect(outcomes(swept.triggerFirings)).toEqual(['win_back fired']);
+    // Fired when the member became silent (more than 30 days after the order), by the timer.
+    expect(swept.triggerFirings[0]?.at).toBe(swept.lifecycle[0]?.at);
+    expect(swept.triggerFirings[0]?.causeEventId).toBeNull();
+  });
+
+  it('calendar: a birthday at 10:00 in the member time zone and a monthly member day, with no events', async () => {
+    const p = await withRules('2026-03-01T09:00:00Z', [
+      { id: 'birthday', on: { calendar: { kind: 'birthday', hour: 10 } } },
+      { id: 'member_day', on: { calendar: { kind: 'monthly', day: 15, hour: 9 } } },
+    ]);
+    await p.feed([p.event({ userId: 'u1', type: 'identify', traits: '{"birthday":"1990-03-05","timezone":"Asia/Shanghai"}' })]);
+    p.clock.set(Date.parse('2026-03-05T01:59:00Z'));
+    expect((await p.sweepOutputs()).triggerFirings).toEqual([]);
+    p.clock.set(Date.parse('2026-03-05T02:00:00Z')); // 10:00 in Shanghai
+    let swept = await p.sweepOutputs();
+    expect(swept.triggerFirings.map((r) => [r.ruleId, new Date(r.at).toISOString()])).toEqual([['birthday', '2026-03-05T02:00:00.000Z']]);
+    p.clock.set(Date.parse('2026-04-16T00:00:00Z'));
+    swept = await p.sweepOutputs();
+    expect(swept.triggerFirings.map((r) => [r.ruleId, new Date(r.at).toISOString()])).toEqual([
+      ['member_day', '2026-03-15T01:00:00.000Z'],
+      ['member_day', '2026-04-15T01:00:00.000Z'],
+    ]);
+  });
+});
+
+describe('anti-harassment controls (needs Redis)', () => {
+  it('cooldown and the per-rule cap', async () => {
+    const p = await withRules('2026-03-01T09:00:00Z', [
+      { id: 'viewed', on: { event: 'Product Viewed' }, controls: { cooldownMinutes: 60, maxFires: { count: 2, windowDays: 7 } } },
+    ]);
+    const view = () => p.feed([p.event({ userId: 'u1', event: 'Product Viewed' })]);
+    const seen: string[] = [];
+    for (const minutes of [0, 30, 31, 60, 125]) {
+      p.clock.advance(minutes * MINUTE);
+      seen.push(...outcomes((await view()).triggerFirings));
+    }
+    expect(seen).toEqual(['viewed fired', 'viewed suppressed cooldown', 'viewed fired', 'viewed suppressed rule_cap', 'viewed suppressed rule_cap']);
+    p.clock.advance(7 * MS_PER_DAY);
+    expect(outcomes((await view()).triggerFirings)).toEqual(['viewed fired']);
+  });
+
+  it('a daily cap across several rules, counted in the member local day', async () => {
+    const p = await withRules(
+      '2026-03-01T10:00:00Z',
+      [1, 2, 3, 4].map((i) => ({ id: `r${i}`, on: { event: `E${i}` } })),
+    );
+    await p.feed([p.event({ userId: 'u1', type: 'identify', traits: '{"timezone":"Asia/Shanghai"}' })]);
+    const fire = async (name: string) => outcomes((await p.feed([p.event({ userId: 'u1', event: name })])).triggerFirings);
+    // 10:00Z is 18:00 in Shanghai.
+    expect([...(await fire('E1')), ...(await fire('E2')), ...(await fire('E3')), ...(await fire('E4'))]).toEqual([
+      'r1 fired',
+      'r2 fired',
+      'r3 fired',
+      'r4 suppressed daily_cap',
+    ]);
+    p.clock.set(Date.parse('2026-03-01T15:59:00Z')); // 23:59 local: same day
+    expect(await fire('E4')).toEqual(['r4 suppressed daily_cap']);
+    p.clock.set(Date.parse('2026-03-01T16:00:00Z')); // midnight local: a new day, while still March 1 in UTC
+    expect(await fire('E4')).toEqual(['r4 fired']);
+  });
+
+  it('quiet hours in each member time zone: deferred to the end or dropped', async () => {
+    const p = await withRules('2026-03-01T12:00:00Z', [
+      { id: 'promo', on: { event: 'Product Viewed' }, controls: { quietHours: { start: '22:00', end: '08:00', mode: 'defer' } } },
+      { id: 'nudge', on: { event: 'Product Added' }, controls: { quietHours: { start: '22:00', end: '08:00', mode: 'drop' } } },
+    ]);
+    await p.feed([
+      p.event({ userId: 'ny', type: 'identify', traits: '{"timezone":"America/New_York"}' }),
+      p.event({ userId: 'sh', type: 'identify', traits: '{"timezone":"Asia/Shanghai"}' }),
+    ]);
+    p.clock.set(Date.parse('2026-03-02T03:00:00Z')); // 22:00 in New York, 11:00 in Shanghai
+    let step = await p.feed([
+      p.event({ userId: 'ny', event: 'Product Viewed' }),
+      p.event({ userId: 'sh', event: 'Product Viewed' }),
+      p.event({ userId: 'ny', event: 'Product Added' }),
+    ]);
+    const ny = (await p.view('user', 'ny'))?.memberId;
+    const who = (r: TriggerFiringRecord) => (r.memberId === ny ? 'ny' : 'sh');
+    expect(step.triggerFirings.map((r) => `${who(r)} ${r.ruleId} ${r.outcome} ${r.reason ?? ''}`.trim()).sort()).toEqual([
+      'ny nudge suppressed quiet_hours',
+      'ny promo deferred quiet_hours',
+      'sh promo fired',
+    ]);
+    p.clock.set(Date.parse('2026-03-02T12:59:00Z'));
+    expect((await p.sweepOutputs()).triggerFirings).toEqual([]);
+    p.clock.set(Date.parse('2026-03-02T13:00:00Z')); // 08:00 in New York
+    step = { ...step, triggerFirings: (await p.sweepOutputs()).triggerFirings };
+    expect(step.triggerFirings.map((r) => [r.ruleId, r.outcome, new Date(r.at).toISOString()])).toEqual([['promo', 'fired', '2026-03-02T13:00:00.000Z']]);
+  });
+
+  it('outstanding coupons and marketing opt-out', async () => {
+    const p = await withRules('2026-03-01T09:00:00Z', [
+      { id: 'coupon_offer', on: { event: 'Product Viewed' }, controls: { maxOutstandingCoupons: 1 } },
+      { id: 'order_receipt', on: { event: 'Order Completed' }, controls: { marketing: false } },
+      { id: 'order_upsell', on: { event: 'Order Completed' } },
+    ]);
+    const u = { userId: 'u1' };
+    expect(outcomes((await p.feed([p.event({ ...u, event: 'Product Viewed' })])).triggerFirings)).toEqual(['coupon_offer fired']);
+    await p.feed([p.event({ ...u, event: 'Coupon Received', properties: '{"coupon_id":"C1"}' })]);
+    p.clock.advance(MINUTE);
+    expect(outcomes((await p.feed([p.event({ ...u, event: 'Product Viewed' })])).triggerFirings)).toEqual(['coupon_offer suppressed outstanding_coupons']);
+    // The order uses the coupon (its receipt and upsell fire: three fires today, the daily cap).
+    await p.feed([p.event({ ...u, event: 'Order Completed', properties: order('o1', 10, { coupon: 'C1' }) })]);
+    p.clock.advance(MINUTE);
+    expect(outcomes((await p.feed([p.event({ ...u, event: 'Product Viewed' })])).triggerFirings)).toEqual(['coupon_offer suppressed daily_cap']);
+    p.clock.advance(MS_PER_DAY);
+    expect(outcomes((await p.feed([p.event({ ...u, event: 'Product Viewed' })])).triggerFirings)).toEqual(['coupon_offer fired']);
+
+    await p.feed([p.event({ ...u, type: 'identify', traits: '{"marketing_opt_out":true}' })]);
+    p.clock.advance(MS_PER_DAY);
+    expect(outcomes((await p.feed([p.event({ ...u, event: 'Order Completed', properties: order('o2', 10) })])).triggerFirings)).toEqual([
+      'order_receipt fired',
+      'order_upsell suppressed opted_out',
+    ]);
+  });
+
+  it('a holdout keeps a stable share of members out, each recorded as held out', async () => {
+    const p = await withRules('2026-03-01T09:00:00Z', [{ id: 'promo', on: { event: 'Product Viewed' }, controls: { holdoutPercent: 30 } }]);
+    const records: TriggerFiringRecord[] = [];
+    for (let i = 0; i < 60; i++) records.push(...(await p.feed([p.event({ userId: `member-${i}`, event: 'Product Viewed' })])).triggerFirings);
+    const held = records.filter((r) => r.outcome === 'held_out');
+    expect(held.length).toBeGreaterThan(8);
+    expect(held.length).toBeLessThan(30);
+    for (const r of records) expect(r.outcome === 'held_out').toBe(inHoldout('promo', r.memberId, 30));
+    // The same members again: the same split.
+    p.clock.advance(MS_PER_DAY);
+    const again: TriggerFiringRecord[] = [];
+    for (let i = 0; i < 60; i++) again.push(...(await p.feed([p.event({ userId: `member-${i}`, event: 'Product Viewed' })])).triggerFirings);
+    expect(again.filter((r) => r.outcome === 'held_out').map((r) => r.memberId)).toEqual(held.map((r) => r.memberId));
+  });
+});
