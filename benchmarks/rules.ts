@@ -140,7 +140,7 @@ const baseline = applyWorkload(null);
 console.log(`\n${events.length.toLocaleString('en-US')} events applied to in-memory members without rules: ${baseline.microsPerEvent.toFixed(2)} µs/event`);
 const perRuleCount: Record<string, unknown> = {};
 for (const count of [1, 100, 1_000]) {
-  const rules: RuleSet = { revision: 1, segments: compileAll(realisticRules(count, `bench-${count}`, false)), triggers: [] };
+  const rules: RuleSet = { revision: 1, segments: compileAll(realisticRules(count, `bench-${count}`, false)), triggers: [], computed: [] };
   const timeDependent = rules.segments.filter((r) => r.timeDependent).length;
   const withRules = applyWorkload(rules);
   const extra = withRules.microsPerEvent - baseline.microsPerEvent;

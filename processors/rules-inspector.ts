@@ -1,9 +1,11 @@
 import type { Clock } from '../lib/clock.ts';
 import { err, ok, type Result } from '../lib/result.ts';
+import { typeOfAggregate } from '../rules/engine/computed-traits.ts';
 import { readVariable } from '../rules/engine/evaluate-segments.ts';
 import { type ExplainedPart, explainLogic } from '../rules/engine/explain.ts';
 import type { LogicProblem } from '../rules/engine/json-logic.ts';
 import { MEMBER_OPERATORS } from '../rules/engine/operators.ts';
+import type { RuleSet } from '../rules/engine/rule-set.ts';
 import { compileSegmentRule, type RuleEnvironment } from '../rules/engine/segment-rules.ts';
 import type { RuleStore } from '../rules/store/rule-store.ts';
 import { memberEnv, ruleContext, type SegmentSettings } from './logic/segments.ts';
@@ -39,8 +41,17 @@ export class RulesInspector {
   readonly #environment: RuleEnvironment;
   readonly #settings: SegmentSettings;
   readonly #clock: Clock;
+  readonly #ruleSet: () => RuleSet;
 
-  constructor(deps: { rules: RuleStore; members: MemberStore; environment: RuleEnvironment; settings: SegmentSettings; clock: Clock }) {
+  constructor(deps: {
+    rules: RuleStore;
+    members: MemberStore;
+    environment: RuleEnvironment;
+    settings: SegmentSettings;
+    ruleSet: () => RuleSet;
+    clock: Clock;
+  }) {
+    this.#ruleSet = deps.ruleSet;
     this.#rules = deps.rules;
     this.#members = deps.members;
     this.#environment = deps.environment;
@@ -52,7 +63,7 @@ export class RulesInspector {
     const rule = version === undefined ? await this.#rules.get(ruleId) : (await this.#rules.versions(ruleId)).find((v) => v.version === version);
     if (!rule) return err({ kind: 'not_found', message: version === undefined ? `no rule with id "${ruleId}"` : `rule "${ruleId}" has no version ${version}` });
     const at = this.#clock.now();
-    const context = ruleContext(member.state, member.known, at, this.#settings);
+    const context = ruleContext(member.state, member.known, at, this.#settings, this.#ruleSet().computed);
     context.segments = Object.keys(member.state.segments);
     const condition = explainLogic(rule.condition, context, memberEnv(member.state, at), MEMBER_OPERATORS);
     return ok({
@@ -68,7 +79,9 @@ export class RulesInspector {
   /** Evaluates a condition over every member (or the first `limit`), as it would be if it were active now. */
   async dryRun(condition: unknown, options: { sample: number; limit?: number }): Promise<Result<DryRun, InspectError>> {
     const segments = new Set((await this.#rules.list()).filter((r) => r.active).map((r) => r.id));
-    const { compiled, problems } = compileSegmentRule({ id: '(dry run)', version: 0, condition }, this.#environment, segments);
+    const computed = this.#ruleSet().computed;
+    const environment = { ...this.#environment, computedTraits: new Map(computed.map((t) => [t.id, typeOfAggregate(t.spec.aggregate)])) };
+    const { compiled, problems } = compileSegmentRule({ id: '(dry run)', version: 0, condition }, environment, segments);
     if (!compiled)
       return err({ kind: 'invalid', message: `the condition is not valid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems });
     const at = this.#clock.now();
@@ -84,7 +97,7 @@ export class RulesInspector {
       for (const member of loaded.values()) {
         if (member.mergedInto || member.state.version === 0 || scanned >= limit) continue;
         scanned++;
-        const context = ruleContext(member.state, member.known, at, this.#settings);
+        const context = ruleContext(member.state, member.known, at, this.#settings, computed);
         context.segments = Object.keys(member.state.segments);
         if (!compiled.matches(context, memberEnv(member.state, at))) continue;
         matched++;

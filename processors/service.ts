@@ -129,7 +129,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const ruleStore = new RuleStore(redis, config.REDIS_KEY_PREFIX);
   const ruleEnvironment = { counters: settings.state.counters.map((c) => c.name), windowsDays: settings.windowsDays, computedTraits: new Map() };
   const rules = new ActiveRules(ruleStore, ruleEnvironment, logger);
-  const inspector = new RulesInspector({ rules: ruleStore, members: store, environment: ruleEnvironment, settings, clock });
+  const inspector = new RulesInspector({ rules: ruleStore, members: store, environment: ruleEnvironment, settings, ruleSet: () => rules.current(), clock });
   let warehouse: Warehouse | undefined;
   let history: HistoryWriter | undefined;
   let buffered: BufferedHistory | undefined;

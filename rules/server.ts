@@ -60,6 +60,10 @@ const triggerFields = {
     },
   },
 } as const;
+const computedField = {
+  type: 'object',
+  description: 'computed traits: {event, property?, aggregate: count|sum|min|max|first|last|unique_count, windowDays}; condition filters the events (event.*)',
+} as const;
 const ruleBody = {
   type: 'object',
   additionalProperties: false,
@@ -86,7 +90,8 @@ export async function buildRulesServer(deps: RulesServerDependencies): Promise<F
       info: {
         title: 'segstream rules',
         version: '1',
-        description: 'Segment and trigger rules: create, validate, version, activate, restore, audit, backfill progress. Roles: viewer < editor < admin.',
+        description:
+          'Segment rules, trigger rules and computed traits: create, validate, version, activate, restore, audit, backfill progress. Roles: viewer < editor < admin.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
@@ -166,7 +171,12 @@ export async function buildRulesServer(deps: RulesServerDependencies): Promise<F
     '/rules/:id',
     route('Change a rule: a new version', 'editor', {
       params: idParams,
-      body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { ...ruleFields, ...triggerFields, expectedVersion } },
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        properties: { ...ruleFields, ...triggerFields, computed: computedField, expectedVersion },
+      },
     }),
     async (request, reply) => {
       const caller = callerFor(request, reply, 'editor');

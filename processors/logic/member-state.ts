@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseJsonObject } from '../../lib/json.ts';
+import type { DayAggregate } from '../../rules/engine/computed-traits.ts';
 import type { Membership } from '../../rules/engine/evaluate-segments.ts';
 import { emptyTriggerState, type TriggerMemberState } from '../../rules/engine/trigger-controls.ts';
 import type { EventRecord, LifecycleStage, LifecycleTransitionRecord } from '../../schemas/records.ts';
@@ -36,6 +37,8 @@ export interface MemberState {
   triggers: TriggerMemberState;
   /** Coupons received and not redeemed: coupon id -> when it expires (null: never). */
   coupons: Record<string, number | null>;
+  /** Computed traits: trait id -> day number -> that day's aggregate. */
+  computed: Record<string, Record<string, DayAggregate>>;
 }
 
 /** When the member's timer should fire: the earlier of its lifecycle and segment checks. */
@@ -71,6 +74,7 @@ export function emptyMemberState(memberId: string): MemberState {
     segmentsCheckAt: null,
     triggers: emptyTriggerState(),
     coupons: {},
+    computed: {},
   };
 }
 

@@ -1,3 +1,4 @@
+import { emptyDay, mergeDay } from '../../rules/engine/computed-traits.ts';
 import type { LifecycleTransitionRecord } from '../../schemas/records.ts';
 import { lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from './lifecycle.ts';
 import { advanceTime, lifecycleTransitionId, type MemberState, type StateConfig } from './member-state.ts';
@@ -46,6 +47,11 @@ export function foldMember(target: MemberState, source: MemberState, at: number,
   for (const [partition, offset] of Object.entries(source.applied)) {
     target.applied[partition] = Math.max(target.applied[partition] ?? offset, offset);
   }
+  for (const [trait, days] of Object.entries(source.computed)) {
+    const into = (target.computed[trait] ??= {});
+    for (const [day, aggregate] of Object.entries(days)) mergeDay((into[day] ??= emptyDay()), aggregate);
+  }
+  for (const [coupon, expiresAt] of Object.entries(source.coupons)) target.coupons[coupon] ??= expiresAt;
   for (const identity of source.identities) if (!target.identities.includes(identity)) target.identities.push(identity);
 
   // Orders of the anonymous past may change the stage.

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { type ComputedTraitSpec, computedValue } from '../../rules/engine/computed-traits.ts';
 import { evaluateSegments } from '../../rules/engine/evaluate-segments.ts';
 import type { MemberEnv } from '../../rules/engine/operators.ts';
 import type { RuleSet } from '../../rules/engine/rule-set.ts';
@@ -13,6 +14,9 @@ export interface SegmentSettings {
   readonly rfm: RfmConfig;
 }
 
+/** What the context needs of the active computed traits: their definitions, to compute values at a time. */
+export type ComputedTraitDefinitions = readonly { readonly id: string; readonly spec: ComputedTraitSpec }[];
+
 export function segmentChangeId(memberId: string, segmentId: string, ruleVersion: number, change: string, at: number): string {
   return createHash('sha256').update(`segment|${memberId}|${segmentId}|${ruleVersion}|${change}|${at}`).digest('hex').slice(0, 32);
 }
@@ -21,7 +25,13 @@ export function segmentChangeId(memberId: string, segmentId: string, ruleVersion
  * The member as rules read it (docs/rules.md lists the variables). Counter windows are
  * computed only when a rule reads that counter.
  */
-export function ruleContext(state: MemberState, known: boolean, at: number, settings: SegmentSettings): { segments: string[] } & Record<string, unknown> {
+export function ruleContext(
+  state: MemberState,
+  known: boolean,
+  at: number,
+  settings: SegmentSettings,
+  computedTraits: ComputedTraitDefinitions = [],
+): { segments: string[] } & Record<string, unknown> {
   const counters: Record<string, Record<string, Bucket>> = {};
   for (const { name } of settings.state.counters) {
     let windows: Record<string, Bucket> | undefined;
@@ -33,6 +43,9 @@ export function ruleContext(state: MemberState, known: boolean, at: number, sett
       },
     });
   }
+  const computed: Record<string, unknown> = {};
+  for (const { id, spec } of computedTraits)
+    Object.defineProperty(computed, id, { enumerable: true, get: () => computedValue(state.computed[id] ?? {}, spec, at) });
   const paid = windowTotals(state.paid, at, settings.rfm.windowDays);
   const rfm = rfmAt(state.orders.lastAt, paid.count, paid.sum, at, settings.rfm);
   const o = state.orders;
@@ -43,6 +56,7 @@ export function ruleContext(state: MemberState, known: boolean, at: number, sett
     first_seen_at: state.firstSeenAt,
     last_seen_at: state.lastSeenAt,
     counters,
+    computed,
     orders: { count: o.count, spend: o.spend, refunds: o.refunds, refunded: o.refunded, first_at: o.firstAt, last_at: o.lastAt },
     rfm: rfm
       ? { recency_days: rfm.recencyDays, frequency: rfm.frequency, monetary: rfm.monetary, r: rfm.r, f: rfm.f, m: rfm.m, group: rfm.group }
@@ -83,7 +97,7 @@ export function updateSegments(
   const { changes, nextCheckAt } = evaluateSegments({
     rules: rules.segments,
     memberships: state.segments,
-    context: () => ruleContext(state, known, at, settings),
+    context: () => ruleContext(state, known, at, settings, rules.computed),
     now: at,
     window: memberEnv(state, at).window,
     changed,

@@ -6,8 +6,9 @@ import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import { decideFiring, type PendingTrigger } from '../../rules/engine/trigger-controls.ts';
 import type { CompiledTriggerRule, TriggerRule } from '../../rules/engine/trigger-rules.ts';
 import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
+import { eventVariables } from './event-view.ts';
 import type { MemberState } from './member-state.ts';
-import { memberEnv, ruleContext, type SegmentSettings } from './segments.ts';
+import { type ComputedTraitDefinitions, memberEnv, ruleContext, type SegmentSettings } from './segments.ts';
 
 const MINUTE = 60_000;
 
@@ -123,7 +124,9 @@ export function applyTriggers(state: MemberState, known: boolean, rules: RuleSet
     }
   }
   const eventView = event ? eventVariables(event, properties) : null;
-  return candidates.flatMap(({ rule, causeEventId, key }) => fire(state, known, rule, { at, causeEventId, key, event: eventView, timeZone }, settings));
+  return candidates.flatMap(({ rule, causeEventId, key }) =>
+    fire(state, known, rule, { at, causeEventId, key, event: eventView, timeZone }, settings, rules.computed),
+  );
 }
 
 /** Trigger work that fell due by `at` with no event: sequences that timed out, deferred firings, calendar dates. */
@@ -139,7 +142,7 @@ export function dueTriggers(state: MemberState, known: boolean, rules: RuleSet, 
     if (!rule) continue;
     const firing = { at: pending.dueAt, causeEventId: pending.causeEventId, key: pending.key, event: null, timeZone };
     if (pending.kind === 'deferred') records.push(...decide(state, rule, { ...firing, afterQuietHours: true }, {}, settings));
-    else records.push(...fire(state, known, rule, firing, settings));
+    else records.push(...fire(state, known, rule, firing, settings, rules.computed));
     if (pending.kind === 'calendar') {
       const next = nextCalendarAt(rule.rule, state, pending.dueAt, timeZone);
       if (next !== null) state.triggers.pending.push({ ...pending, version: rule.version, dueAt: next });
@@ -158,10 +161,17 @@ interface Firing {
 }
 
 /** A candidate firing: in schedule, its condition holds, then the controls decide. */
-function fire(state: MemberState, known: boolean, rule: CompiledTriggerRule, firing: Firing, settings: RuleSettings): TriggerFiringRecord[] {
+function fire(
+  state: MemberState,
+  known: boolean,
+  rule: CompiledTriggerRule,
+  firing: Firing,
+  settings: RuleSettings,
+  computedTraits: ComputedTraitDefinitions,
+): TriggerFiringRecord[] {
   const schedule = rule.rule.schedule;
   if ((schedule?.from !== undefined && firing.at < schedule.from) || (schedule?.to !== undefined && firing.at >= schedule.to)) return [];
-  const context = ruleContext(state, known, firing.at, settings);
+  const context = ruleContext(state, known, firing.at, settings, computedTraits);
   context.segments = Object.keys(state.segments);
   context.event = firing.event;
   if (!rule.matches(context, memberEnv(state, firing.at))) return [];
@@ -202,18 +212,4 @@ function decide(state: MemberState, rule: CompiledTriggerRule, firing: Firing, v
       values: JSON.stringify(values),
     },
   ];
-}
-
-/** The event as trigger conditions read it (`event.*`, docs/rules.md). */
-function eventVariables(event: EventRecord, properties: Record<string, unknown>): Record<string, unknown> {
-  return {
-    type: event.type,
-    event: event.event,
-    name: event.name,
-    timestamp: event.timestamp,
-    message_id: event.messageId,
-    properties,
-    traits: parseJsonObject(event.traits),
-    context: parseJsonObject(event.context),
-  };
 }

@@ -7,6 +7,7 @@ import { identityKey } from '../identity/identities.ts';
 import type { KeyedHash } from '../identity/keyed-hash.ts';
 import { protectEvent } from '../identity/protect.ts';
 import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
+import { applyComputedTraits } from '../logic/computed.ts';
 import { applyEvent, type MemberState, type StateConfig } from '../logic/member-state.ts';
 import { foldMember } from '../logic/merge.ts';
 import { exitAllSegments, updateSegments } from '../logic/segments.ts';
@@ -251,6 +252,7 @@ export class BatchProcessor {
       target.outputs.push(...outputs);
       if (event.userId) changed.add('known');
       const at = segmentsAt();
+      for (const input of applyComputedTraits(target.state, event, rules, at)) changed.add(input);
       const segmentChanges = updateSegments(target.state, target.known, rules, at, plan.merge.length > 0 ? 'all' : changed, event.messageId, this.#segments);
       target.segmentChanges.push(...segmentChanges);
       const changedTraits = new Set([...changed].filter((c) => c.startsWith('traits.')).map((c) => c.slice('traits.'.length)));

@@ -166,6 +166,7 @@ export class MemberStore {
       state.segmentsCheckAt ??= null;
       state.triggers ??= emptyTriggerState();
       state.coupons ??= {};
+      state.computed ??= {};
       state.version = Number(version ?? 0);
       loaded.set(memberId, {
         state,

@@ -1,8 +1,10 @@
 import type { Clock } from '../../lib/clock.ts';
 import { err, ok, type Result } from '../../lib/result.ts';
+import { type ComputedTraitSpec, compileComputedTrait } from '../engine/computed-traits.ts';
 import type { LogicProblem } from '../engine/json-logic.ts';
 import { compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../engine/segment-rules.ts';
 import { compileTriggerRule, conflictsWith, type TriggerControls, type TriggerPattern } from '../engine/trigger-rules.ts';
+import { compileComputedTraits } from '../store/active-rules.ts';
 import { type RuleKind, type RuleStore, type StoredRule, triggerRuleOf, VersionConflictError } from '../store/rule-store.ts';
 
 /** What went wrong with a rule change, in terms the API maps to a status code. */
@@ -24,6 +26,7 @@ export interface RuleInput {
   readonly audience?: string;
   readonly schedule?: { readonly from?: number; readonly to?: number };
   readonly controls?: TriggerControls;
+  readonly computed?: ComputedTraitSpec;
 }
 
 /** What a valid rule reads, for the validate endpoint. */
@@ -42,6 +45,7 @@ export interface RuleChange {
   readonly audience?: string;
   readonly schedule?: { readonly from?: number; readonly to?: number };
   readonly controls?: TriggerControls;
+  readonly computed?: ComputedTraitSpec;
   /** When given, the change is refused if the rule is no longer at this version. */
   readonly expectedVersion?: number;
 }
@@ -78,16 +82,30 @@ export class RuleAdmin {
     const environment = await this.#environment();
     if (!environment.ok) return environment;
     const rules = await this.#store.list();
-    const segmentIds = rules.filter((r) => r.kind === 'segment' && (against === 'stored' || r.active)).map((r) => r.id);
-    if (rule.kind === 'trigger') return this.#validateTrigger(rule, rules, environment.value, new Set(segmentIds), against);
+    const visible = rules.filter((r) => r.id !== rule.id && (against === 'stored' || r.active));
+    if (rule.kind === 'computed_trait') {
+      const longest = Math.max(...environment.value.windowsDays);
+      const { problems } = compileComputedTrait(
+        { id: rule.id, version: 0, computed: rule.computed as ComputedTraitSpec, condition: rule.condition },
+        environment.value,
+        longest,
+      );
+      if (problems.length > 0)
+        return err({ kind: 'invalid', message: `rule ${rule.id} is not valid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems });
+      return ok({ inputs: [], timeDependent: true });
+    }
+    // Other rules may read the computed traits that exist (active ones, for an active rule).
+    const { environment: withComputed } = compileComputedTraits(visible, environment.value);
+    const segmentIds = visible.filter((r) => r.kind === 'segment').map((r) => r.id);
+    if (rule.kind === 'trigger') return this.#validateTrigger(rule, rules, withComputed, new Set(segmentIds), against);
     const segments = new Set([rule.id, ...segmentIds]);
-    const { compiled, problems } = compileSegmentRule({ id: rule.id, version: 0, condition: rule.condition }, environment.value, segments);
+    const { compiled, problems } = compileSegmentRule({ id: rule.id, version: 0, condition: rule.condition }, withComputed, segments);
     if (!compiled)
       return err({ kind: 'invalid', message: `rule ${rule.id} is not valid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems });
     if (against === 'active') {
       // Reading segments in a cycle has no answer: name the cycle.
       const others = rules.filter((r) => r.active && r.kind === 'segment' && r.id !== rule.id);
-      const compiledOthers = others.flatMap((r) => compileSegmentRule(r, environment.value, segments).compiled ?? []);
+      const compiledOthers = others.flatMap((r) => compileSegmentRule(r, withComputed, segments).compiled ?? []);
       const { cycles } = orderByDependencies([compiled, ...compiledOthers]);
       const cycle = cycles.get(rule.id);
       if (cycle) {
@@ -145,12 +163,12 @@ export class RuleAdmin {
     if (!current) return notFound(id);
     const { expectedVersion: _, ...fields } = change;
     if (current.kind === 'segment') {
-      const triggerOnly = (['on', 'businessLine', 'audience', 'schedule', 'controls'] as const).filter((f) => fields[f] !== undefined);
+      const triggerOnly = (['on', 'businessLine', 'audience', 'schedule', 'controls', 'computed'] as const).filter((f) => fields[f] !== undefined);
       if (triggerOnly.length > 0)
         return err({
           kind: 'invalid',
-          message: `${triggerOnly.join(', ')} apply to triggers only`,
-          problems: triggerOnly.map((f) => ({ path: f, message: 'applies to triggers only' })),
+          message: `${triggerOnly.join(', ')}: not fields of a segment rule`,
+          problems: triggerOnly.map((f) => ({ path: f, message: 'does not apply to segment rules' })),
         });
     }
     const next = { ...current, ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) };
@@ -208,12 +226,12 @@ export class RuleAdmin {
     const ids = new Set([id, ...segments.map((r) => r.id)]);
     const readsInCondition = (condition: unknown) => {
       const text = JSON.stringify(condition ?? null);
-      return text.includes(`"in_segment":"${id}"`) || text.includes(`"in_segment":["${id}"]`);
+      return text.includes(`"in_segment":"${id}"`) || text.includes(`"in_segment":["${id}"]`) || text.includes(`"computed.${id}"`);
     };
     return active
       .filter((r) =>
         r.kind === 'segment'
-          ? compileSegmentRule(r, environment, ids).compiled?.dependsOn.includes(id)
+          ? compileSegmentRule(r, environment, ids).compiled?.dependsOn.includes(id) || readsInCondition(r.condition)
           : (r.on as { segment?: string } | undefined)?.segment === id || r.audience === id || readsInCondition(r.condition),
       )
       .map((r) => r.id);

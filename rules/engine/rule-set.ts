@@ -1,3 +1,4 @@
+import type { CompiledComputedTrait } from './computed-traits.ts';
 import type { CompiledSegmentRule } from './segment-rules.ts';
 import type { CompiledTriggerRule } from './trigger-rules.ts';
 
@@ -6,6 +7,7 @@ export interface RuleSet {
   readonly revision: number;
   readonly segments: readonly CompiledSegmentRule[];
   readonly triggers: readonly CompiledTriggerRule[];
+  readonly computed: readonly CompiledComputedTrait[];
 }
 
-export const NO_RULES: RuleSet = Object.freeze({ revision: 0, segments: [], triggers: [] });
+export const NO_RULES: RuleSet = Object.freeze({ revision: 0, segments: [], triggers: [], computed: [] });

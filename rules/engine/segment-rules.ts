@@ -39,7 +39,7 @@ export function inputOf(variable: string): string {
   return root as string;
 }
 
-const TIME_INPUTS = new Set(['counters', 'rfm']);
+const TIME_INPUTS = new Set(['counters', 'rfm', 'computed']);
 
 export function compileSegmentRule(
   rule: SegmentRule,

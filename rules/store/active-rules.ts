@@ -1,4 +1,5 @@
 import type { Logger } from '../../lib/logger.ts';
+import { type CompiledComputedTrait, type ComputedTraitSpec, compileComputedTrait, typeOfAggregate } from '../engine/computed-traits.ts';
 import { NO_RULES, type RuleSet } from '../engine/rule-set.ts';
 import { type CompiledSegmentRule, compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../engine/segment-rules.ts';
 import { type CompiledTriggerRule, compileTriggerRule } from '../engine/trigger-rules.ts';
@@ -8,12 +9,17 @@ import { type RuleStore, type StoredRule, triggerRuleOf } from './rule-store.ts'
 export function compileActiveRules(
   revision: number,
   rules: readonly StoredRule[],
-  environment: RuleEnvironment,
+  baseEnvironment: RuleEnvironment,
 ): { ruleSet: RuleSet; rejected: { id: string; problems: string[] }[] } {
+  const rejected: { id: string; problems: string[] }[] = [];
+  const { computed, environment } = compileComputedTraits(
+    rules.filter((r) => r.active),
+    baseEnvironment,
+    rejected,
+  );
   const active = rules.filter((r) => r.active && r.kind === 'segment');
   const ids = new Set(active.map((r) => r.id));
   const compiled: CompiledSegmentRule[] = [];
-  const rejected: { id: string; problems: string[] }[] = [];
   for (const rule of active) {
     const result = compileSegmentRule(rule, environment, ids);
     if (result.compiled) compiled.push(result.compiled);
@@ -28,7 +34,29 @@ export function compileActiveRules(
     if (result.compiled) triggers.push(result.compiled);
     else rejected.push({ id: rule.id, problems: result.problems.map((p) => `${p.path}: ${p.message}`) });
   }
-  return { ruleSet: { revision, segments: ordered, triggers }, rejected };
+  return { ruleSet: { revision, segments: ordered, triggers, computed }, rejected };
+}
+
+/** Compiles the computed traits among `rules`; the environment it returns lets other rules read them. */
+export function compileComputedTraits(
+  rules: readonly StoredRule[],
+  environment: RuleEnvironment,
+  rejected: { id: string; problems: string[] }[] = [],
+): { computed: CompiledComputedTrait[]; environment: RuleEnvironment } {
+  const computed: CompiledComputedTrait[] = [];
+  const longest = Math.max(...environment.windowsDays);
+  for (const rule of rules.filter((r) => r.kind === 'computed_trait')) {
+    const result = compileComputedTrait(
+      { id: rule.id, version: rule.version, computed: rule.computed as ComputedTraitSpec, condition: rule.condition },
+      environment,
+      longest,
+    );
+    if (result.compiled) computed.push(result.compiled);
+    else rejected.push({ id: rule.id, problems: result.problems.map((p) => `${p.path}: ${p.message}`) });
+  }
+  const computedTraits = new Map(environment.computedTraits);
+  for (const trait of computed) computedTraits.set(trait.id, typeOfAggregate(trait.spec.aggregate));
+  return { computed, environment: { ...environment, computedTraits } };
 }
 
 /**

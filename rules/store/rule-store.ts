@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
+import type { ComputedTraitSpec } from '../engine/computed-traits.ts';
 import type { RuleEnvironment } from '../engine/segment-rules.ts';
 import type { TriggerControls, TriggerPattern, TriggerRule } from '../engine/trigger-rules.ts';
 import type { ValueType } from '../engine/variables.ts';
 
 /** The kinds of rule the engine stores (docs/rules.md). */
-export type RuleKind = 'segment' | 'trigger';
+export type RuleKind = 'segment' | 'trigger' | 'computed_trait';
 
 /** One version of a rule, as stored and as the admin API shows it. Trigger fields are set on triggers only. */
 export interface StoredRule {
@@ -22,6 +23,8 @@ export interface StoredRule {
   readonly audience?: string;
   readonly schedule?: { readonly from?: number; readonly to?: number };
   readonly controls?: TriggerControls;
+  /** Computed traits: what is aggregated over which window; `condition` filters the events. */
+  readonly computed?: ComputedTraitSpec;
 }
 
 /** A stored trigger as the engine compiles it. */

@@ -3,10 +3,12 @@ import { MS_PER_DAY } from '../../lib/clock.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createRedis } from '../../lib/redis.ts';
 import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../processors/logic/counters.ts';
+import { DEFAULT_RFM } from '../../processors/logic/rfm.ts';
+import { ruleContext } from '../../processors/logic/segments.ts';
 import { ActiveRules } from '../../rules/store/active-rules.ts';
 import { RuleStore } from '../../rules/store/rule-store.ts';
 import type { SegmentChangeRecord } from '../../schemas/records.ts';
-import { processorState } from '../harness/processor-state.ts';
+import { processorState, STATE_CONFIG } from '../harness/processor-state.ts';
 
 const redis = createRedis(inject('services').redisUrl);
 beforeAll(() => redis.connect());
@@ -96,5 +98,77 @@ describe('segments evaluated per event and when time passes (needs Redis)', () =
     // A replay of the same record at its offset: nothing changes, nothing is emitted.
     step = await p.feed([comeback], [8]);
     expect(step.segmentChanges).toEqual([]);
+  });
+});
+
+describe('computed traits (needs Redis)', () => {
+  it('count, sum, min, max, first, last and unique count over a window, read by segments, moving with time', async () => {
+    const store = new RuleStore(redis, `computed${Date.now()}:`);
+    const define = async (id: string, kind: 'segment' | 'computed_trait', fields: Record<string, unknown>) =>
+      store.write(
+        id,
+        0,
+        { id, kind, name: id, description: '', condition: true, active: true, updatedAt: 0, updatedBy: 'test', ...fields },
+        { actor: 'test', action: 'create', before: null, at: 0 },
+      );
+    const viewed = (aggregate: string, property?: string) => ({
+      computed: { event: 'Product Viewed', aggregate, windowDays: 7, ...(property ? { property } : {}) },
+    });
+    await define('views_7d', 'computed_trait', viewed('count'));
+    await define('distinct_products_7d', 'computed_trait', viewed('unique_count', 'product_id'));
+    await define('cheapest_viewed', 'computed_trait', viewed('min', 'price'));
+    await define('dearest_viewed', 'computed_trait', viewed('max', 'price'));
+    await define('first_category', 'computed_trait', viewed('first', 'category'));
+    await define('last_category', 'computed_trait', viewed('last', 'category'));
+    await define('shoe_spend_30d', 'computed_trait', {
+      computed: { event: 'Order Completed', aggregate: 'sum', property: 'total', windowDays: 30 },
+      condition: { '==': [{ var: 'event.properties.category' }, 'shoes'] },
+    });
+    await define('browsing_shoppers', 'segment', { condition: { '>=': [{ var: 'computed.distinct_products_7d' }, 3] } });
+    const rules = new ActiveRules(
+      store,
+      { counters: DEFAULT_COUNTERS.map((c) => c.name), windowsDays: DEFAULT_WINDOWS_DAYS, computedTraits: new Map() },
+      createLogger({ service: 'test', level: 'silent' }),
+    );
+    await rules.refresh();
+    expect(rules.current().computed).toHaveLength(7);
+    const p = await processorState(redis, new Date('2026-05-01T10:00:00Z'), { rules: () => rules.current() });
+    const view = (product: string, price: number, category: string) =>
+      p.event({ userId: 'u1', event: 'Product Viewed', properties: JSON.stringify({ product_id: product, price, category }) });
+    await p.feed([view('p1', 30, 'bags'), view('p2', 12.5, 'shoes')]);
+    p.clock.advance(2 * MS_PER_DAY);
+    const step = await p.feed([
+      view('p1', 30, 'bags'),
+      view('p3', 80, 'shoes'),
+      p.event({ userId: 'u1', event: 'Order Completed', properties: '{"order_id":"o1","total":80,"category":"shoes"}' }),
+      p.event({ userId: 'u1', event: 'Order Completed', properties: '{"order_id":"o2","total":30,"category":"bags"}' }),
+    ]);
+    expect(changes(step.segmentChanges)).toEqual(['entered browsing_shoppers']);
+    const memberId = step.segmentChanges[0]?.memberId as string;
+    const valueOf = async (rule: string) => {
+      const loaded = (await p.store.load([{ memberId, messageIds: [] }])).get(memberId);
+      const context = ruleContext(
+        loaded?.state as never,
+        true,
+        p.clock.now(),
+        { state: STATE_CONFIG, windowsDays: DEFAULT_WINDOWS_DAYS, rfm: DEFAULT_RFM },
+        rules.current().computed,
+      );
+      return (context.computed as Record<string, unknown>)[rule];
+    };
+    expect(await valueOf('views_7d')).toBe(4);
+    expect(await valueOf('distinct_products_7d')).toBe(3);
+    expect(await valueOf('cheapest_viewed')).toBe(12.5);
+    expect(await valueOf('dearest_viewed')).toBe(80);
+    expect(await valueOf('first_category')).toBe('bags');
+    expect(await valueOf('last_category')).toBe('shoes');
+    expect(await valueOf('shoe_spend_30d')).toBe(80);
+    // Six days after the first views they leave the 7-day window (at UTC midnight): p2 is gone, 2 distinct products remain.
+    p.clock.set(Date.parse('2026-05-08T00:30:00Z'));
+    const swept = await p.sweepOutputs();
+    expect(swept.segmentChanges.map((c) => [c.change, c.segmentId, new Date(c.at).toISOString()])).toEqual([
+      ['exited', 'browsing_shoppers', '2026-05-08T00:00:00.000Z'],
+    ]);
+    expect(await valueOf('views_7d')).toBe(2);
   });
 });

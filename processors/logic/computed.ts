@@ -1,0 +1,30 @@
+import { MS_PER_DAY } from '../../lib/clock.ts';
+import { addToDay, emptyDay } from '../../rules/engine/computed-traits.ts';
+import type { RuleSet } from '../../rules/engine/rule-set.ts';
+import type { EventRecord } from '../../schemas/records.ts';
+import { eventVariables } from './event-view.ts';
+import type { MemberState } from './member-state.ts';
+import { memberEnv } from './segments.ts';
+
+/**
+ * Adds an event to the member's computed traits it counts for (event time decides the
+ * day), drops days their windows no longer reach, and returns the changed inputs.
+ */
+export function applyComputedTraits(state: MemberState, event: EventRecord, rules: RuleSet, at: number): Set<string> {
+  const changed = new Set<string>();
+  if (event.type !== 'track' || rules.computed.length === 0) return changed;
+  let view: Record<string, unknown> | undefined;
+  for (const trait of rules.computed) {
+    if (trait.spec.event !== event.event) continue;
+    view ??= eventVariables(event);
+    if (!trait.counts(view, memberEnv(state, at))) continue;
+    const days = (state.computed[trait.id] ??= {});
+    const day = String(Math.floor(event.timestamp / MS_PER_DAY));
+    const value = trait.spec.property === undefined ? undefined : (view.properties as Record<string, unknown>)[trait.spec.property];
+    addToDay((days[day] ??= emptyDay()), event.timestamp, value);
+    const oldest = Math.floor(at / MS_PER_DAY) - trait.spec.windowDays + 1;
+    for (const key of Object.keys(days)) if (Number(key) < oldest) delete days[key];
+    changed.add(`computed.${trait.id}`);
+  }
+  return changed;
+}
