@@ -8,7 +8,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { rulesConfigSchema } from '../../rules/config.ts';
 import { createRulesService } from '../../rules/service.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
-import type { EventRecord, SegmentChangeRecord } from '../../schemas/records.ts';
+import type { EventRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
 import { buildTopics, type Topics } from '../../schemas/topics.ts';
 import { PROCESSOR_TOKEN, startProcessor } from '../harness/processor-service.ts';
@@ -54,8 +54,9 @@ async function member(url: string, userId: string): Promise<{ memberId: string; 
 }
 
 describe('rules applied to running processors (needs Kafka, Redis, ClickHouse)', () => {
-  it('a rule created over the API while events flow: existing members enter within a second, new ones as they come; explain and dry run agree', async () => {
+  it('rules created over the API while events flow: existing members enter within a second, new ones as they come, a trigger fires; explain and dry run agree', async () => {
     const marks = await highWatermarks(kafka, topics.segmentChanges.name);
+    const triggerMarks = await highWatermarks(kafka, topics.triggers.name);
     const buyers = [0, 1, 2, 3, 4].map((i) => `rl-buyer-${run}-${i}`);
     const browsers = [0, 1, 2].map((i) => `rl-browser-${run}-${i}`);
     await send([...buyers.flatMap((u) => person(u, true)), ...browsers.flatMap((u) => person(u, false))]);
@@ -101,7 +102,18 @@ describe('rules applied to running processors (needs Kafka, Redis, ClickHouse)',
       const firstEnteredAfterMs = Date.now() - createdAt;
       console.log(`first member entered ${firstEnteredAfterMs} ms after the rule was created`);
       expect(firstEnteredAfterMs).toBeLessThan(1_000);
-      // A new buyer after the rule exists enters as its order is processed.
+      // A trigger for orders of this cohort; then a new buyer enters the segment and fires it as its order is processed.
+      const trigger = await api('POST', '/rules', {
+        id: 'thank_you',
+        kind: 'trigger',
+        name: 'Thank you',
+        on: { event: 'Order Completed' },
+        condition: { '==': [{ var: 'traits.cohort' }, run] },
+        businessLine: 'apparel',
+        active: true,
+      });
+      expect(trigger.status).toBe(201);
+      await new Promise((r) => setTimeout(r, 600)); // past a rules reload (250 ms)
       const newcomer = `rl-buyer-${run}-new`;
       await send(person(newcomer, true));
       for (const userId of [...buyers, newcomer])
@@ -125,6 +137,15 @@ describe('rules applied to running processors (needs Kafka, Redis, ClickHouse)',
       });
       expect(records.filter((r) => memberIds.has(r.memberId)).map((r) => `${r.change} v${r.ruleVersion}`)).toEqual(Array(6).fill('entered v1'));
       expect(new Set(records.map((r) => r.memberId))).toEqual(memberIds);
+
+      const firings: TriggerFiringRecord[] = [];
+      await consumeRange(kafka, codecs, topics.triggers, triggerMarks, await highWatermarks(kafka, topics.triggers.name), async (r) => {
+        firings.push(r);
+      });
+      const newcomerId = (await member(processor.url, newcomer))?.memberId;
+      expect(firings.map((f) => [f.memberId === newcomerId, f.ruleId, f.ruleVersion, f.outcome, f.businessLine])).toEqual([
+        [true, 'thank_you', 1, 'fired', 'apparel'],
+      ]);
 
       // Explain why a browser is not in it; dry-run a draft that finds the browsers.
       const explained = await fetch(`${processor.url}/members/explain?kind=user&value=${browsers[0]}&rule=buyers`, {
