@@ -9,8 +9,9 @@ import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
 import { DEFAULT_TOPIC_NAMES } from '../schemas/topics.ts';
-import { startIngestProcess } from '../scripts/demo/ingest-process.ts';
+import { startServiceProcess } from '../scripts/demo/service-process.ts';
 import { MockBroker } from '../scripts/stack/mock-broker.ts';
+import { freePort } from '../scripts/stack/processes.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { writeResults } from './results.ts';
 
@@ -42,9 +43,19 @@ for (const event of generateWorkload({ seed: 11, members: 5_000, days: 30 })) {
 const meanBytes = Math.round(bodies.reduce((s, b) => s + b.length, 0) / bodies.length);
 
 const broker = await MockBroker.start({ stateDir, brokers: 3, partitions: 8, topics: Object.values(DEFAULT_TOPIC_NAMES), name: 'bench-broker' });
-const ingest = await startIngestProcess(
-  { ...process.env, KAFKA_BROKERS: broker.bootstrap.join(','), LOG_LEVEL: 'warn' },
-  'bench-key',
+const ingestPort = await freePort();
+const ingest = await startServiceProcess(
+  'ingest',
+  'ingest/main.ts',
+  {
+    ...process.env,
+    KAFKA_BROKERS: broker.bootstrap.join(','),
+    LOG_LEVEL: 'warn',
+    INGEST_HOST: '127.0.0.1',
+    INGEST_PORT: String(ingestPort),
+    INGEST_WRITE_KEYS: 'bench-key=demo',
+  },
+  ingestPort,
   resolve(stateDir, 'ingest.log'),
 );
 const kafka = new Kafka({ clientId: 'bench', brokers: [...broker.bootstrap], logLevel: logLevel.NOTHING });

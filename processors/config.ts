@@ -1,6 +1,6 @@
 import { clickhouseVars, kafkaVars, loggingVars, redisVars, topicVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
-import { int, list, num, str } from '../lib/config/variables.ts';
+import { int, list, num, oneOf, str } from '../lib/config/variables.ts';
 import { DEFAULT_IDENTITY_TRAITS } from './identity/identities.ts';
 import { DEFAULT_WINDOWS_DAYS } from './logic/counters.ts';
 import { DEFAULT_LIFECYCLE } from './logic/lifecycle.ts';
@@ -16,6 +16,10 @@ export const processorConfigSchema = defineConfig('processors', {
   ...redisVars,
   ...clickhouseVars,
   PROCESSOR_GROUP_ID: str('Kafka consumer group of the processors').default('segstream-processors'),
+  PROCESSOR_NEW_GROUP_STARTS_AT: oneOf('Where a consumer group with no committed offsets starts reading the events topic', [
+    'earliest',
+    'latest',
+  ] as const).default('earliest'),
   PROCESSOR_SESSION_TIMEOUT_MS: int('How long a replica that stopped answering keeps its partitions before the group hands them on', { min: 3_000 }).default(
     30_000,
   ),

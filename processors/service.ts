@@ -198,6 +198,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
           flushIntervalMs: HISTORY_MAX_AGE_MS / 4,
           retryDelayMs: 1_000,
           crashAfterStateProbability: config.PROCESSOR_CRASH_AFTER_STATE_PROBABILITY,
+          newGroupStartsAt: config.PROCESSOR_NEW_GROUP_STARTS_AT,
         },
       });
       await loop.start();
@@ -275,7 +276,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
           (await redis.ping().then(
             () => true,
             () => false,
-          )) && loop?.ownedPartitions !== undefined,
+          )) && loop?.joined === true,
       });
       const address = await server.listen({ host: config.PROCESSOR_HOST, port: config.PROCESSOR_PORT });
       logger.info({ address, group: config.PROCESSOR_GROUP_ID, topic: topics.events.name }, 'processor running');

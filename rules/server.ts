@@ -70,9 +70,10 @@ const ruleBody = {
   required: ['id', 'kind', 'name', 'condition'],
   properties: {
     id: RULE_ID,
-    kind: { type: 'string', enum: ['segment', 'trigger'] },
+    kind: { type: 'string', enum: ['segment', 'trigger', 'computed_trait'] },
     ...ruleFields,
     ...triggerFields,
+    computed: computedField,
     active: { type: 'boolean', default: false },
   },
 } as const;

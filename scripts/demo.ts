@@ -1,63 +1,180 @@
 /**
- * The end-to-end demo: a generated shop workload goes through the real services and
- * stack, and the summary shows what each part saw. Run through ./segstream demo, which
- * starts the stack first.
+ * The end-to-end demo: a generated shop workload goes through the real services (ingest,
+ * processors, rules) and the stack (Kafka, Redis, ClickHouse), and the summary shows what
+ * each part saw, checked against the workload. Run through ./segstream demo, which
+ * starts the stack first. Each run uses its own Redis key prefix, consumer group and
+ * ClickHouse database, so runs do not see each other.
  */
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../lib/config/load.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createKafka } from '../lib/kafka/client.ts';
 import { loadTopicSetup } from '../lib/kafka/codecs.ts';
 import { createLogger } from '../lib/logger.ts';
 import { openWarehouse } from '../lib/warehouse/open.ts';
-import { consumeRange, highWatermarks } from '../test/harness/read-range.ts';
+import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../schemas/records.ts';
+import type { Topic } from '../schemas/topics.ts';
+import { consumeRange, highWatermarks, type PartitionOffsets } from '../test/harness/read-range.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { addToSummary, emptySummary } from '../test/workload/summary.ts';
 import { demoConfigSchema } from './demo/config.ts';
+import { DEMO_RULES } from './demo/demo-rules.ts';
+import { historyTotals } from './demo/history-totals.ts';
 import { sendWorkload } from './demo/http-workload.ts';
-import { startIngestProcess } from './demo/ingest-process.ts';
-import { DEMO_TABLE, demoRow, resetDemoTable, warehouseTotals } from './demo/warehouse-load.ts';
+import { type ServiceProcess, startServiceProcess } from './demo/service-process.ts';
+import { freePort } from './stack/processes.ts';
 
 const number = (n: number) => n.toLocaleString('en-US');
 const money = (centsValue: number) => (centsValue / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const perSecond = (count: number, ms: number) => `${number(Math.round(count / (ms / 1000)))}/s`;
+const tally = <T>(items: readonly T[], key: (item: T) => string) =>
+  Object.entries(
+    items.reduce<Record<string, number>>((counts, item) => {
+      counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+      return counts;
+    }, {}),
+  )
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, n]) => `${k} ${number(n)}`)
+    .join(', ');
+
+/** Sum of a counter in a Prometheus text exposition. */
+function metricSum(text: string, name: string): number {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
 
 async function main(): Promise<number> {
   const config = loadConfig(demoConfigSchema, process.env);
   const logger = createLogger({ service: 'demo', level: config.LOG_LEVEL });
   const { topics, registry, codecs } = await loadTopicSetup(config);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
-  const warehouse = await openWarehouse(config);
-  const ingest = config.DEMO_INGEST_URL
-    ? { url: config.DEMO_INGEST_URL, logFile: null, stop: async () => {} }
-    : await startIngestProcess(process.env, config.DEMO_WRITE_KEY, resolve('.segstream/ingest.log'));
+  const run = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
+  const database = `demo_${run}`;
+  const tokens = { processor: `demo-lookup-${run}`, rules: `demo-rules-${run}` };
+  const env = {
+    ...process.env,
+    CLICKHOUSE_DATABASE: database,
+    REDIS_KEY_PREFIX: `demo${run}:`,
+    LOG_LEVEL: 'warn',
+  };
+  const services: ServiceProcess[] = [];
+  const stopAll = async () => {
+    for (const service of services.reverse()) await service.stop();
+  };
 
   try {
-    await resetDemoTable(warehouse);
-    console.log(`segstream demo: seed ${config.DEMO_SEED}, ${number(config.DEMO_MEMBERS)} people over ${config.DEMO_DAYS} days\n`);
+    console.log(`segstream demo: seed ${config.DEMO_SEED}, ${number(config.DEMO_MEMBERS)} people over ${config.DEMO_DAYS} days (run ${run})\n`);
+    const ports = { ingest: await freePort(), processors: await freePort(), rules: await freePort() };
+    const marks = {
+      events: await highWatermarks(kafka, topics.events.name),
+      segments: await highWatermarks(kafka, topics.segmentChanges.name),
+      triggers: await highWatermarks(kafka, topics.triggers.name),
+      lifecycle: await highWatermarks(kafka, topics.lifecycle.name),
+    };
+    let started = performance.now();
+    const ingest = config.DEMO_INGEST_URL
+      ? { url: config.DEMO_INGEST_URL, logFile: '(external)', stop: async () => {} }
+      : await startServiceProcess(
+          'ingest',
+          'ingest/main.ts',
+          { ...env, INGEST_HOST: '127.0.0.1', INGEST_PORT: String(ports.ingest), INGEST_WRITE_KEYS: `${config.DEMO_WRITE_KEY}=demo` },
+          ports.ingest,
+          resolve('.segstream/ingest.log'),
+        );
+    services.push(ingest);
+    const processors = await startServiceProcess(
+      'processors',
+      'processors/main.ts',
+      {
+        ...env,
+        PROCESSOR_HOST: '127.0.0.1',
+        PROCESSOR_PORT: String(ports.processors),
+        PROCESSOR_API_TOKENS: tokens.processor,
+        PROCESSOR_GROUP_ID: `segstream-demo-${run}`,
+        PROCESSOR_NEW_GROUP_STARTS_AT: 'latest',
+        SEGSTREAM_HMAC_SECRET: 'demo-secret-not-for-production',
+      },
+      ports.processors,
+      resolve('.segstream/processors.log'),
+    );
+    services.push(processors);
+    const rules = await startServiceProcess(
+      'rules',
+      'rules/main.ts',
+      { ...env, RULES_HOST: '127.0.0.1', RULES_PORT: String(ports.rules), RULES_API_TOKENS: `demo:admin:${tokens.rules}` },
+      ports.rules,
+      resolve('.segstream/rules.log'),
+    );
+    services.push(rules);
+    console.log(`services    ingest, processors (joined the consumer group) and rules running in ${seconds(performance.now() - started)}`);
+
+    for (const rule of DEMO_RULES) {
+      const response = await fetch(`${rules.url}/rules`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.rules}`, 'content-type': 'application/json' },
+        body: JSON.stringify(rule),
+      });
+      if (response.status !== 201) throw new Error(`creating rule ${rule.id} failed: ${response.status} ${await response.text()}`);
+    }
+    console.log(`rules       ${DEMO_RULES.map((r) => r.id).join(', ')} created over the rules API`);
+    await sleep(1_000); // processors reload rules every 250 ms
 
     const summary = emptySummary();
     const seen = { people: new Set<number>(), identified: new Set<number>() };
-    const before = await highWatermarks(kafka, topics.events.name);
-    let started = performance.now();
-    const workload = generateWorkload({ seed: config.DEMO_SEED, members: config.DEMO_MEMBERS, days: config.DEMO_DAYS });
-    const sent = await sendWorkload(ingest.url, config.DEMO_WRITE_KEY, workload, (e) => addToSummary(summary, e, seen));
-    const sendMs = performance.now() - started;
-    const after = await highWatermarks(kafka, topics.events.name);
-
     started = performance.now();
-    let pendingRows: Record<string, unknown>[] = [];
-    const consumed = await consumeRange(kafka, codecs, topics.events, before, after, async (record) => {
-      pendingRows.push(demoRow(record));
-      if (pendingRows.length >= 10_000) {
-        await warehouse.insert(DEMO_TABLE, pendingRows);
-        pendingRows = [];
-      }
+    const workload = generateWorkload({ seed: config.DEMO_SEED, members: config.DEMO_MEMBERS, days: config.DEMO_DAYS });
+    let sampleUserId: string | undefined;
+    const sent = await sendWorkload(ingest.url, config.DEMO_WRITE_KEY, workload, (e) => {
+      addToSummary(summary, e, seen);
+      if (e.message.event === 'Order Completed' && e.message.userId) sampleUserId ??= e.message.userId;
     });
-    await warehouse.insert(DEMO_TABLE, pendingRows);
-    const consumeMs = performance.now() - started;
-    const totals = await warehouseTotals(warehouse);
+    const sendMs = performance.now() - started;
+
+    // The processors are done when they have taken every record and the timers are quiet.
+    started = performance.now();
+    let processed = 0;
+    const deadline = Date.now() + 10 * 60_000;
+    while (processed < sent.accepted && Date.now() < deadline) {
+      await sleep(250);
+      processed = metricSum(await (await fetch(`${processors.url}/metrics`)).text(), 'segstream_processor_events_total');
+    }
+    const processMs = performance.now() - started;
+    await sleep(3_000); // due timers (abandoned carts of the past, silent members) fire within a second or two
+
+    const lookup = await fetch(`${processors.url}/members/lookup?kind=user&value=${encodeURIComponent(sampleUserId ?? '')}&events=3`, {
+      headers: { authorization: `Bearer ${tokens.processor}` },
+    });
+    const member = lookup.ok ? ((await lookup.json()) as { member: Record<string, unknown> }).member : null;
+    await rules.stop();
+    await processors.stop(); // drains: history written, offsets committed, embedded ClickHouse released
+    const after = {
+      segments: await highWatermarks(kafka, topics.segmentChanges.name),
+      triggers: await highWatermarks(kafka, topics.triggers.name),
+      lifecycle: await highWatermarks(kafka, topics.lifecycle.name),
+      events: await highWatermarks(kafka, topics.events.name),
+    };
+    const read = async <V>(topic: Topic<V>, from: PartitionOffsets, to: PartitionOffsets) => {
+      const records: V[] = [];
+      await consumeRange(kafka, codecs, topic, from, to, async (r) => {
+        records.push(r);
+      });
+      return records;
+    };
+    const segmentChanges: SegmentChangeRecord[] = await read(topics.segmentChanges, marks.segments, after.segments);
+    const firings: TriggerFiringRecord[] = await read(topics.triggers, marks.triggers, after.triggers);
+    const transitions: LifecycleTransitionRecord[] = await read(topics.lifecycle, marks.lifecycle, after.lifecycle);
+    const distinct = (records: readonly { id: string }[]) => new Set(records.map((r) => r.id)).size;
+    const produced = [...after.events].reduce((sum, [p, high]) => sum + Number(high - (marks.events.get(p) ?? 0n)), 0);
+
+    const warehouse = await openWarehouse({ ...config, CLICKHOUSE_DATABASE: database });
+    const history = await historyTotals(warehouse);
+    await warehouse.command(`DROP DATABASE IF EXISTS ${database}`);
+    await warehouse.close();
 
     const orders = summary.byEvent['Order Completed'] ?? 0;
     console.log(`workload    ${number(summary.events)} events from ${number(summary.people)} people (${number(summary.identifiedPeople)} signed up)`);
@@ -65,40 +182,52 @@ async function main(): Promise<number> {
       `            ${number(orders)} orders, ${money(summary.revenueCents)} revenue, ${number(summary.refunds)} refunds (${money(summary.refundedCents)})`,
     );
     console.log(
-      `ingest      ${ingest.url}: ${number(sent.accepted)} events accepted in ${number(sent.requests)} /v1/batch requests in ${seconds(sendMs)} (${perSecond(sent.accepted, sendMs)}), each acknowledged by Kafka (acks=all)`,
+      `ingest      ${number(sent.accepted)} events accepted in ${number(sent.requests)} /v1/batch requests in ${seconds(sendMs)} (${perSecond(sent.accepted, sendMs)}), each acknowledged by Kafka`,
     );
     console.log(
-      `kafka       read ${number(consumed)} records back from ${topics.events.name} through a consumer group in ${seconds(consumeMs)}, every one decoded (${registry.kind} schema registry, id ${codecs.codecFor(topics.events).writerId})`,
+      `kafka       ${number(produced)} records on ${topics.events.name} (${registry.kind} schema registry, id ${codecs.codecFor(topics.events).writerId})`,
     );
     console.log(
-      `clickhouse  ${warehouse.kind} (${warehouse.database}.${DEMO_TABLE}): ${number(totals.rows)} rows, ${number(totals.orders)} orders, ${money(totals.revenueCents)} revenue, ${number(totals.members)} known members`,
+      `processors  ${number(processed)} events processed (${seconds(processMs)} after the last was sent); member state in Redis, history in ClickHouse`,
     );
+    const republished = segmentChanges.length + firings.length + transitions.length - distinct(segmentChanges) - distinct(firings) - distinct(transitions);
+    console.log(`  outputs   ${number(republished)} records published again with the same id (at-least-once; consumers drop them by id)`);
+    console.log(`  lifecycle ${number(transitions.length)} transitions: ${tally(transitions, (t) => t.toStage)}`);
+    console.log(`  segments  ${number(segmentChanges.length)} changes: ${tally(segmentChanges, (c) => `${c.segmentId} ${c.change}`)}`);
+    console.log(`  triggers  ${number(firings.length)} outcomes: ${tally(firings, (f) => `${f.ruleId} ${f.outcome}${f.reason ? `/${f.reason}` : ''}`)}`);
+    if (member)
+      console.log(
+        `  a member  ${sampleUserId}: lifecycle ${JSON.stringify(member.lifecycle)}, RFM ${JSON.stringify(member.rfm)}, segments ${JSON.stringify((member.segments as { id: string }[]).map((s) => s.id))}`,
+      );
     console.log(
-      `            by type: ${Object.entries(totals.byType)
-        .map(([t, n]) => `${t} ${number(n)}`)
-        .join(', ')}`,
+      `clickhouse  ${warehouse.kind} (${database}, dropped after the check): ${number(history.events)} events, ${number(history.orders)} orders, ${money(history.revenueCents)} revenue, ${number(history.members)} members; ${number(history.segmentChanges)} segment changes, ${number(history.triggerFirings)} trigger outcomes, ${number(history.transitions)} lifecycle transitions`,
     );
 
     const mismatches = [
       ...sent.failures.slice(0, 3),
       sent.accepted !== summary.events && `ingest accepted ${sent.accepted} of ${summary.events} events`,
-      consumed !== summary.events && `Kafka holds ${consumed} of ${summary.events} events`,
-      totals.rows !== summary.events && `ClickHouse holds ${totals.rows} of ${summary.events} events`,
-      totals.orders !== orders && `ClickHouse counts ${totals.orders} orders, the workload has ${orders}`,
-      totals.revenueCents !== summary.revenueCents &&
-        `ClickHouse revenue ${money(totals.revenueCents)} differs from the workload's ${money(summary.revenueCents)}`,
+      produced !== summary.events && `Kafka holds ${produced} of ${summary.events} events`,
+      processed !== summary.events && `the processors took ${processed} of ${summary.events} events`,
+      history.events !== summary.events && `ClickHouse holds ${history.events} of ${summary.events} events`,
+      history.orders !== orders && `ClickHouse counts ${history.orders} orders, the workload has ${orders}`,
+      history.revenueCents !== summary.revenueCents &&
+        `ClickHouse revenue ${money(history.revenueCents)} differs from the workload's ${money(summary.revenueCents)}`,
+      history.segmentChanges !== distinct(segmentChanges) && `ClickHouse has ${history.segmentChanges} segment changes, Kafka ${distinct(segmentChanges)}`,
+      history.triggerFirings !== distinct(firings) && `ClickHouse has ${history.triggerFirings} trigger outcomes, Kafka ${distinct(firings)}`,
+      history.transitions !== distinct(transitions) && `ClickHouse has ${history.transitions} lifecycle transitions, Kafka ${distinct(transitions)}`,
+      segmentChanges.length === 0 && 'no segment changes at all',
+      firings.length === 0 && 'no trigger outcomes at all',
     ].filter((m): m is string => typeof m === 'string');
     console.log(
       mismatches.length === 0
-        ? '\nresult      every event arrived once and the totals match the workload exactly'
+        ? '\nresult      every event arrived once, was processed once and is in ClickHouse; outputs in Kafka and ClickHouse agree; totals match the workload to the cent'
         : `\nresult      MISMATCH: ${mismatches.join('; ')}`,
     );
-    if (ingest.logFile) console.log(`\ningest's log: ${ingest.logFile}`);
+    console.log('\nlogs: .segstream/ingest.log, .segstream/processors.log, .segstream/rules.log');
     console.log('The local stack keeps running; stop it with: ./segstream stack down');
     return mismatches.length === 0 ? 0 : 1;
   } finally {
-    await ingest.stop();
-    await warehouse.close();
+    await stopAll();
   }
 }
 

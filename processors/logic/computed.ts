@@ -1,5 +1,5 @@
 import { MS_PER_DAY } from '../../lib/clock.ts';
-import { addToDay, emptyDay } from '../../rules/engine/computed-traits.ts';
+import { addToDay, aggregateFor, type DayAggregate } from '../../rules/engine/computed-traits.ts';
 import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { EventRecord } from '../../schemas/records.ts';
 import { eventVariables } from './event-view.ts';
@@ -18,10 +18,11 @@ export function applyComputedTraits(state: MemberState, event: EventRecord, rule
     if (trait.spec.event !== event.event) continue;
     view ??= eventVariables(event);
     if (!trait.counts(view, memberEnv(state, at))) continue;
-    const days = (state.computed[trait.id] ??= {});
+    state.computed[trait.id] ??= {};
+    const days = state.computed[trait.id] as Record<string, DayAggregate>;
     const day = String(Math.floor(event.timestamp / MS_PER_DAY));
     const value = trait.spec.property === undefined ? undefined : (view.properties as Record<string, unknown>)[trait.spec.property];
-    addToDay((days[day] ??= emptyDay()), event.timestamp, value);
+    addToDay(aggregateFor(days, day), event.timestamp, value);
     const oldest = Math.floor(at / MS_PER_DAY) - trait.spec.windowDays + 1;
     for (const key of Object.keys(days)) if (Number(key) < oldest) delete days[key];
     changed.add(`computed.${trait.id}`);

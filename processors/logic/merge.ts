@@ -1,4 +1,4 @@
-import { emptyDay, mergeDay } from '../../rules/engine/computed-traits.ts';
+import { aggregateFor, type DayAggregate, mergeDay } from '../../rules/engine/computed-traits.ts';
 import type { LifecycleTransitionRecord } from '../../schemas/records.ts';
 import { lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from './lifecycle.ts';
 import { advanceTime, lifecycleTransitionId, type MemberState, type StateConfig } from './member-state.ts';
@@ -48,8 +48,9 @@ export function foldMember(target: MemberState, source: MemberState, at: number,
     target.applied[partition] = Math.max(target.applied[partition] ?? offset, offset);
   }
   for (const [trait, days] of Object.entries(source.computed)) {
-    const into = (target.computed[trait] ??= {});
-    for (const [day, aggregate] of Object.entries(days)) mergeDay((into[day] ??= emptyDay()), aggregate);
+    target.computed[trait] ??= {};
+    const into = target.computed[trait] as Record<string, DayAggregate>;
+    for (const [day, aggregate] of Object.entries(days)) mergeDay(aggregateFor(into, day), aggregate);
   }
   for (const [coupon, expiresAt] of Object.entries(source.coupons)) target.coupons[coupon] ??= expiresAt;
   for (const identity of source.identities) if (!target.identities.includes(identity)) target.identities.push(identity);

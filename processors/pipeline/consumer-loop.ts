@@ -24,6 +24,8 @@ export interface ConsumerLoopOptions {
   readonly retryDelayMs: number;
   /** Testing only: chance of SIGKILL between the state update and the offset commit. */
   readonly crashAfterStateProbability: number;
+  /** Where a consumer group without committed offsets starts. */
+  readonly newGroupStartsAt: 'earliest' | 'latest';
 }
 
 export interface ConsumerLoopDependencies {
@@ -50,6 +52,8 @@ export class ConsumerLoop {
   readonly #deps: ConsumerLoopDependencies;
   /** Partitions this replica owns now: also the timer shards it sweeps. */
   readonly ownedPartitions = new Set<number>();
+  /** Whether this replica has joined the group and been given its partitions (readiness). */
+  joined = false;
   /** Per partition: the next offset to commit once the history holding it is written. */
   readonly #uncommitted = new Map<number, string>();
   readonly #queues = new PartitionQueues();
@@ -73,6 +77,7 @@ export class ConsumerLoop {
       // A partition that moved away is read again by its new owner from the committed offset; applying is idempotent.
       this.#queues.keepOnly(this.ownedPartitions);
       for (const partition of this.#uncommitted.keys()) if (!this.ownedPartitions.has(partition)) this.#uncommitted.delete(partition);
+      this.joined = true;
       logger.info({ partitions: [...this.ownedPartitions] }, 'partitions assigned');
     });
     this.#running = true;
@@ -83,7 +88,8 @@ export class ConsumerLoop {
         this.#flushAndCommit().catch((error: unknown) => logger.warn({ err: error }, 'history flush failed; it is retried'));
     }, options.flushIntervalMs);
     await consumer.connect();
-    await consumer.subscribe({ topic: topics.events.name, fromBeginning: true });
+    // A group with no committed offsets starts at the start of the topic, or only at new records.
+    await consumer.subscribe({ topic: topics.events.name, fromBeginning: options.newGroupStartsAt === 'earliest' });
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.#enqueue(payload) });
   }
 

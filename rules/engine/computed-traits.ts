@@ -102,6 +102,16 @@ export function emptyDay(): DayAggregate {
   return { n: 0, s: 0, mn: null, mx: null, f: null, l: null, u: [] };
 }
 
+/** The aggregate of a day, created empty when missing. */
+export function aggregateFor(days: Record<string, DayAggregate>, day: string): DayAggregate {
+  let aggregate = days[day];
+  if (!aggregate) {
+    aggregate = emptyDay();
+    days[day] = aggregate;
+  }
+  return aggregate;
+}
+
 /** Adds one event's value (undefined for count-only traits) to a day. */
 export function addToDay(day: DayAggregate, at: number, value: unknown): void {
   day.n++;

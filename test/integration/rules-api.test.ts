@@ -188,6 +188,26 @@ describe('rules admin API (needs Redis)', () => {
     expect(response.json().message).toMatch(/active rules read "silent_buyers": win_back, win_back_later, win_back_shoes/);
   });
 
+  it('computed traits: checked, then readable by segments', async () => {
+    const { app } = await server();
+    const create = (body: object) => app.inject({ method: 'POST', url: '/rules', headers: auth('editor'), payload: body });
+    const trait = (computed: object) => ({ id: 'spend_30d', kind: 'computed_trait', name: 'spend', condition: true, computed });
+    let response = await create(trait({ event: 'Order Completed', aggregate: 'median', windowDays: 400 }));
+    expect(response.json().problems).toEqual([
+      { path: 'computed.aggregate', message: 'expected one of count, sum, min, max, first, last, unique_count; received "median"' },
+      { path: 'computed.windowDays', message: 'expected whole days from 1 to 365; received 400' },
+    ]);
+    response = await create(trait({ event: 'Order Completed', aggregate: 'sum', windowDays: 30 }));
+    expect(response.json().problems).toEqual([{ path: 'computed.property', message: '"sum" needs the event property it aggregates' }]);
+    expect((await create({ ...trait({ event: 'Order Completed', aggregate: 'sum', property: 'total', windowDays: 30 }), active: true })).statusCode).toBe(201);
+    expect((await create(segment('spenders', { '>=': [{ var: 'computed.spend_30d' }, 100] }, { active: true }))).statusCode).toBe(201);
+    expect((await create(segment('typo', { '>=': [{ var: 'computed.spend_31d' }, 100] }))).json().problems[0].message).toBe(
+      'unknown variable "computed.spend_31d": known computed traits: spend_30d',
+    );
+    const blocked = await app.inject({ method: 'POST', url: '/rules/spend_30d/deactivate', headers: auth('editor'), payload: {} });
+    expect(blocked.json().message).toMatch(/active rules read "spend_30d": spenders/);
+  });
+
   it('serves its OpenAPI document at /docs', async () => {
     const { app } = await server();
     const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json();

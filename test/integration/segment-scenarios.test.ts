@@ -145,7 +145,7 @@ describe('computed traits (needs Redis)', () => {
     ]);
     expect(changes(step.segmentChanges)).toEqual(['entered browsing_shoppers']);
     const memberId = step.segmentChanges[0]?.memberId as string;
-    const valueOf = async (rule: string) => {
+    const traitValue = async (rule: string) => {
       const loaded = (await p.store.load([{ memberId, messageIds: [] }])).get(memberId);
       const context = ruleContext(
         loaded?.state as never,
@@ -156,19 +156,19 @@ describe('computed traits (needs Redis)', () => {
       );
       return (context.computed as Record<string, unknown>)[rule];
     };
-    expect(await valueOf('views_7d')).toBe(4);
-    expect(await valueOf('distinct_products_7d')).toBe(3);
-    expect(await valueOf('cheapest_viewed')).toBe(12.5);
-    expect(await valueOf('dearest_viewed')).toBe(80);
-    expect(await valueOf('first_category')).toBe('bags');
-    expect(await valueOf('last_category')).toBe('shoes');
-    expect(await valueOf('shoe_spend_30d')).toBe(80);
+    expect(await traitValue('views_7d')).toBe(4);
+    expect(await traitValue('distinct_products_7d')).toBe(3);
+    expect(await traitValue('cheapest_viewed')).toBe(12.5);
+    expect(await traitValue('dearest_viewed')).toBe(80);
+    expect(await traitValue('first_category')).toBe('bags');
+    expect(await traitValue('last_category')).toBe('shoes');
+    expect(await traitValue('shoe_spend_30d')).toBe(80);
     // Six days after the first views they leave the 7-day window (at UTC midnight): p2 is gone, 2 distinct products remain.
     p.clock.set(Date.parse('2026-05-08T00:30:00Z'));
     const swept = await p.sweepOutputs();
     expect(swept.segmentChanges.map((c) => [c.change, c.segmentId, new Date(c.at).toISOString()])).toEqual([
       ['exited', 'browsing_shoppers', '2026-05-08T00:00:00.000Z'],
     ]);
-    expect(await valueOf('views_7d')).toBe(2);
+    expect(await traitValue('views_7d')).toBe(2);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MS_PER_DAY } from '../../../lib/clock.ts';
-import { addToDay, computedValue, type DayAggregate, emptyDay, mergeDay, UNIQUE_LIMIT } from '../../../rules/engine/computed-traits.ts';
+import { addToDay, aggregateFor, computedValue, type DayAggregate, emptyDay, mergeDay, UNIQUE_LIMIT } from '../../../rules/engine/computed-traits.ts';
 
 const day = (n: number, hour = 12) => Date.UTC(2026, 0, 1) + n * MS_PER_DAY + hour * 3_600_000;
 const key = (n: number) => String(Math.floor(day(n) / MS_PER_DAY));
@@ -8,7 +8,7 @@ const key = (n: number) => String(Math.floor(day(n) / MS_PER_DAY));
 describe('computed trait aggregates', () => {
   it('count, sum, min, max, first, last and unique count over exactly the window days, late events by event time', () => {
     const days: Record<string, DayAggregate> = {};
-    const add = (n: number, hour: number, value: unknown) => addToDay((days[key(n)] ??= emptyDay()), day(n, hour), value);
+    const add = (n: number, hour: number, value: unknown) => addToDay(aggregateFor(days, key(n)), day(n, hour), value);
     add(0, 9, 10);
     add(3, 9, 0.1);
     add(3, 8, 0.2); // arrives late but happened earlier that day
