@@ -112,7 +112,8 @@ export function applyTriggers(state: MemberState, known: boolean, rules: RuleSet
           candidates.push({ rule: trigger, causeEventId: change.causeEventId, key: change.id });
     if ('lifecycle' in on)
       for (const transition of input.transitions)
-        if (transition.toStage === on.lifecycle) candidates.push({ rule: trigger, causeEventId: transition.causeEventId, key: transition.id });
+        if ((on.change === 'exited' ? transition.fromStage : transition.toStage) === on.lifecycle)
+          candidates.push({ rule: trigger, causeEventId: transition.causeEventId, key: transition.id });
     if ('calendar' in on) {
       const scheduled = state.triggers.pending.some((p) => p.ruleId === trigger.id && p.kind === 'calendar' && p.version === trigger.version);
       if (!scheduled || input.changedTraits.has('birthday') || input.changedTraits.has('timezone')) {

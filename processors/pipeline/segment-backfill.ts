@@ -11,6 +11,11 @@ import { outboxEntries, segmentChangesIn, triggerFiringsIn } from '../store/memb
 import { timerShardOf } from './batch-processor.ts';
 import type { OutputPublisher } from './output-publisher.ts';
 
+/** Rules whose activation needs every existing member visited. */
+function backfilled(rules: RuleSet): { id: string; version: number }[] {
+  return [...rules.segments, ...rules.triggers.filter((t) => 'calendar' in t.rule.on)];
+}
+
 export interface BackfillDependencies {
   readonly members: MemberStore;
   readonly rules: RuleStore;
@@ -65,10 +70,14 @@ export class SegmentBackfill {
     await this.#running;
   }
 
-  /** Advances every unfinished backfill this processor can lease, until done or stopped. */
+  /**
+   * Advances every unfinished backfill this processor can lease, until done or stopped:
+   * segment rules (membership of existing members) and calendar triggers (their first
+   * date scheduled for members that send no events).
+   */
   async runOnce(): Promise<void> {
     if (this.#deps.timerShards() === undefined) return;
-    for (const rule of this.#deps.ruleSet().segments) {
+    for (const rule of backfilled(this.#deps.ruleSet())) {
       const progress = await this.#deps.rules.backfill(rule.id);
       if (progress?.version === rule.version && progress.status === 'done') continue;
       if (!(await this.#deps.rules.leaseBackfill(rule.id, this.#owner, this.#deps.leaseMs))) continue;
@@ -79,7 +88,7 @@ export class SegmentBackfill {
           : { ruleId: rule.id, version: rule.version, status: 'running', scanned: 0, entered: 0, exited: 0, cursor: '0', startedAt: now, updatedAt: now };
       do {
         if (this.#stopping) return;
-        const active = this.#deps.ruleSet().segments.find((r) => r.id === rule.id);
+        const active = backfilled(this.#deps.ruleSet()).find((r) => r.id === rule.id);
         if (active?.version !== rule.version) break; // changed or deactivated meanwhile: the next round starts over
         current = await this.#page(current);
         await this.#deps.rules.saveBackfill(current);

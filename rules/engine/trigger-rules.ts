@@ -10,7 +10,7 @@ export type TriggerPattern =
   | { readonly event: string }
   | { readonly sequence: { readonly start: string; readonly cancel: string; readonly withinMinutes: number; readonly key?: string } }
   | { readonly segment: string; readonly change: 'entered' | 'exited' }
-  | { readonly lifecycle: string }
+  | { readonly lifecycle: string; readonly change?: 'entered' | 'exited' }
   | { readonly calendar: CalendarPattern };
 
 export type CalendarPattern =
@@ -81,6 +81,8 @@ export function compileTriggerRule(
   }
   if (kind === 'lifecycle' && !(LIFECYCLE_STAGES as readonly string[]).includes(on.lifecycle as string))
     problem('on.lifecycle', `expected a lifecycle stage (${LIFECYCLE_STAGES.join(', ')}); received ${JSON.stringify(on.lifecycle)}`);
+  if (kind === 'lifecycle' && on.change !== undefined && on.change !== 'entered' && on.change !== 'exited')
+    problem('on.change', `expected "entered" (the default) or "exited"; received ${JSON.stringify(on.change)}`);
   if (kind === 'calendar') {
     const c = on.calendar as Record<string, unknown>;
     const hourOk = typeof c?.hour === 'number' && Number.isInteger(c.hour) && c.hour >= 0 && c.hour <= 23;

@@ -58,6 +58,7 @@ export async function processorState(redis: Redis, start: Date, options: { rules
 
   return {
     clock,
+    settings: segments,
     keys,
     hash,
     store,

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createLogger } from '../../lib/logger.ts';
+import { createRedis } from '../../lib/redis.ts';
+import type { HistoryBatch, HistoryWriter } from '../../processors/history/history-writer.ts';
+import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../processors/logic/counters.ts';
+import type { OutputPublisher } from '../../processors/pipeline/output-publisher.ts';
+import { SegmentBackfill } from '../../processors/pipeline/segment-backfill.ts';
+import type { OutboxEntry } from '../../processors/store/member-store.ts';
+import { NO_RULES, type RuleSet } from '../../rules/engine/rule-set.ts';
+import { ActiveRules } from '../../rules/store/active-rules.ts';
+import { RuleStore } from '../../rules/store/rule-store.ts';
+import { processorState } from '../harness/processor-state.ts';
+
+const redis = createRedis(inject('services').redisUrl);
+beforeAll(() => redis.connect());
+afterAll(() => redis.quit());
+
+describe('backfill of newly active rules (needs Redis)', () => {
+  it('computes a segment for every existing member and schedules calendar triggers for members that send nothing', async () => {
+    let ruleSet: RuleSet = NO_RULES;
+    const p = await processorState(redis, new Date('2026-03-01T09:00:00Z'), { rules: () => ruleSet });
+    // 30 members exist before any rule: 10 have ordered, all have a birthday on March 10.
+    for (let i = 0; i < 30; i++)
+      await p.feed([
+        p.event({ userId: `u${i}`, type: 'identify', traits: '{"birthday":"03-10","timezone":"Europe/Paris"}' }),
+        ...(i % 3 === 0 ? [p.event({ userId: `u${i}`, event: 'Order Completed', properties: '{"order_id":"o","total":10}' })] : []),
+      ]);
+
+    const store = new RuleStore(redis, `bf${Date.now()}:`);
+    const define = (id: string, fields: Record<string, unknown>) =>
+      store.write(
+        id,
+        0,
+        { id, name: id, kind: 'segment', description: '', condition: true, active: true, updatedAt: 0, updatedBy: 'test', ...fields },
+        { actor: 'test', action: 'create', before: null, at: 0 },
+      );
+    await define('buyers', { condition: { '>=': [{ var: 'orders.count' }, 1] } });
+    await define('birthday', { kind: 'trigger', on: { calendar: { kind: 'birthday', hour: 9 } }, businessLine: 'crm', controls: {} });
+    const active = new ActiveRules(
+      store,
+      { counters: DEFAULT_COUNTERS.map((c) => c.name), windowsDays: DEFAULT_WINDOWS_DAYS, computedTraits: new Map() },
+      createLogger({ service: 'test', level: 'silent' }),
+    );
+    await active.refresh();
+    ruleSet = active.current();
+
+    const published: OutboxEntry[] = [];
+    const written: HistoryBatch[] = [];
+    const backfill = new SegmentBackfill({
+      members: p.store,
+      rules: store,
+      ruleSet: () => ruleSet,
+      settings: p.settings,
+      // Publishes by collecting, and acknowledges as the real publisher does.
+      publisher: {
+        publish: async (outboxes: Map<string, OutboxEntry[]>) => {
+          published.push(...[...outboxes.values()].flat());
+          await p.store.acknowledgeOutbox(new Map([...outboxes].map(([m, entries]) => [m, entries.length])));
+        },
+      } as unknown as OutputPublisher,
+      history: { write: async (batch: HistoryBatch) => void written.push(batch) } as unknown as HistoryWriter,
+      clock: p.clock,
+      logger: createLogger({ service: 'test', level: 'silent' }),
+      timerShards: () => 4,
+      pageSize: 7,
+      leaseMs: 10_000,
+    });
+    await backfill.runOnce();
+    expect(await store.backfill('buyers')).toMatchObject({ status: 'done', version: 1, scanned: 30, entered: 10, exited: 0, cursor: '0' });
+    expect(await store.backfill('birthday')).toMatchObject({ status: 'done', scanned: 30 });
+    const entered = published.filter((e) => e.topic === 'segmentChanges');
+    expect(entered).toHaveLength(10);
+    expect(written.flatMap((b) => b.segmentChanges)).toHaveLength(10);
+    // Done backfills are not run again.
+    await backfill.runOnce();
+    expect(published.filter((e) => e.topic === 'segmentChanges')).toHaveLength(10);
+
+    // Nobody sends anything; on March 10 at 09:00 in Paris every member gets its birthday trigger.
+    p.clock.set(Date.parse('2026-03-10T08:00:00Z'));
+    const swept = await p.sweepOutputs();
+    expect(swept.triggerFirings.map((f) => `${f.ruleId} ${f.outcome} ${new Date(f.at).toISOString()}`)).toEqual(
+      Array(30).fill('birthday fired 2026-03-10T08:00:00.000Z'),
+    );
+  });
+});
