@@ -11,6 +11,8 @@ export interface RulesServerDependencies {
   readonly admin: RuleAdmin;
   readonly store: RuleStore;
   readonly tokens: ReadonlyMap<string, Caller>;
+  /** The processors' member API, which holds member state (explain, dry run); absent when not configured. */
+  readonly processors?: { readonly url: string; readonly token: string };
   readonly logger: Logger;
   readonly ready: () => Promise<boolean>;
 }
@@ -228,6 +230,57 @@ export async function buildRulesServer(deps: RulesServerDependencies): Promise<F
     async (request, reply) => {
       if (!callerFor(request, reply, 'admin')) return;
       return deps.store.audit(request.query as { ruleId?: string; limit?: number });
+    },
+  );
+  /** Forwards to the processors' member API and relays its answer. */
+  const forward = async (reply: FastifyReply, path: string, body?: unknown) => {
+    if (!deps.processors)
+      return reply
+        .code(503)
+        .send({ error: 'unavailable', message: 'explain and dry run need the processors: set RULES_PROCESSOR_URL and RULES_PROCESSOR_TOKEN' });
+    const response = await fetch(`${deps.processors.url}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${deps.processors.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).catch((error: unknown) => error as Error);
+    if (response instanceof Error) return reply.code(502).send({ error: 'unavailable', message: `the processors did not answer: ${response.message}` });
+    return reply.code(response.status).send(await response.json());
+  };
+  app.get(
+    '/rules/:id/explain',
+    route('Why a member is or is not matched by a rule: every part, whether it held, the values used (answered by the processors)', 'viewer', {
+      params: idParams,
+      querystring: {
+        type: 'object',
+        required: ['kind', 'value'],
+        properties: { kind: { type: 'string', minLength: 1 }, value: { type: 'string', minLength: 1 }, version: { type: 'integer', minimum: 1 } },
+      },
+    }),
+    async (request, reply) => {
+      if (!callerFor(request, reply, 'viewer')) return;
+      const { id } = request.params as { id: string };
+      const { kind, value, version } = request.query as { kind: string; value: string; version?: number };
+      const query = new URLSearchParams({ kind, value, rule: id, ...(version ? { version: String(version) } : {}) });
+      return forward(reply, `/members/explain?${query}`);
+    },
+  );
+  app.post(
+    '/rules/dry-run',
+    route('How many members a segment condition would match now, with a sample (answered by the processors)', 'viewer', {
+      body: {
+        type: 'object',
+        required: ['condition'],
+        additionalProperties: false,
+        properties: {
+          condition: ruleFields.condition,
+          sample: { type: 'integer', minimum: 0, maximum: 100, default: 10 },
+          limit: { type: 'integer', minimum: 1 },
+        },
+      },
+    }),
+    async (request, reply) => {
+      if (!callerFor(request, reply, 'viewer')) return;
+      return forward(reply, '/segments/dry-run', request.body);
     },
   );
   app.get('/healthz', async () => ({ status: 'ok' }));

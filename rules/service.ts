@@ -27,6 +27,7 @@ export async function createRulesService(config: RulesConfig, clock: Clock, logg
         admin,
         store,
         tokens: tokenTable(config.RULES_API_TOKENS),
+        processors: config.RULES_PROCESSOR_URL ? { url: config.RULES_PROCESSOR_URL, token: config.RULES_PROCESSOR_TOKEN ?? '' } : undefined,
         logger,
         ready: () =>
           redis.ping().then(

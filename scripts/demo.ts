@@ -106,7 +106,14 @@ async function main(): Promise<number> {
     const rules = await startServiceProcess(
       'rules',
       'rules/main.ts',
-      { ...env, RULES_HOST: '127.0.0.1', RULES_PORT: String(ports.rules), RULES_API_TOKENS: `demo:admin:${tokens.rules}` },
+      {
+        ...env,
+        RULES_HOST: '127.0.0.1',
+        RULES_PORT: String(ports.rules),
+        RULES_API_TOKENS: `demo:admin:${tokens.rules}`,
+        RULES_PROCESSOR_URL: processors.url,
+        RULES_PROCESSOR_TOKEN: tokens.processor,
+      },
       ports.rules,
       resolve('.segstream/rules.log'),
     );

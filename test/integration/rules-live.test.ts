@@ -72,6 +72,8 @@ describe('rules applied to running processors (needs Kafka, Redis, ClickHouse)',
         RULES_HOST: '127.0.0.1',
         RULES_PORT: '0',
         RULES_API_TOKENS: `tester:editor:${EDITOR}`,
+        RULES_PROCESSOR_URL: processor.url,
+        RULES_PROCESSOR_TOKEN: PROCESSOR_TOKEN,
       }),
       systemClock,
       logger,
@@ -147,20 +149,17 @@ describe('rules applied to running processors (needs Kafka, Redis, ClickHouse)',
         [true, 'thank_you', 1, 'fired', 'apparel'],
       ]);
 
-      // Explain why a browser is not in it; dry-run a draft that finds the browsers.
-      const explained = await fetch(`${processor.url}/members/explain?kind=user&value=${browsers[0]}&rule=buyers`, {
-        headers: { authorization: `Bearer ${PROCESSOR_TOKEN}` },
-      });
+      // Explain why a browser is not in it; dry-run a draft that finds the browsers (both through the rules API).
+      const explained = await api('GET', `/rules/buyers/explain?kind=user&value=${browsers[0]}`);
       expect(await explained.json()).toMatchObject({
         rule: { id: 'buyers', version: 1 },
         matches: false,
         inSegment: false,
         condition: { held: false, parts: [{ held: true }, { held: false, parts: [{ variable: 'orders.count', value: 0 }, { value: 1 }] }] },
       });
-      const dry = await fetch(`${processor.url}/segments/dry-run`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${PROCESSOR_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ condition: { and: [{ '==': [{ var: 'traits.cohort' }, run] }, { '<': [{ var: 'orders.count' }, 1] }] }, sample: 2 }),
+      const dry = await api('POST', '/rules/dry-run', {
+        condition: { and: [{ '==': [{ var: 'traits.cohort' }, run] }, { '<': [{ var: 'orders.count' }, 1] }] },
+        sample: 2,
       });
       expect(await dry.json()).toMatchObject({ matched: 3, complete: true, sample: [{ values: { 'orders.count': 0 } }, { values: { 'traits.cohort': run } }] });
       const invalid = await fetch(`${processor.url}/segments/dry-run`, {
