@@ -43,10 +43,12 @@ export class EmbeddedWarehouse implements Warehouse {
 
   async insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
     if (rows.length === 0) return;
-    // JSONEachRow, as the server path sends: ClickHouse parses it natively, much faster than building VALUES text here.
+    // JSONCompactEachRow with the column list: values only, no repeated keys to write and
+    // for ClickHouse to parse (cheaper than JSONEachRow on both sides; rows share their keys).
+    const columns = Object.keys(rows[0] as Record<string, unknown>).map((c) => assertIdentifier('column', c));
     let payload = '';
-    for (const row of rows) payload += `${JSON.stringify(row)}\n`;
-    await this.#session.insert({ table: `${this.database}.${assertIdentifier('table', table)}`, values: payload, format: 'JSONEachRow' });
+    for (const row of rows) payload += `${JSON.stringify(columns.map((c) => row[c]))}\n`;
+    await this.#session.insert({ table: `${this.database}.${assertIdentifier('table', table)}`, columns, values: payload, format: 'JSONCompactEachRow' });
   }
 
   async close(): Promise<void> {

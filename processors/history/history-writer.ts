@@ -18,7 +18,8 @@ export const historyRows = (batch: HistoryBatch) =>
 /** An event as a row of the events table, with the fields analyses filter on pulled out. */
 export function eventRow(memberId: string, event: EventRecord): Record<string, unknown> {
   const properties = parseJsonObject(event.properties);
-  const campaign = (parseJsonObject(event.context).campaign ?? {}) as Record<string, unknown>;
+  // Most events carry no campaign; skip parsing their context.
+  const campaign = (event.context.includes('"campaign"') ? (parseJsonObject(event.context).campaign ?? {}) : {}) as Record<string, unknown>;
   const money = typeof properties.total === 'number' ? properties.total : typeof properties.revenue === 'number' ? properties.revenue : 0;
   const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
   return {
