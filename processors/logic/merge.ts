@@ -1,4 +1,5 @@
 import { aggregateFor, type DayAggregate, mergeDay } from '../../rules/engine/computed-traits.ts';
+import { mergeTriggerState } from '../../rules/engine/trigger-controls.ts';
 import type { LifecycleTransitionRecord } from '../../schemas/records.ts';
 import { lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from './lifecycle.ts';
 import { advanceTime, lifecycleTransitionId, type MemberState, type StateConfig } from './member-state.ts';
@@ -53,6 +54,7 @@ export function foldMember(target: MemberState, source: MemberState, at: number,
     for (const [day, aggregate] of Object.entries(days)) mergeDay(aggregateFor(into, day), aggregate);
   }
   for (const [coupon, expiresAt] of Object.entries(source.coupons)) target.coupons[coupon] ??= expiresAt;
+  mergeTriggerState(target.triggers, source.triggers);
   for (const identity of source.identities) if (!target.identities.includes(identity)) target.identities.push(identity);
 
   // Orders of the anonymous past may change the stage.

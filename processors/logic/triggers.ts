@@ -118,7 +118,9 @@ export function applyTriggers(state: MemberState, known: boolean, rules: RuleSet
       const scheduled = state.triggers.pending.some((p) => p.ruleId === trigger.id && p.kind === 'calendar' && p.version === trigger.version);
       if (!scheduled || input.changedTraits.has('birthday') || input.changedTraits.has('timezone')) {
         state.triggers.pending = state.triggers.pending.filter((p) => !(p.ruleId === trigger.id && p.kind === 'calendar'));
-        const next = nextCalendarAt(trigger.rule, state, at, timeZone);
+        // Never again before a date it already fired for (a late identify can move the birthday).
+        const after = Math.max(at, ...(state.triggers.fires[trigger.id] ?? []));
+        const next = nextCalendarAt(trigger.rule, state, after, timeZone);
         if (next !== null)
           state.triggers.pending.push({ ruleId: trigger.id, version: trigger.version, kind: 'calendar', key: '', dueAt: next, causeEventId: null });
       }

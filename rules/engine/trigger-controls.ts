@@ -29,6 +29,19 @@ export function emptyTriggerState(): TriggerMemberState {
   return { fires: {}, recentFires: [], pending: [] };
 }
 
+/**
+ * Folds an anonymous member's trigger state into the member it turned out to be: a wait
+ * started while anonymous (a cart added before signing up) goes on, and its fires count
+ * towards cooldowns and caps. Calendar dates are the target's own (its birthday, its zone).
+ */
+export function mergeTriggerState(target: TriggerMemberState, source: TriggerMemberState): void {
+  for (const [rule, times] of Object.entries(source.fires)) target.fires[rule] = [...new Set([...(target.fires[rule] ?? []), ...times])].sort((a, b) => a - b);
+  target.recentFires = [...new Set([...target.recentFires, ...source.recentFires])].sort((a, b) => a - b);
+  const waiting = (p: PendingTrigger) => `${p.ruleId}|${p.kind}|${p.key}`;
+  const present = new Set(target.pending.map(waiting));
+  for (const pending of source.pending) if (pending.kind !== 'calendar' && !present.has(waiting(pending))) target.pending.push(pending);
+}
+
 export interface FiringContext {
   readonly memberId: string;
   readonly at: number;

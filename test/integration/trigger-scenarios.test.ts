@@ -103,6 +103,21 @@ describe('trigger patterns (needs Redis)', () => {
     expect((await p.sweepOutputs()).triggerFirings).toEqual([]);
   });
 
+  it('a cart added while anonymous keeps waiting after sign-up merges the visitor into the member', async () => {
+    const p = await withRules('2026-03-01T09:00:00Z', [
+      { id: 'abandoned_cart', on: { sequence: { start: 'Product Added', cancel: 'Order Completed', withinMinutes: 60, key: 'cart_id' } } },
+    ]);
+    const addedAt = p.clock.now();
+    await p.feed([p.event({ anonymousId: 'visitor', event: 'Product Added', properties: '{"cart_id":"C"}' })]);
+    p.clock.advance(10 * MINUTE);
+    await p.feed([p.event({ userId: 'u1', type: 'identify' }), p.event({ userId: 'u1', previousId: 'visitor', type: 'alias' })]);
+    p.clock.set(addedAt + 61 * MINUTE);
+    const swept = await p.sweepOutputs();
+    expect(swept.triggerFirings.map((f) => [f.ruleId, f.outcome, f.memberId, f.at])).toEqual([
+      ['abandoned_cart', 'fired', (await p.view('user', 'u1'))?.memberId, addedAt + 60 * MINUTE],
+    ]);
+  });
+
   it('entering a segment and reaching a lifecycle stage', async () => {
     const p = await withRules('2026-03-01T09:00:00Z', [
       { id: 'buyers', kind: 'segment', condition: { '>=': [{ var: 'orders.count' }, 1] } },
