@@ -188,24 +188,26 @@ describe('processor crash test (needs Kafka, Redis, ClickHouse)', () => {
     let injected = 0;
     const random = new Random(run);
     let done = 0;
-    // Most runs are killed a random moment after they committed new progress, so the kill
-    // lands mid-processing; every fourth is killed while it joins the group (a rebalance);
-    // some runs kill themselves at the injected point between the state update and the commit.
+    // Runs take turns: most are killed a random moment after they committed new progress,
+    // so the kill lands mid-processing; every fourth is killed while it joins the group (a
+    // rebalance); every third of the others kills itself at the injected point between the
+    // state update and the commit (it is left to do so, so those kills surely happen).
     let runs = 0;
     while (external + injected < 12 || injected < 2) {
       if (done >= log.length) break;
-      const duringJoin = ++runs % 4 === 0;
-      const child = start(!duringJoin && random.chance(0.5) ? 0.05 : 0);
+      runs++;
+      const mode = runs % 4 === 0 ? 'join' : runs % 3 === 0 ? 'inject' : 'external';
+      const child = start(mode === 'inject' ? 0.25 : 0);
       children.add(child);
       const exit = exited(child).then((signal) => ({ signal }));
       const before = done;
       let outcome: { signal: NodeJS.Signals | null } | null = null;
-      const deadline = Date.now() + (duringJoin ? random.int(1_000, 4_000) : 120_000);
-      while (!outcome && (duringJoin || done <= before) && Date.now() < deadline) {
+      const deadline = Date.now() + (mode === 'join' ? random.int(1_000, 4_000) : 120_000);
+      while (!outcome && (mode !== 'external' || done <= before) && Date.now() < deadline) {
         outcome = await Promise.race([exit, sleep(250).then(() => null)]);
         done = await committedCount();
       }
-      if (!outcome) outcome = await Promise.race([exit, sleep(random.int(0, 1_500)).then(() => null)]);
+      if (!outcome && mode === 'external') outcome = await Promise.race([exit, sleep(random.int(0, 1_500)).then(() => null)]);
       if (outcome === null) {
         child.kill('SIGKILL');
         await exit;
