@@ -20,7 +20,9 @@ export function eventRow(memberId: string, event: EventRecord): Record<string, u
   const properties = parseJsonObject(event.properties);
   // Most events carry no campaign; skip parsing their context.
   const campaign = (event.context.includes('"campaign"') ? (parseJsonObject(event.context).campaign ?? {}) : {}) as Record<string, unknown>;
-  const money = typeof properties.total === 'number' ? properties.total : typeof properties.revenue === 'number' ? properties.revenue : 0;
+  const amount = typeof properties.total === 'number' ? properties.total : typeof properties.revenue === 'number' ? properties.revenue : 0;
+  // Decimal(18, 2): an absurd amount must not fail the whole insert (the raw value stays in properties).
+  const money = Number.isFinite(amount) && Math.abs(amount) < 1e15 ? Math.round(amount * 100) / 100 : 0;
   const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
   return {
     message_id: event.messageId,

@@ -47,6 +47,25 @@ describe.each(targets)('warehouse: %s (needs ClickHouse)', (_name, open) => {
     }
   });
 
+  it('stores any text exactly: tabs, newlines, backslashes, quotes, JSON, unicode, arrays of such', async () => {
+    const warehouse = await open();
+    try {
+      await warehouse.command('DROP TABLE IF EXISTS wh_text');
+      await warehouse.command('CREATE TABLE wh_text (id UInt32, text String, list Array(String), maybe Nullable(String)) ENGINE = MergeTree ORDER BY id');
+      const texts = ['a\tb\nc\r\\d', '{"k":"v \\"quoted\\" \\\\ back","n":[1,2]}', "it's", '\\N', '', '你好 🎉', 'x\u0000y'];
+      await warehouse.insert(
+        'wh_text',
+        texts.map((text, id) => ({ id, text, list: [text, "o'brien", '[x]'], maybe: id % 2 === 0 ? null : text })),
+      );
+      const rows = await warehouse.query<{ id: number; text: string; list: string[]; maybe: string | null }>(
+        'SELECT id, text, list, maybe FROM wh_text ORDER BY id',
+      );
+      expect(rows).toEqual(texts.map((text, id) => ({ id, text, list: [text, "o'brien", '[x]'], maybe: id % 2 === 0 ? null : text })));
+    } finally {
+      await warehouse.close();
+    }
+  });
+
   it('treats a hostile parameter as a value, never as SQL', async () => {
     const warehouse = await open();
     try {
