@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parseJsonObject } from '../../lib/json.ts';
+import { isTimeZone, type LocalTime, nextLocalOccurrence } from '../../lib/local-time.ts';
 import { readVariable } from '../../rules/engine/evaluate-segments.ts';
-import { isTimeZone, type LocalTime, nextLocalOccurrence } from '../../rules/engine/local-time.ts';
 import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import { decideFiring, type PendingTrigger } from '../../rules/engine/trigger-controls.ts';
 import type { CompiledTriggerRule, TriggerRule } from '../../rules/engine/trigger-rules.ts';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { localDate, quietHoursAt } from './local-time.ts';
+import { localDate, quietHoursAt } from '../../lib/local-time.ts';
 import type { TriggerRule } from './trigger-rules.ts';
 
 const MINUTE = 60_000;

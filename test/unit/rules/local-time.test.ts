@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { instantOf, localDate, localTime, nextLocalOccurrence, quietHoursAt } from '../../../rules/engine/local-time.ts';
+import { instantOf, localDate, localTime, nextLocalOccurrence, quietHoursAt } from '../../../lib/local-time.ts';
 import { decideFiring, emptyTriggerState, inHoldout } from '../../../rules/engine/trigger-controls.ts';
 
 describe('member local time', () => {

@@ -1,5 +1,5 @@
 /**
- * Wall-clock time in a member's time zone (IANA names, e.g. Asia/Shanghai), for quiet
+ * Wall-clock time in a time zone (IANA names, e.g. Asia/Shanghai), for quiet
  * hours, daily caps and calendar triggers. Pure: Intl does the zone arithmetic.
  */
 
