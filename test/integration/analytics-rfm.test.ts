@@ -1,0 +1,84 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RFM } from '../../lib/rfm-config.ts';
+import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
+import { applyMigrations } from '../../lib/warehouse/migrations.ts';
+import { eventRow } from '../../processors/history/history-writer.ts';
+import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
+import { DEFAULT_COUNTERS } from '../../processors/logic/counters.ts';
+import { DEFAULT_LIFECYCLE } from '../../processors/logic/lifecycle.ts';
+import { applyEvent, emptyMemberState, type MemberState } from '../../processors/logic/member-state.ts';
+import { rfmAt } from '../../processors/logic/rfm.ts';
+import { windowTotals } from '../../processors/logic/windows.ts';
+import { type RfmDistribution, rfmResult, rfmSql } from '../../query/analytics/rfm.ts';
+import { RFM_GROUPS, type RfmGroup } from '../../schemas/records.ts';
+import { testEvent } from '../harness/test-event.ts';
+import { Random } from '../workload/random.ts';
+
+/*
+ * The RFM distribution from ClickHouse history against the processors' own live RFM
+ * (member state built by applyEvent from the same events, scored with rfmAt): the same
+ * members in the same groups and cells. Orders sit exactly on window edges, refunds
+ * subtract, members with only refunds have no RFM.
+ */
+
+const DAY = 86_400_000;
+const AT = Date.UTC(2026, 5, 30, 15, 0);
+const r = new Random('rfm');
+const events = Array.from({ length: 2500 }, (_, i) => {
+  const refund = r.chance(0.08);
+  return testEvent(`o${i}`, AT - r.pick([r.int(0, 400 * DAY), 365 * DAY, 364 * DAY + 1, 0, 7 * DAY, 30 * DAY + 1]), {
+    userId: `m${r.int(0, 299)}`,
+    event: refund ? 'Order Refunded' : 'Order Completed',
+    properties: JSON.stringify({ order_id: `o${i}`, total: r.pick([19.99, 49.5, 120, 250.25, 999]) }),
+  });
+});
+
+function reference(): RfmDistribution {
+  const members = new Map<string, MemberState>();
+  const state = { counters: DEFAULT_COUNTERS, longestWindowDays: 400, lifecycle: DEFAULT_LIFECYCLE };
+  for (const e of [...events].sort((a, b) => a.timestamp - b.timestamp)) {
+    const m = members.get(e.userId as string) ?? emptyMemberState(e.userId as string);
+    applyEvent(m, e, state);
+    members.set(e.userId as string, m);
+  }
+  const groups = Object.fromEntries(RFM_GROUPS.map((g) => [g, 0])) as Record<RfmGroup, number>;
+  const rByF = Array.from({ length: 5 }, () => [0, 0, 0, 0, 0]);
+  const rByM = Array.from({ length: 5 }, () => [0, 0, 0, 0, 0]);
+  let count = 0;
+  for (const m of members.values()) {
+    const paid = windowTotals(m.paid, AT, DEFAULT_RFM.windowDays);
+    const rfm = rfmAt(m.orders.lastAt, paid.count, paid.sum, AT, DEFAULT_RFM);
+    if (!rfm) continue;
+    count++;
+    groups[rfm.group]++;
+    const byF = rByF[rfm.r - 1] as number[];
+    const byM = rByM[rfm.r - 1] as number[];
+    byF[rfm.f - 1] = (byF[rfm.f - 1] as number) + 1;
+    byM[rfm.m - 1] = (byM[rfm.m - 1] as number) + 1;
+  }
+  return { members: count, groups, rByF, rByM };
+}
+
+let warehouse: EmbeddedWarehouse;
+
+beforeAll(async () => {
+  warehouse = await EmbeddedWarehouse.open(mkdtempSync(join(tmpdir(), 'segstream-rfm-')), 'analytics');
+  await applyMigrations(warehouse, HISTORY_MIGRATIONS);
+  const rows = events.map((e) => eventRow(e.userId as string, e));
+  await warehouse.insert('events', rows);
+  await warehouse.insert('events', rows.slice(0, 300));
+}, 60_000);
+afterAll(() => warehouse.close());
+
+describe('RFM distribution from history equals the live RFM (needs embedded ClickHouse)', () => {
+  it('the 8 groups and the R x F and R x M matrices', async () => {
+    const expected = reference();
+    expect(expected.members).toBeGreaterThan(200);
+    expect(Object.values(expected.groups).filter((n) => n > 0).length).toBeGreaterThan(4);
+    const { sql, params } = rfmSql({ at: AT });
+    expect(rfmResult(await warehouse.query(sql, params))).toEqual(expected);
+  });
+});
