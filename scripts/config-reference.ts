@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { ingestConfigSchema } from '../ingest/config.ts';
 import type { ConfigSchema, VarSpecs } from '../lib/config/load.ts';
 import { processorConfigSchema } from '../processors/config.ts';
+import { queryConfigSchema } from '../query/config.ts';
 import { rulesConfigSchema } from '../rules/config.ts';
 import { demoConfigSchema } from './demo/config.ts';
 import { stackConfigSchema } from './stack/config.ts';

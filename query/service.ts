@@ -1,0 +1,50 @@
+import type { AddressInfo } from 'node:net';
+import type { ConfigOf } from '../lib/config/load.ts';
+import { errorMessage, ServiceUnavailableError } from '../lib/errors.ts';
+import { ServiceLifecycle } from '../lib/lifecycle.ts';
+import type { Logger } from '../lib/logger.ts';
+import { openWarehouse } from '../lib/warehouse/open.ts';
+import type { Warehouse } from '../lib/warehouse/warehouse.ts';
+import type { queryConfigSchema } from './config.ts';
+import { buildQueryServer } from './server.ts';
+
+export type QueryConfig = ConfigOf<(typeof queryConfigSchema)['vars']>;
+
+/** The analytics query service: the warehouse behind the query API. */
+export function createQueryService(config: QueryConfig, logger: Logger) {
+  let warehouse: Warehouse | undefined;
+  let server: Awaited<ReturnType<typeof buildQueryServer>> | undefined;
+  const lifecycle = new ServiceLifecycle({ logger, stopTimeoutMs: 10_000 });
+  lifecycle.add({
+    name: 'clickhouse',
+    start: async () => {
+      try {
+        warehouse = await openWarehouse(config);
+      } catch (error) {
+        // Embedded ClickHouse locks its directory: the processors (or another service) may hold it.
+        throw new ServiceUnavailableError(
+          'ClickHouse',
+          `could not open ${config.CLICKHOUSE_URL ?? config.CLICKHOUSE_PATH} (${errorMessage(error)}); embedded ClickHouse allows one process per CLICKHOUSE_PATH, so with the processors running use a ClickHouse server (CLICKHOUSE_URL)`,
+          { cause: error },
+        );
+      }
+    },
+    stop: async () => warehouse?.close(),
+  });
+  lifecycle.add({
+    name: 'http',
+    start: async () => {
+      server = await buildQueryServer({ warehouse: warehouse as Warehouse, tokens: config.QUERY_API_TOKENS, timeoutMs: config.QUERY_TIMEOUT_MS, logger });
+      const address = await server.listen({ host: config.QUERY_HOST, port: config.QUERY_PORT });
+      logger.info({ address }, 'query API running');
+    },
+    stop: async () => server?.close(),
+  });
+  return {
+    lifecycle,
+    url: () => {
+      const address = server?.server.address() as AddressInfo;
+      return `http://${address.address}:${address.port}`;
+    },
+  };
+}
