@@ -17,6 +17,7 @@ export const ALL_CONFIG_SCHEMAS: readonly ConfigSchema<VarSpecs>[] = [
   ingestConfigSchema,
   processorConfigSchema,
   rulesConfigSchema,
+  queryConfigSchema,
   demoConfigSchema,
   stackConfigSchema,
 ];
