@@ -69,7 +69,7 @@ async function main(): Promise<number> {
 
   try {
     console.log(`segstream demo: seed ${config.DEMO_SEED}, ${number(config.DEMO_MEMBERS)} people over ${config.DEMO_DAYS} days (run ${run})\n`);
-    const ports = { ingest: await freePort(), processors: await freePort(), rules: await freePort() };
+    const ports = { ingest: await freePort(), processors: await freePort(), rules: await freePort(), query: await freePort() };
     const marks = {
       events: await highWatermarks(kafka, topics.events.name),
       segments: await highWatermarks(kafka, topics.segmentChanges.name),
@@ -178,6 +178,32 @@ async function main(): Promise<number> {
     const distinct = (records: readonly { id: string }[]) => new Set(records.map((r) => r.id)).size;
     const produced = [...after.events].reduce((sum, [p, high]) => sum + Number(high - (marks.events.get(p) ?? 0n)), 0);
 
+    // The query API on the history just written (embedded ClickHouse is free now that the processors stopped).
+    const queryService = await startServiceProcess(
+      'query',
+      'query/main.ts',
+      { ...env, QUERY_HOST: '127.0.0.1', QUERY_PORT: String(ports.query), QUERY_API_TOKENS: tokens.processor },
+      ports.query,
+      resolve('.segstream/query.log'),
+    );
+    const analysis = async (path: string, body: unknown) => {
+      const response = await fetch(`${queryService.url}/analyses/${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.processor}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`query ${path} failed: ${response.status} ${await response.text()}`);
+      return response.json();
+    };
+    const span = { from: summary.firstAt ?? 0, to: (summary.lastAt ?? 0) + 1 };
+    const funnel = (await analysis('funnel', {
+      steps: [{ event: 'Product Viewed' }, { event: 'Product Added' }, { event: 'Order Completed' }],
+      windowSeconds: 86_400,
+      ...span,
+    })) as { steps: { event: string; members: number; conversionFromFirst: number }[] }[];
+    const rfm = (await analysis('rfm', { at: span.to })) as { members: number; groups: Record<string, number> };
+    await queryService.stop();
+
     const warehouse = await openWarehouse({ ...config, CLICKHOUSE_DATABASE: database });
     const history = await historyTotals(warehouse);
     await warehouse.command(`DROP DATABASE IF EXISTS ${database}`);
@@ -210,6 +236,16 @@ async function main(): Promise<number> {
       `clickhouse  ${warehouse.kind} (${database}, dropped after the check): ${number(history.events)} events, ${number(history.orders)} orders, ${money(history.revenueCents)} revenue, ${number(history.members)} members; ${number(history.segmentChanges)} segment changes, ${number(history.triggerFirings)} trigger outcomes, ${number(history.transitions)} lifecycle transitions`,
     );
 
+    console.log(
+      `query       funnel (1 day): ${(funnel[0]?.steps ?? []).map((st) => `${st.event} ${number(st.members)} (${Math.round(st.conversionFromFirst * 1000) / 10}%)`).join(' -> ')}`,
+    );
+    console.log(
+      `            RFM groups of ${number(rfm.members)} buyers: ${Object.entries(rfm.groups)
+        .filter(([, n]) => n > 0)
+        .map(([g, n]) => `${g} ${number(n)}`)
+        .join(', ')}`,
+    );
+
     const mismatches = [
       ...sent.failures.slice(0, 3),
       sent.accepted !== summary.events && `ingest accepted ${sent.accepted} of ${summary.events} events`,
@@ -223,6 +259,7 @@ async function main(): Promise<number> {
       history.triggerFirings !== distinct(firings) && `ClickHouse has ${history.triggerFirings} trigger outcomes, Kafka ${distinct(firings)}`,
       history.transitions !== distinct(transitions) && `ClickHouse has ${history.transitions} lifecycle transitions, Kafka ${distinct(transitions)}`,
       segmentChanges.length === 0 && 'no segment changes at all',
+      funnel[0]?.steps[0]?.members === undefined && 'the funnel found nobody',
       firings.length === 0 && 'no trigger outcomes at all',
     ].filter((m): m is string => typeof m === 'string');
     console.log(
@@ -230,7 +267,7 @@ async function main(): Promise<number> {
         ? '\nresult      every event arrived once, was processed once and is in ClickHouse; outputs in Kafka and ClickHouse agree; totals match the workload to the cent'
         : `\nresult      MISMATCH: ${mismatches.join('; ')}`,
     );
-    console.log('\nlogs: .segstream/ingest.log, .segstream/processors.log, .segstream/rules.log');
+    console.log('\nlogs: .segstream/ingest.log, .segstream/processors.log, .segstream/rules.log, .segstream/query.log');
     console.log('The local stack keeps running; stop it with: ./segstream stack down');
     return mismatches.length === 0 ? 0 : 1;
   } finally {
