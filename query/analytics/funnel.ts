@@ -54,10 +54,15 @@ export function funnelSql(request: FunnelRequest): { sql: string; params: Record
   const breakdown = request.breakdown ? `JSONExtractString(properties, ${params.bind(request.breakdown.property, 'String')})` : `''`;
   // Strict order needs every event of the member (an unrelated one breaks the chain).
   const relevant = request.order === 'loose' ? `AND (${matches.map((m) => `(${m})`).join(' OR ')})` : '';
-  const next =
+  // Chains are arrays of event positions, grown one step at a time over all entries at
+  // once (unrolled: one vectorised arrayMap per step, no per-entry fold).
+  const nextOf = (k: number) =>
     request.order === 'loose'
-      ? 'arrayFirstIndex((e, j) -> j > acc.1 AND e.3[k] AND e.1 <= acc.2[1] + window_ms, evs, arrayEnumerate(evs))'
-      : 'if(acc.1 < length(evs) AND evs[acc.1 + 1].3[k] AND evs[acc.1 + 1].1 <= acc.2[1] + window_ms, acc.1 + 1, 0)';
+      ? `arrayFirstIndex((e, j) -> j > c[${k - 1}] AND e.3[${k}] AND e.1 <= evs[c[1]].1 + window_ms, evs, arrayEnumerate(evs))`
+      : `if(c[${k - 1}] < length(evs) AND evs[c[${k - 1}] + 1].3[${k}] AND evs[c[${k - 1}] + 1].1 <= evs[c[1]].1 + window_ms, c[${k - 1}] + 1, 0)`;
+  const grow = Array.from({ length: n - 1 }, (_, i) => i + 2).map(
+    (k) => `arrayMap(c -> if(length(c) = ${k - 1}, arrayConcat(c, arrayFilter(f -> f > 0, [${nextOf(k)}])), c), chains_${k - 1}) AS chains_${k},`,
+  );
   const stepColumns = Array.from({ length: n }, (_, i) => i + 1).flatMap((k) => [
     `countIf(level >= ${k}) AS reached_${k}`,
     `arraySort(groupArrayIf(times[${k}] - times[1], level >= ${k})) AS millis_${k}`,
@@ -74,12 +79,10 @@ export function funnelSql(request: FunnelRequest): { sql: string; params: Record
         SELECT
           arraySort(x -> (x.1, x.2), groupArray((toUnixTimestamp64Milli(ts), message_id, [${matches.map((m) => `(${m})`).join(', ')}], ${breakdown}))) AS evs,
           arrayFilter(i -> evs[i].3[1] AND evs[i].1 >= ${from} AND evs[i].1 < ${to}, arrayEnumerate(evs)) AS entries,
-          arrayMap(
-            i -> (arrayFold((acc, k) -> if(length(acc.2) != k - 1, acc, if((${next}) > 0, ((${next}), arrayPushBack(acc.2, evs[${next}].1)), acc)),
-                            range(2, ${n + 1}), (toUInt64(i), [evs[i].1])).2,
-                  evs[i].4, i),
-            entries) AS chains,
-          arraySort(c -> (-length(c.1), c.3), chains)[1] AS best
+          arrayMap(i -> [i], entries) AS chains_1,
+          ${grow.join('\n          ')}
+          arraySort(c -> (-length(c), c[1]), chains_${n})[1] AS best_chain,
+          (arrayMap(p -> evs[p].1, best_chain), evs[best_chain[1]].4) AS best
         FROM events FINAL
         WHERE ts >= fromUnixTimestamp64Milli(${from}) AND ts <= fromUnixTimestamp64Milli(${to} + window_ms) ${relevant}
         GROUP BY member_id
