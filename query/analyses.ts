@@ -1,6 +1,7 @@
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
 import { ATTRIBUTION_MODELS, type AttributionRequest, attributionResult, attributionSql } from './analytics/attribution.ts';
 import { type FunnelRequest, funnelResult, funnelSql } from './analytics/funnel.ts';
+import { type LtvRequest, ltvResult, ltvSql } from './analytics/ltv.ts';
 import { type DailyRange, sizesResult, sizesSql, type TrendRequest, trendResult, trendSql } from './analytics/over-time.ts';
 import { type PathsRequest, pathsResult, pathsSql } from './analytics/paths.ts';
 import { type RetentionRequest, retentionResult, retentionSql } from './analytics/retention.ts';
@@ -159,6 +160,13 @@ export const ANALYSES: readonly Analysis<never>[] = [
         run: async (w, r: DailyRange, s) => sizesResult(await query(w, sizesSql(kind, r), s)),
       }) satisfies Analysis<DailyRange>,
   ),
+  {
+    path: '/ltv',
+    summary: 'LTV/CLV per monthly cohort of first paid order: average order value x monthly purchase frequency x lifespan',
+    body: { type: 'object', additionalProperties: false, required: ['at'], properties: { at: time, timeZone } },
+    check: zoneCheck,
+    run: async (w, r: LtvRequest, s) => ltvResult(await query(w, ltvSql(r), s)),
+  } satisfies Analysis<LtvRequest>,
   {
     path: '/rfm',
     summary: 'RFM distribution at a moment: the 8 groups, R x F and R x M matrices',

@@ -68,6 +68,7 @@ describe('query API (needs embedded ClickHouse)', () => {
       ['/analyses/lifecycle-sizes', day],
       ['/analyses/segment-sizes', day],
       ['/analyses/rfm', { at: START + 5 * DAY }],
+      ['/analyses/ltv', { at: START + 5 * DAY, timeZone: 'Asia/Shanghai' }],
     ];
     for (const [url, body] of requests) {
       const response = await post(app, url, body);
