@@ -34,7 +34,7 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
       info: {
         title: 'segstream processors',
         version: '1',
-        description: 'Member lookup: state, counters, RFM, lifecycle, segments and latest events of a member.',
+        description: 'Member lookup (state, counters, RFM, lifecycle, segments, latest events), explain a rule for a member, dry-run a segment condition.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },

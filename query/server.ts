@@ -1,7 +1,6 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { errorMessage } from '../lib/errors.ts';
+import { createApiServer } from '../lib/http/api-server.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
 import { ANALYSES } from './analyses.ts';
@@ -17,26 +16,10 @@ class QueryTimeout extends Error {}
 
 /** The analytics API: one POST per analysis, bearer tokens, JSON Schema bodies, a time limit per query. */
 export async function buildQueryServer(deps: QueryServerDependencies): Promise<FastifyInstance> {
-  const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
-  });
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'segstream query',
-        version: '1',
-        description: 'Funnel, retention, attribution, paths, trends, lifecycle and segment sizes, RFM (docs/analytics.md).',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.setErrorHandler((error: { validation?: unknown; statusCode?: number; message: string }, _request, reply) => {
-    if (error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
-    deps.logger.error({ err: error.message }, 'request failed');
-    return reply.code(error.statusCode ?? 500).send({ error: 'internal', message: error.message });
+  const app = await createApiServer({
+    title: 'segstream query',
+    description: 'Funnel, retention, attribution, paths, trends, lifecycle and segment sizes, RFM (docs/analytics.md).',
+    logger: deps.logger,
   });
   app.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith('/analyses/')) return;

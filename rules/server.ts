@@ -1,6 +1,5 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createApiServer } from '../lib/http/api-server.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Result } from '../lib/result.ts';
 import type { AdminError, RuleAdmin, RuleChange, RuleInput } from './admin/rule-admin.ts';
@@ -83,27 +82,11 @@ const expectedVersion = { type: 'integer', minimum: 0, description: 'refuse the 
 
 /** The rules admin API: rules, their versions, validation and the audit log, behind bearer tokens with roles. */
 export async function buildRulesServer(deps: RulesServerDependencies): Promise<FastifyInstance> {
-  const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
-  });
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'segstream rules',
-        version: '1',
-        description:
-          'Segment rules, trigger rules and computed traits: create, validate, version, activate, restore, audit, backfill progress. Roles: viewer < editor < admin.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.setErrorHandler((error: { validation?: unknown; statusCode?: number; message: string }, _request, reply) => {
-    if (error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
-    deps.logger.error({ err: error.message }, 'request failed');
-    return reply.code(error.statusCode ?? 500).send({ error: 'internal', message: error.message });
+  const app = await createApiServer({
+    title: 'segstream rules',
+    description:
+      'Segment rules, trigger rules and computed traits: create, validate, version, activate, restore, audit, backfill progress. Roles: viewer < editor < admin.',
+    logger: deps.logger,
   });
 
   /** The caller, if its token allows `role`; otherwise the reply is sent. */

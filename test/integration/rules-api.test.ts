@@ -141,6 +141,10 @@ describe('rules admin API (needs Redis)', () => {
       'ed activate 2->3',
       'ed restore version 1 3->4',
     ]);
+    // Query-string numbers arrive as text and are read as the numbers their schema names.
+    const latest = (await call('GET', '/audit?ruleId=buyers&limit=2', 'admin')).json() as { action: string }[];
+    expect(latest.map((a) => a.action)).toEqual(['activate', 'restore version 1']);
+    expect((await call('GET', '/audit?limit=zero', 'admin')).json().message).toMatch(/querystring\/limit must be integer/);
     const all = (await call('GET', '/audit', 'admin')).json() as { action: string; ruleId: string }[];
     expect(all.at(-1)).toMatchObject({ action: 'delete', ruleId: 'fans', after: null });
   });

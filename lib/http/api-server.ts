@@ -1,0 +1,35 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Ajv } from 'ajv';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from '../logger.ts';
+
+/**
+ * A bearer-token JSON API as the rules and query services serve it: OpenAPI at /docs, and
+ * schemas that mean what they say. Bodies are validated strictly (a number sent as text is
+ * refused, an unknown field is an error, not silently dropped); query strings and path
+ * parameters arrive as text, so they are converted to the types their schemas name.
+ * Validation failures are a 400 naming the field; other errors keep their status.
+ */
+export async function createApiServer(options: { title: string; description: string; logger: Logger }): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  const strict = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, removeAdditional: false });
+  const fromText = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: 'array', removeAdditional: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : fromText).compile(schema));
+  await app.register(swagger, {
+    openapi: {
+      info: { title: options.title, version: '1', description: options.description },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.setErrorHandler((error: { validation?: unknown; statusCode?: number; message: string }, _request, reply) => {
+    if (error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
+    options.logger.error({ err: error.message }, 'request failed');
+    return reply.code(error.statusCode ?? 500).send({ error: 'internal', message: error.message });
+  });
+  return app;
+}
