@@ -3,9 +3,9 @@ import { err, ok, type Result } from '../../lib/result.ts';
 import { type ComputedTraitSpec, compileComputedTrait } from '../engine/computed-traits.ts';
 import type { LogicProblem } from '../engine/json-logic.ts';
 import { compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../engine/segment-rules.ts';
-import { compileTriggerRule, conflictsWith, type TriggerControls, type TriggerPattern } from '../engine/trigger-rules.ts';
+import { compileTriggerRule, conflictsWith } from '../engine/trigger-rules.ts';
 import { compileComputedTraits } from '../store/active-rules.ts';
-import { type RuleKind, type RuleStore, type StoredRule, triggerRuleOf, VersionConflictError } from '../store/rule-store.ts';
+import { type KindFields, type RuleKind, type RuleStore, type StoredRule, triggerRuleOf, VersionConflictError } from '../store/rule-store.ts';
 
 /** What went wrong with a rule change, in terms the API maps to a status code. */
 export type AdminError =
@@ -14,19 +14,13 @@ export type AdminError =
   | { readonly kind: 'conflict'; readonly message: string; readonly currentVersion?: number; readonly conflictingRule?: string }
   | { readonly kind: 'unavailable'; readonly message: string };
 
-export interface RuleInput {
+export interface RuleInput extends KindFields {
   readonly id: string;
   readonly kind: RuleKind;
   readonly name: string;
   readonly description?: string;
   readonly condition: unknown;
   readonly active?: boolean;
-  readonly on?: TriggerPattern;
-  readonly businessLine?: string;
-  readonly audience?: string;
-  readonly schedule?: { readonly from?: number; readonly to?: number };
-  readonly controls?: TriggerControls;
-  readonly computed?: ComputedTraitSpec;
 }
 
 /** What a valid rule reads, for the validate endpoint. */
@@ -35,17 +29,11 @@ export interface ValidationSummary {
   readonly timeDependent: boolean;
 }
 
-/** Fields a change may set; trigger fields only on triggers. */
-export interface RuleChange {
+/** Fields a change may set; kind fields only on the kinds that have them. */
+export interface RuleChange extends KindFields {
   readonly name?: string;
   readonly description?: string;
   readonly condition?: unknown;
-  readonly on?: TriggerPattern;
-  readonly businessLine?: string;
-  readonly audience?: string;
-  readonly schedule?: { readonly from?: number; readonly to?: number };
-  readonly controls?: TriggerControls;
-  readonly computed?: ComputedTraitSpec;
   /** When given, the change is refused if the rule is no longer at this version. */
   readonly expectedVersion?: number;
 }
@@ -84,11 +72,9 @@ export class RuleAdmin {
     const rules = await this.#store.list();
     const visible = rules.filter((r) => r.id !== rule.id && (against === 'stored' || r.active));
     if (rule.kind === 'computed_trait') {
-      const longest = Math.max(...environment.value.windowsDays);
       const { problems } = compileComputedTrait(
         { id: rule.id, version: 0, computed: rule.computed as ComputedTraitSpec, condition: rule.condition },
         environment.value,
-        longest,
       );
       if (problems.length > 0)
         return err({ kind: 'invalid', message: `rule ${rule.id} is not valid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems });

@@ -1,8 +1,8 @@
 import { MS_PER_DAY } from '../../lib/clock.ts';
-import { compileLogic, type LogicProblem, truthy } from './json-logic.ts';
-import { MEMBER_OPERATORS, type MemberEnv } from './operators.ts';
-import { checkTypes } from './type-check.ts';
-import { type ValueType, variableCatalog } from './variables.ts';
+import { compileCondition } from './condition.ts';
+import { type LogicProblem, truthy } from './json-logic.ts';
+import type { MemberEnv } from './operators.ts';
+import type { ValueType } from './variables.ts';
 
 export const AGGREGATES = ['count', 'sum', 'min', 'max', 'first', 'last', 'unique_count'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
@@ -52,12 +52,9 @@ export function typeOfAggregate(aggregate: Aggregate): ValueType {
   return aggregate === 'first' || aggregate === 'last' ? 'any' : 'number';
 }
 
-export function compileComputedTrait(
-  rule: ComputedTraitRule,
-  environment: { counters: readonly string[]; windowsDays: readonly number[] },
-  longestWindowDays: number,
-) {
+export function compileComputedTrait(rule: ComputedTraitRule, environment: { counters: readonly string[]; windowsDays: readonly number[] }) {
   const problems: LogicProblem[] = [];
+  const longestWindowDays = Math.max(...environment.windowsDays);
   const spec = rule.computed as Partial<ComputedTraitSpec> | undefined;
   if (!spec || typeof spec !== 'object')
     problems.push({ path: 'computed', message: 'a computed trait needs "computed": {event, property?, aggregate, windowDays}' });
@@ -75,17 +72,13 @@ export function compileComputedTrait(
       });
   }
   const condition = rule.condition ?? true;
-  const { compiled, problems: logicProblems } = compileLogic(condition, { custom: MEMBER_OPERATORS, path: 'condition' });
-  problems.push(...logicProblems);
-  if (logicProblems.length === 0)
-    problems.push(
-      ...checkTypes(condition, 'condition', {
-        catalog: variableCatalog({ ...environment, computedTraits: new Map(), event: true }),
-        segments: new Set(),
-        counters: new Set(environment.counters),
-        longestWindowDays,
-      }),
-    );
+  // A computed trait's condition reads the event and the member, not other computed traits or segments.
+  const { compiled, problems: conditionProblems } = compileCondition(
+    condition,
+    { ...environment, computedTraits: new Map() },
+    { segments: new Set(), event: true },
+  );
+  problems.push(...conditionProblems);
   if (problems.length > 0) return { problems };
   return {
     compiled: {

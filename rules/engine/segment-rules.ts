@@ -1,7 +1,7 @@
-import { compileLogic, type Evaluator, type LogicProblem, truthy } from './json-logic.ts';
-import { MEMBER_OPERATORS, type MemberEnv, TIME_OPERATORS } from './operators.ts';
-import { checkTypes } from './type-check.ts';
-import { type ValueType, variableCatalog } from './variables.ts';
+import { compileCondition } from './condition.ts';
+import { type Evaluator, type LogicProblem, truthy } from './json-logic.ts';
+import { type MemberEnv, TIME_OPERATORS } from './operators.ts';
+import type { ValueType } from './variables.ts';
 
 /** A segment rule as stored: who is in the segment, as JSON-logic over the member context. */
 export interface SegmentRule {
@@ -47,15 +47,8 @@ export function compileSegmentRule(
   segmentIds: ReadonlySet<string>,
   path = 'condition',
 ): { compiled?: CompiledSegmentRule; problems: readonly LogicProblem[] } {
-  const { compiled, problems } = compileLogic(rule.condition, { custom: MEMBER_OPERATORS, path });
+  const { compiled, problems } = compileCondition(rule.condition, environment, { segments: segmentIds, path });
   if (problems.length > 0) return { problems };
-  const typeProblems = checkTypes(rule.condition, path, {
-    catalog: variableCatalog(environment),
-    segments: segmentIds,
-    counters: new Set(environment.counters),
-    longestWindowDays: Math.max(...environment.windowsDays),
-  });
-  if (typeProblems.length > 0) return { problems: typeProblems };
   const rootVariables = compiled.variables.filter((v) => !v.scoped).map((v) => v.name);
   const inputs = new Set(rootVariables.map(inputOf));
   const dependsOn = new Set<string>();

@@ -1,9 +1,8 @@
 import { LIFECYCLE_STAGES } from '../../schemas/records.ts';
-import { compileLogic, type LogicProblem, truthy } from './json-logic.ts';
-import { MEMBER_OPERATORS, type MemberEnv } from './operators.ts';
+import { compileCondition } from './condition.ts';
+import { type LogicProblem, truthy } from './json-logic.ts';
+import type { MemberEnv } from './operators.ts';
 import type { RuleEnvironment } from './segment-rules.ts';
-import { checkTypes } from './type-check.ts';
-import { variableCatalog } from './variables.ts';
 
 /** What makes a trigger rule look at a member (docs/rules.md). */
 export type TriggerPattern =
@@ -105,17 +104,8 @@ export function compileTriggerRule(
     problem('schedule', 'schedule.from must be before schedule.to');
 
   const condition = rule.condition ?? true;
-  const { compiled, problems: logicProblems } = compileLogic(condition, { custom: MEMBER_OPERATORS, path: 'condition' });
-  problems.push(...logicProblems);
-  if (logicProblems.length === 0)
-    problems.push(
-      ...checkTypes(condition, 'condition', {
-        catalog: variableCatalog({ ...environment, event: true }),
-        segments: segmentIds,
-        counters: new Set(environment.counters),
-        longestWindowDays: Math.max(...environment.windowsDays),
-      }),
-    );
+  const { compiled, problems: conditionProblems } = compileCondition(condition, environment, { segments: segmentIds, event: true });
+  problems.push(...conditionProblems);
   if (problems.length > 0) return { problems };
   const evaluate = compiled.evaluate;
   return {

@@ -44,12 +44,10 @@ export function compileComputedTraits(
   rejected: { id: string; problems: string[] }[] = [],
 ): { computed: CompiledComputedTrait[]; environment: RuleEnvironment } {
   const computed: CompiledComputedTrait[] = [];
-  const longest = Math.max(...environment.windowsDays);
   for (const rule of rules.filter((r) => r.kind === 'computed_trait')) {
     const result = compileComputedTrait(
       { id: rule.id, version: rule.version, computed: rule.computed as ComputedTraitSpec, condition: rule.condition },
       environment,
-      longest,
     );
     if (result.compiled) computed.push(result.compiled);
     else rejected.push({ id: rule.id, problems: result.problems.map((p) => `${p.path}: ${p.message}`) });

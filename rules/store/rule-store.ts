@@ -7,8 +7,19 @@ import type { ValueType } from '../engine/variables.ts';
 /** The kinds of rule the engine stores (docs/rules.md). */
 export type RuleKind = 'segment' | 'trigger' | 'computed_trait';
 
-/** One version of a rule, as stored and as the admin API shows it. Trigger fields are set on triggers only. */
-export interface StoredRule {
+/** Fields only some kinds have: a trigger's pattern, audience, schedule and controls; a computed trait's aggregate. */
+export interface KindFields {
+  readonly on?: TriggerPattern;
+  readonly businessLine?: string;
+  readonly audience?: string;
+  readonly schedule?: { readonly from?: number; readonly to?: number };
+  readonly controls?: TriggerControls;
+  /** Computed traits: what is aggregated over which window; `condition` filters the events. */
+  readonly computed?: ComputedTraitSpec;
+}
+
+/** One version of a rule, as stored and as the admin API shows it. */
+export interface StoredRule extends KindFields {
   readonly id: string;
   readonly kind: RuleKind;
   readonly name: string;
@@ -18,13 +29,6 @@ export interface StoredRule {
   readonly version: number;
   readonly updatedAt: number;
   readonly updatedBy: string;
-  readonly on?: TriggerPattern;
-  readonly businessLine?: string;
-  readonly audience?: string;
-  readonly schedule?: { readonly from?: number; readonly to?: number };
-  readonly controls?: TriggerControls;
-  /** Computed traits: what is aggregated over which window; `condition` filters the events. */
-  readonly computed?: ComputedTraitSpec;
 }
 
 /** A stored trigger as the engine compiles it. */
