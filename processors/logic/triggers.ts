@@ -81,16 +81,21 @@ export function applyTriggers(state: MemberState, known: boolean, rules: RuleSet
   state.triggers.pending = state.triggers.pending.filter((p) => active.has(p.ruleId));
   if (triggers.length === 0) return [];
   const { event, at } = input;
-  const properties = event ? parseJsonObject(event.properties) : {};
+  // Parsed only when a sequence needs its key or a rule goes on to its condition.
+  let properties: Record<string, unknown> | undefined;
+  const propertiesOf = (e: EventRecord) => {
+    properties ??= parseJsonObject(e.properties);
+    return properties;
+  };
   const timeZone = timeZoneOf(state, settings.triggers.defaultTimeZone);
   const candidates: { rule: CompiledTriggerRule; causeEventId: string | null; key: string }[] = [];
   for (const trigger of triggers) {
     const on = trigger.rule.on;
     if (event && event.type === 'track') {
       if ('event' in on && on.event === event.event) candidates.push({ rule: trigger, causeEventId: event.messageId, key: '' });
-      if ('sequence' in on) {
+      if ('sequence' in on && (event.event === on.sequence.start || event.event === on.sequence.cancel)) {
         const s = on.sequence;
-        const key = s.key ? String(properties[s.key] ?? '') : '';
+        const key = s.key ? String(propertiesOf(event)[s.key] ?? '') : '';
         if (event.event === s.cancel)
           state.triggers.pending = state.triggers.pending.filter((p) => !(p.ruleId === trigger.id && p.kind === 'sequence' && (!s.key || p.key === key)));
         else if (event.event === s.start) {
@@ -126,7 +131,7 @@ export function applyTriggers(state: MemberState, known: boolean, rules: RuleSet
       }
     }
   }
-  const eventView = event ? eventVariables(event, properties) : null;
+  const eventView = event && candidates.length > 0 ? eventVariables(event, propertiesOf(event)) : null;
   return candidates.flatMap(({ rule, causeEventId, key }) =>
     fire(state, known, rule, { at, causeEventId, key, event: eventView, timeZone }, settings, rules.computed),
   );
