@@ -1,13 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
-import { applyMigrations } from '../../lib/warehouse/migrations.ts';
+import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
-import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 import type { PropertyFilter } from '../../query/analytics/filters.ts';
 import { type FunnelGroup, type FunnelRequest, funnelResult, funnelSql } from '../../query/analytics/funnel.ts';
+import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { Random } from '../workload/random.ts';
 
@@ -143,8 +139,7 @@ const events = generate('funnel');
 let warehouse: EmbeddedWarehouse;
 
 beforeAll(async () => {
-  warehouse = await EmbeddedWarehouse.open(mkdtempSync(join(tmpdir(), 'segstream-funnel-')), 'analytics');
-  await applyMigrations(warehouse, HISTORY_MIGRATIONS);
+  warehouse = await historyWarehouse('funnel');
   const rows = events.map((e) => eventRow(e.member, testEvent(e.id, e.at, { userId: e.member, event: e.event, properties: JSON.stringify(e.properties) })));
   await warehouse.insert('events', rows);
   // A replay: the same rows again change nothing (the query reads FINAL).

@@ -1,12 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
-import { applyMigrations } from '../../lib/warehouse/migrations.ts';
+import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
-import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 import { type LtvCohort, type LtvRequest, ltvResult, ltvSql } from '../../query/analytics/ltv.ts';
+import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { Random } from '../workload/random.ts';
 
@@ -71,8 +67,7 @@ function reference(request: LtvRequest): LtvCohort[] {
 
 let warehouse: EmbeddedWarehouse;
 beforeAll(async () => {
-  warehouse = await EmbeddedWarehouse.open(mkdtempSync(join(tmpdir(), 'segstream-ltv-')), 'analytics');
-  await applyMigrations(warehouse, HISTORY_MIGRATIONS);
+  warehouse = await historyWarehouse('ltv');
   const rows = events.map((e) => eventRow(e.userId as string, e));
   await warehouse.insert('events', rows);
   await warehouse.insert('events', rows.slice(0, 200));

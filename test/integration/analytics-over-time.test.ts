@@ -1,13 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
-import { applyMigrations } from '../../lib/warehouse/migrations.ts';
+import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import { clickhouseDateTime } from '../../lib/warehouse/warehouse.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
-import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 import { type SizesPoint, sizesResult, sizesSql, type TrendPoint, type TrendRequest, trendResult, trendSql } from '../../query/analytics/over-time.ts';
+import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { Random } from '../workload/random.ts';
 
@@ -89,8 +85,7 @@ function referenceSizes(rows: { who: string; at: number; id: string; value: stri
 let warehouse: EmbeddedWarehouse;
 
 beforeAll(async () => {
-  warehouse = await EmbeddedWarehouse.open(mkdtempSync(join(tmpdir(), 'segstream-over-time-')), 'analytics');
-  await applyMigrations(warehouse, HISTORY_MIGRATIONS);
+  warehouse = await historyWarehouse('over-time');
   await warehouse.insert(
     'events',
     events.map((e) => eventRow(e.member, testEvent(e.id, e.at, { userId: e.member, event: e.event, properties: JSON.stringify({ plan: e.plan }) }))),

@@ -1,13 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
-import { applyMigrations } from '../../lib/warehouse/migrations.ts';
+import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
-import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 import { type PathCount, type PathsRequest, pathsResult, pathsSql } from '../../query/analytics/paths.ts';
 import type { MessageType } from '../../schemas/records.ts';
+import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { Random } from '../workload/random.ts';
 
@@ -70,8 +66,7 @@ const events = generate('paths');
 let warehouse: EmbeddedWarehouse;
 
 beforeAll(async () => {
-  warehouse = await EmbeddedWarehouse.open(mkdtempSync(join(tmpdir(), 'segstream-paths-')), 'analytics');
-  await applyMigrations(warehouse, HISTORY_MIGRATIONS);
+  warehouse = await historyWarehouse('paths');
   const rows = events.map((e) => eventRow(e.member, testEvent(e.id, e.at, { userId: e.member, type: e.type, event: e.event, name: e.event ? null : 'Home' })));
   await warehouse.insert('events', rows);
   await warehouse.insert('events', rows.slice(0, 100));

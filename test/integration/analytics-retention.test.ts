@@ -1,12 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
-import { applyMigrations } from '../../lib/warehouse/migrations.ts';
+import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
-import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 import { type RetentionCohort, type RetentionRequest, retentionResult, retentionSql } from '../../query/analytics/retention.ts';
+import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { Random } from '../workload/random.ts';
 
@@ -100,8 +96,7 @@ const events = generate('retention');
 let warehouse: EmbeddedWarehouse;
 
 beforeAll(async () => {
-  warehouse = await EmbeddedWarehouse.open(mkdtempSync(join(tmpdir(), 'segstream-retention-')), 'analytics');
-  await applyMigrations(warehouse, HISTORY_MIGRATIONS);
+  warehouse = await historyWarehouse('retention');
   const rows = events.map((e) => eventRow(e.member, testEvent(e.id, e.at, { userId: e.member, event: e.event })));
   await warehouse.insert('events', rows);
   await warehouse.insert('events', rows.slice(0, 300)); // replayed rows count once

@@ -1,12 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RFM } from '../../lib/rfm-config.ts';
-import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
-import { applyMigrations } from '../../lib/warehouse/migrations.ts';
+import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
-import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 import { DEFAULT_COUNTERS } from '../../processors/logic/counters.ts';
 import { DEFAULT_LIFECYCLE } from '../../processors/logic/lifecycle.ts';
 import { applyEvent, emptyMemberState, type MemberState } from '../../processors/logic/member-state.ts';
@@ -14,6 +9,7 @@ import { rfmAt } from '../../processors/logic/rfm.ts';
 import { windowTotals } from '../../processors/logic/windows.ts';
 import { type RfmDistribution, rfmResult, rfmSql } from '../../query/analytics/rfm.ts';
 import { RFM_GROUPS, type RfmGroup } from '../../schemas/records.ts';
+import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { Random } from '../workload/random.ts';
 
@@ -65,8 +61,7 @@ function reference(): RfmDistribution {
 let warehouse: EmbeddedWarehouse;
 
 beforeAll(async () => {
-  warehouse = await EmbeddedWarehouse.open(mkdtempSync(join(tmpdir(), 'segstream-rfm-')), 'analytics');
-  await applyMigrations(warehouse, HISTORY_MIGRATIONS);
+  warehouse = await historyWarehouse('rfm');
   const rows = events.map((e) => eventRow(e.userId as string, e));
   await warehouse.insert('events', rows);
   await warehouse.insert('events', rows.slice(0, 300));

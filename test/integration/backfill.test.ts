@@ -2,13 +2,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../lib/logger.ts';
 import { createRedis } from '../../lib/redis.ts';
 import type { HistoryBatch, HistoryWriter } from '../../processors/history/history-writer.ts';
-import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../processors/logic/counters.ts';
 import type { OutputPublisher } from '../../processors/pipeline/output-publisher.ts';
 import { SegmentBackfill } from '../../processors/pipeline/segment-backfill.ts';
 import type { OutboxEntry } from '../../processors/store/member-store.ts';
 import { NO_RULES, type RuleSet } from '../../rules/engine/rule-set.ts';
-import { ActiveRules } from '../../rules/store/active-rules.ts';
-import { RuleStore } from '../../rules/store/rule-store.ts';
+import { activeRules } from '../harness/active-rules.ts';
 import { processorState } from '../harness/processor-state.ts';
 
 const redis = createRedis(inject('services').redisUrl);
@@ -26,22 +24,10 @@ describe('backfill of newly active rules (needs Redis)', () => {
         ...(i % 3 === 0 ? [p.event({ userId: `u${i}`, event: 'Order Completed', properties: '{"order_id":"o","total":10}' })] : []),
       ]);
 
-    const store = new RuleStore(redis, `bf${Date.now()}:`);
-    const define = (id: string, fields: Record<string, unknown>) =>
-      store.write(
-        id,
-        0,
-        { id, name: id, kind: 'segment', description: '', condition: true, active: true, updatedAt: 0, updatedBy: 'test', ...fields },
-        { actor: 'test', action: 'create', before: null, at: 0 },
-      );
-    await define('buyers', { condition: { '>=': [{ var: 'orders.count' }, 1] } });
-    await define('birthday', { kind: 'trigger', on: { calendar: { kind: 'birthday', hour: 9 } }, businessLine: 'crm', controls: {} });
-    const active = new ActiveRules(
-      store,
-      { counters: DEFAULT_COUNTERS.map((c) => c.name), windowsDays: DEFAULT_WINDOWS_DAYS, computedTraits: new Map() },
-      createLogger({ service: 'test', level: 'silent' }),
-    );
-    await active.refresh();
+    const { store, rules: active } = await activeRules(redis, [
+      { id: 'buyers', condition: { '>=': [{ var: 'orders.count' }, 1] } },
+      { id: 'birthday', kind: 'trigger', on: { calendar: { kind: 'birthday', hour: 9 } }, businessLine: 'crm', controls: {} },
+    ]);
     ruleSet = active.current();
 
     const published: OutboxEntry[] = [];

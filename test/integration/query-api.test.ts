@@ -1,15 +1,11 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.ts';
-import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
-import { applyMigrations } from '../../lib/warehouse/migrations.ts';
+import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
-import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 import { funnelResult, funnelSql } from '../../query/analytics/funnel.ts';
 import { buildQueryServer } from '../../query/server.ts';
+import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
 
 const DAY = 86_400_000;
@@ -20,8 +16,7 @@ let app: FastifyInstance;
 let slow: FastifyInstance;
 
 beforeAll(async () => {
-  warehouse = await EmbeddedWarehouse.open(mkdtempSync(join(tmpdir(), 'segstream-query-api-')), 'analytics');
-  await applyMigrations(warehouse, HISTORY_MIGRATIONS);
+  warehouse = await historyWarehouse('query-api');
   const rows = [];
   for (let m = 0; m < 50; m++)
     for (const [i, event] of ['Viewed', 'Added', 'Order Completed'].entries())

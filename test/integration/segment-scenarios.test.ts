@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MS_PER_DAY } from '../../lib/clock.ts';
-import { createLogger } from '../../lib/logger.ts';
 import { createRedis } from '../../lib/redis.ts';
-import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../processors/logic/counters.ts';
+import { DEFAULT_WINDOWS_DAYS } from '../../processors/logic/counters.ts';
 import { DEFAULT_RFM } from '../../processors/logic/rfm.ts';
 import { ruleContext } from '../../processors/logic/segments.ts';
-import { ActiveRules } from '../../rules/store/active-rules.ts';
-import { RuleStore } from '../../rules/store/rule-store.ts';
 import type { SegmentChangeRecord } from '../../schemas/records.ts';
+import { activeRules, type RuleSpec } from '../harness/active-rules.ts';
 import { processorState, STATE_CONFIG } from '../harness/processor-state.ts';
 
 const redis = createRedis(inject('services').redisUrl);
@@ -27,20 +25,10 @@ const SEGMENTS: Record<string, unknown> = {
 
 describe('segments evaluated per event and when time passes (needs Redis)', () => {
   it('members enter and leave segments with exact records, also with no event, and a replay changes nothing', async () => {
-    const store = new RuleStore(redis, `rules${Date.now()}:`);
-    for (const [id, condition] of Object.entries(SEGMENTS))
-      await store.write(
-        id,
-        0,
-        { id, kind: 'segment', name: id, description: '', condition, active: true, updatedAt: 0, updatedBy: 'test' },
-        { actor: 'test', action: 'create', before: null, at: 0 },
-      );
-    const rules = new ActiveRules(
-      store,
-      { counters: DEFAULT_COUNTERS.map((c) => c.name), windowsDays: DEFAULT_WINDOWS_DAYS, computedTraits: new Map() },
-      createLogger({ service: 'test', level: 'error' }),
+    const { rules } = await activeRules(
+      redis,
+      Object.entries(SEGMENTS).map(([id, condition]) => ({ id, condition })),
     );
-    await rules.refresh();
     expect(rules.current().segments.map((s) => s.id)).toEqual(['big_spenders', 'browsers', 'buyers', 'gold_buyers', 'lapsed']);
     const p = await processorState(redis, new Date('2026-03-01T09:00:00Z'), { rules: () => rules.current() });
 
@@ -103,34 +91,23 @@ describe('segments evaluated per event and when time passes (needs Redis)', () =
 
 describe('computed traits (needs Redis)', () => {
   it('count, sum, min, max, first, last and unique count over a window, read by segments, moving with time', async () => {
-    const store = new RuleStore(redis, `computed${Date.now()}:`);
-    const define = async (id: string, kind: 'segment' | 'computed_trait', fields: Record<string, unknown>) =>
-      store.write(
-        id,
-        0,
-        { id, kind, name: id, description: '', condition: true, active: true, updatedAt: 0, updatedBy: 'test', ...fields },
-        { actor: 'test', action: 'create', before: null, at: 0 },
-      );
     const viewed = (aggregate: string, property?: string) => ({
       computed: { event: 'Product Viewed', aggregate, windowDays: 7, ...(property ? { property } : {}) },
     });
-    await define('views_7d', 'computed_trait', viewed('count'));
-    await define('distinct_products_7d', 'computed_trait', viewed('unique_count', 'product_id'));
-    await define('cheapest_viewed', 'computed_trait', viewed('min', 'price'));
-    await define('dearest_viewed', 'computed_trait', viewed('max', 'price'));
-    await define('first_category', 'computed_trait', viewed('first', 'category'));
-    await define('last_category', 'computed_trait', viewed('last', 'category'));
-    await define('shoe_spend_30d', 'computed_trait', {
-      computed: { event: 'Order Completed', aggregate: 'sum', property: 'total', windowDays: 30 },
-      condition: { '==': [{ var: 'event.properties.category' }, 'shoes'] },
-    });
-    await define('browsing_shoppers', 'segment', { condition: { '>=': [{ var: 'computed.distinct_products_7d' }, 3] } });
-    const rules = new ActiveRules(
-      store,
-      { counters: DEFAULT_COUNTERS.map((c) => c.name), windowsDays: DEFAULT_WINDOWS_DAYS, computedTraits: new Map() },
-      createLogger({ service: 'test', level: 'silent' }),
-    );
-    await rules.refresh();
+    const trait = (id: string, fields: object): RuleSpec => ({ id, kind: 'computed_trait', ...fields });
+    const { rules } = await activeRules(redis, [
+      trait('views_7d', viewed('count')),
+      trait('distinct_products_7d', viewed('unique_count', 'product_id')),
+      trait('cheapest_viewed', viewed('min', 'price')),
+      trait('dearest_viewed', viewed('max', 'price')),
+      trait('first_category', viewed('first', 'category')),
+      trait('last_category', viewed('last', 'category')),
+      trait('shoe_spend_30d', {
+        computed: { event: 'Order Completed', aggregate: 'sum', property: 'total', windowDays: 30 },
+        condition: { '==': [{ var: 'event.properties.category' }, 'shoes'] },
+      }),
+      { id: 'browsing_shoppers', condition: { '>=': [{ var: 'computed.distinct_products_7d' }, 3] } },
+    ]);
     expect(rules.current().computed).toHaveLength(7);
     const p = await processorState(redis, new Date('2026-05-01T10:00:00Z'), { rules: () => rules.current() });
     const view = (product: string, price: number, category: string) =>

@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MS_PER_DAY } from '../../lib/clock.ts';
-import { createLogger } from '../../lib/logger.ts';
 import { createRedis } from '../../lib/redis.ts';
-import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../processors/logic/counters.ts';
 import { inHoldout } from '../../rules/engine/trigger-controls.ts';
-import { ActiveRules } from '../../rules/store/active-rules.ts';
-import { RuleStore, type StoredRule } from '../../rules/store/rule-store.ts';
 import type { TriggerFiringRecord } from '../../schemas/records.ts';
+import { activeRules, type RuleSpec } from '../harness/active-rules.ts';
 import { processorState } from '../harness/processor-state.ts';
 
 const redis = createRedis(inject('services').redisUrl);
@@ -15,35 +12,13 @@ afterAll(() => redis.quit());
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
-type RuleSpec = Partial<StoredRule> & { id: string };
 
 /** A processor state over real Redis whose active rules are `specs` (the daily cap across rules is 3). */
 async function withRules(start: string, specs: RuleSpec[]) {
-  const store = new RuleStore(redis, `trig${Date.now()}${Math.random().toString(36).slice(2, 6)}:`);
-  for (const spec of specs)
-    await store.write(
-      spec.id,
-      0,
-      {
-        kind: 'trigger',
-        name: spec.id,
-        description: '',
-        condition: true,
-        active: true,
-        updatedAt: 0,
-        updatedBy: 'test',
-        businessLine: 'default',
-        controls: {},
-        ...spec,
-      },
-      { actor: 'test', action: 'create', before: null, at: 0 },
-    );
-  const rules = new ActiveRules(
-    store,
-    { counters: DEFAULT_COUNTERS.map((c) => c.name), windowsDays: DEFAULT_WINDOWS_DAYS, computedTraits: new Map() },
-    createLogger({ service: 'test', level: 'silent' }),
+  const { rules } = await activeRules(
+    redis,
+    specs.map((spec) => ({ kind: 'trigger', businessLine: 'default', controls: {}, ...spec })),
   );
-  await rules.refresh();
   expect(
     rules
       .current()
