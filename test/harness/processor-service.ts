@@ -1,14 +1,30 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Kafka } from 'kafkajs';
 import { systemClock } from '../../lib/clock.ts';
 import { loadConfig } from '../../lib/config/load.ts';
+import { createTopicCodecs, type TopicCodecs } from '../../lib/kafka/codecs.ts';
+import { TopicProducer } from '../../lib/kafka/topic-producer.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { processorConfigSchema } from '../../processors/config.ts';
 import { createProcessorService, type ProcessorService } from '../../processors/service.ts';
+import { loadSchemaCatalog } from '../../schemas/catalog.ts';
+import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
+import { buildTopics, type Topics } from '../../schemas/topics.ts';
 import { PROCESSOR_TEST_TOPICS } from './services.ts';
 
 export const PROCESSOR_TOKEN = 'test-token';
+
+/** The processor test topics with their codecs, and a connected producer for them (disconnect it when done). */
+export async function processorTestTopics(kafka: Kafka): Promise<{ topics: Topics; codecs: TopicCodecs; producer: TopicProducer }> {
+  const catalog = await loadSchemaCatalog();
+  const topics = buildTopics(PROCESSOR_TEST_TOPICS, catalog);
+  const codecs = await createTopicCodecs(new FileSchemaRegistry(catalog), topics);
+  const producer = new TopicProducer(kafka, codecs);
+  await producer.connect();
+  return { topics, codecs, producer };
+}
 
 /** The real processor service, built from configuration as main.ts builds it, on its own topics and key prefix. */
 export async function startProcessor(

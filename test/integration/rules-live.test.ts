@@ -2,18 +2,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MS_PER_DAY, systemClock } from '../../lib/clock.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import { createKafka } from '../../lib/kafka/client.ts';
-import { createTopicCodecs, type TopicCodecs } from '../../lib/kafka/codecs.ts';
-import { TopicProducer } from '../../lib/kafka/topic-producer.ts';
+import type { TopicCodecs } from '../../lib/kafka/codecs.ts';
+import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { rulesConfigSchema } from '../../rules/config.ts';
 import { createRulesService } from '../../rules/service.ts';
-import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import type { EventRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
-import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
-import { buildTopics, type Topics } from '../../schemas/topics.ts';
-import { PROCESSOR_TOKEN, startProcessor } from '../harness/processor-service.ts';
+import type { Topics } from '../../schemas/topics.ts';
+import { PROCESSOR_TOKEN, processorTestTopics, startProcessor } from '../harness/processor-service.ts';
 import { consumeRange, highWatermarks } from '../harness/read-range.ts';
-import { PROCESSOR_TEST_TOPICS } from '../harness/services.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { until } from '../harness/until.ts';
 
@@ -28,11 +25,7 @@ let codecs: TopicCodecs;
 let producer: TopicProducer;
 
 beforeAll(async () => {
-  const catalog = await loadSchemaCatalog();
-  topics = buildTopics(PROCESSOR_TEST_TOPICS, catalog);
-  codecs = await createTopicCodecs(new FileSchemaRegistry(catalog), topics);
-  producer = new TopicProducer(kafka, codecs);
-  await producer.connect();
+  ({ topics, codecs, producer } = await processorTestTopics(kafka));
 });
 afterAll(() => producer.disconnect());
 
