@@ -1,6 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import type { Clock } from '../lib/clock.ts';
 import type { ConfigOf } from '../lib/config/load.ts';
+import { listeningUrl } from '../lib/http/listening-url.ts';
 import { createKafka } from '../lib/kafka/client.ts';
 import { loadTopicSetup } from '../lib/kafka/codecs.ts';
 import { brokerReachability } from '../lib/kafka/reachability.ts';
@@ -75,9 +75,6 @@ export async function createIngestService(config: IngestConfig, clock: Clock, lo
   return {
     lifecycle,
     metrics,
-    url: () => {
-      const address = app.server.address() as AddressInfo;
-      return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-    },
+    url: () => listeningUrl(app),
   };
 }

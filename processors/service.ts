@@ -1,7 +1,8 @@
-import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../lib/clock.ts';
 import type { ConfigOf } from '../lib/config/load.ts';
 import { ConfigError } from '../lib/errors.ts';
+import { listeningUrl } from '../lib/http/listening-url.ts';
 import { createKafka } from '../lib/kafka/client.ts';
 import { loadTopicSetup } from '../lib/kafka/codecs.ts';
 import { TopicProducer } from '../lib/kafka/topic-producer.ts';
@@ -286,9 +287,6 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   return {
     lifecycle,
     metrics,
-    url: () => {
-      const address = server?.server.address() as AddressInfo;
-      return `http://${address.address}:${address.port}`;
-    },
+    url: () => listeningUrl(server as FastifyInstance),
   };
 }

@@ -1,6 +1,7 @@
-import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import type { ConfigOf } from '../lib/config/load.ts';
 import { errorMessage, ServiceUnavailableError } from '../lib/errors.ts';
+import { listeningUrl } from '../lib/http/listening-url.ts';
 import { ServiceLifecycle } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/logger.ts';
 import { openWarehouse } from '../lib/warehouse/open.ts';
@@ -42,9 +43,6 @@ export function createQueryService(config: QueryConfig, logger: Logger) {
   });
   return {
     lifecycle,
-    url: () => {
-      const address = server?.server.address() as AddressInfo;
-      return `http://${address.address}:${address.port}`;
-    },
+    url: () => listeningUrl(server as FastifyInstance),
   };
 }

@@ -1,6 +1,7 @@
-import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../lib/clock.ts';
 import type { ConfigOf } from '../lib/config/load.ts';
+import { listeningUrl } from '../lib/http/listening-url.ts';
 import { ServiceLifecycle } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createRedis } from '../lib/redis.ts';
@@ -42,9 +43,6 @@ export async function createRulesService(config: RulesConfig, clock: Clock, logg
   });
   return {
     lifecycle,
-    url: () => {
-      const address = server?.server.address() as AddressInfo;
-      return `http://${address.address}:${address.port}`;
-    },
+    url: () => listeningUrl(server as FastifyInstance),
   };
 }
