@@ -1,5 +1,20 @@
 import type { Migration } from '../../lib/warehouse/migrations.ts';
 
+/** Paid and refunded orders as rows of the orders table (amounts as in the events table: total, else revenue). */
+const ORDERS_FROM_EVENTS = `SELECT
+    message_id,
+    member_id,
+    order_id,
+    if(event = 'Order Completed', 'paid', 'refunded') AS kind,
+    ts AS at,
+    total AS amount,
+    toDecimal64OrZero(toString(round(JSONExtractFloat(properties, 'discount'), 2)), 2) AS discount,
+    JSONExtractString(properties, 'coupon') AS coupon,
+    currency,
+    JSONLength(properties, 'products') AS products
+  FROM events
+  WHERE type = 'track' AND event IN ('Order Completed', 'Order Refunded')`;
+
 /**
  * History tables written by the processors (docs/processors.md explains the keys).
  * ReplacingMergeTree keyed by the record's identity: a replay inserts rows with the same
@@ -94,6 +109,30 @@ export const HISTORY_MIGRATIONS: readonly Migration[] = [
       ) ENGINE = ReplacingMergeTree
       PARTITION BY toYYYYMM(at)
       ORDER BY (rule_id, at, member_id, id)`,
+    ],
+  },
+  {
+    version: 4,
+    name: 'orders',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS orders (
+        message_id String,
+        member_id String,
+        order_id String,
+        kind LowCardinality(String),
+        at DateTime64(3, 'UTC'),
+        amount Decimal(18, 2),
+        discount Decimal(18, 2),
+        coupon String,
+        currency LowCardinality(String),
+        products UInt32
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(at)
+      ORDER BY (member_id, at, message_id)`,
+      // Filled from the events table as rows arrive (no work in the processors), and once
+      // from the events already there; both paths write the same key, which merges remove.
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS orders_from_events TO orders AS ${ORDERS_FROM_EVENTS}`,
+      `INSERT INTO orders ${ORDERS_FROM_EVENTS}`,
     ],
   },
 ];
