@@ -1,5 +1,6 @@
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
 import { ATTRIBUTION_MODELS, type AttributionRequest, attributionResult, attributionSql } from './analytics/attribution.ts';
+import { type CampaignRequest, campaignResult, campaignSql } from './analytics/campaign.ts';
 import { type FunnelRequest, funnelResult, funnelSql } from './analytics/funnel.ts';
 import { type LtvRequest, ltvResult, ltvSql } from './analytics/ltv.ts';
 import { type DailyRange, sizesResult, sizesSql, type TrendRequest, trendResult, trendSql } from './analytics/over-time.ts';
@@ -69,7 +70,13 @@ export const ANALYSES: readonly Analysis<never>[] = [
         order: { type: 'string', enum: ['loose', 'strict'], default: 'loose' },
         from: time,
         to: time,
-        breakdown: { type: 'object', additionalProperties: false, required: ['property'], properties: { property: { type: 'string', minLength: 1 } } },
+        breakdown: {
+          description: 'by a property of the entry event, or by membership of a segment at entry ("in"/"out")',
+          oneOf: [
+            { type: 'object', additionalProperties: false, required: ['property'], properties: { property: { type: 'string', minLength: 1 } } },
+            { type: 'object', additionalProperties: false, required: ['segment'], properties: { segment: { type: 'string', minLength: 1 } } },
+          ],
+        },
       },
     },
     check: range,
@@ -167,6 +174,19 @@ export const ANALYSES: readonly Analysis<never>[] = [
     check: zoneCheck,
     run: async (w, r: LtvRequest, s) => ltvResult(await query(w, ltvSql(r), s)),
   } satisfies Analysis<LtvRequest>,
+  {
+    path: '/campaign',
+    summary:
+      'Campaign report for a trigger rule: targeted, suppressed by reason, held out; reach, conversion and revenue within N days; coupons; AOV before/after; recall; lift over the holdout',
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['ruleId', 'from', 'to', 'days'],
+      properties: { ruleId: { type: 'string', minLength: 1 }, from: time, to: time, days: { type: 'integer', minimum: 1, maximum: 365 } },
+    },
+    check: range,
+    run: async (w, r: CampaignRequest, s) => campaignResult(r, await query(w, campaignSql(r), s)),
+  } satisfies Analysis<CampaignRequest>,
   {
     path: '/rfm',
     summary: 'RFM distribution at a moment: the 8 groups, R x F and R x M matrices',

@@ -64,6 +64,7 @@ describe('query API (needs embedded ClickHouse)', () => {
       ['/analyses/segment-sizes', day],
       ['/analyses/rfm', { at: START + 5 * DAY }],
       ['/analyses/ltv', { at: START + 5 * DAY, timeZone: 'Asia/Shanghai' }],
+      ['/analyses/campaign', { ruleId: 'welcome', from: START, to: START + 5 * DAY, days: 7 }],
     ];
     for (const [url, body] of requests) {
       const response = await post(app, url, body);
