@@ -8,7 +8,9 @@ import { filterCondition, Params, type PropertyFilter } from './filters.ts';
  *   the member's very next event, any other event in between ends the chain;
  * - a member counts at the deepest step any of its entries reaches, through the earliest
  *   entry that reaches it, whose times give the time to convert (seconds from step 1);
- * - the breakdown value is the breakdown property (as text) of that entry's event.
+ * - the breakdown value is the breakdown property (as text) of that entry's event, or
+ *   "in"/"out" of the breakdown segment at that entry's time (its last change at or
+ *   before then, ordered by time and change id, was an entry).
  */
 
 export interface FunnelStep {
@@ -23,7 +25,8 @@ export interface FunnelRequest {
   /** Epoch milliseconds; entries in [from, to). */
   readonly from: number;
   readonly to: number;
-  readonly breakdown?: { readonly property: string };
+  /** Group members by a property of their entry event, or by membership of a segment at their entry ("in"/"out"). */
+  readonly breakdown?: { readonly property: string } | { readonly segment: string };
 }
 
 export interface FunnelStepResult {
@@ -45,49 +48,78 @@ export interface FunnelGroup {
 export function funnelSql(request: FunnelRequest): { sql: string; params: Record<string, unknown> } {
   const params = new Params();
   const n = request.steps.length;
+  const steps = Array.from({ length: n }, (_, i) => i + 1);
   const matches = request.steps.map((step) =>
     [`event = ${params.bind(step.event, 'String')}`, ...(step.where ?? []).map((f) => filterCondition(f, params))].join(' AND '),
   );
   const from = params.bind(request.from, 'Int64');
   const to = params.bind(request.to, 'Int64');
   const window = params.bind(request.windowSeconds * 1000, 'Int64');
-  const breakdown = request.breakdown ? `JSONExtractString(properties, ${params.bind(request.breakdown.property, 'String')})` : `''`;
+  const property = request.breakdown && 'property' in request.breakdown ? request.breakdown.property : undefined;
+  const segment = request.breakdown && 'segment' in request.breakdown ? request.breakdown.segment : undefined;
+  const propertyValue = property === undefined ? `''` : `JSONExtractString(properties, ${params.bind(property, 'String')})`;
   // Strict order needs every event of the member (an unrelated one breaks the chain).
   const relevant = request.order === 'loose' ? `AND (${matches.map((m) => `(${m})`).join(' OR ')})` : '';
-  // Chains are arrays of event positions, grown one step at a time over all entries at
-  // once (unrolled: one vectorised arrayMap per step, no per-entry fold).
+  // next_k[i]: the position of the event that can follow position i as step k (0: none).
+  // Loose: the first later event matching step k (a reverse fill of matching positions,
+  // shifted by one). Strict: the very next event, if it matches step k.
   const nextOf = (k: number) =>
     request.order === 'loose'
-      ? `arrayFirstIndex((e, j) -> j > c[${k - 1}] AND e.3[${k}] AND e.1 <= evs[c[1]].1 + window_ms, evs, arrayEnumerate(evs))`
-      : `if(c[${k - 1}] < length(evs) AND evs[c[${k - 1}] + 1].3[${k}] AND evs[c[${k - 1}] + 1].1 <= evs[c[1]].1 + window_ms, c[${k - 1}] + 1, 0)`;
-  const grow = Array.from({ length: n - 1 }, (_, i) => i + 2).map(
-    (k) => `arrayMap(c -> if(length(c) = ${k - 1}, arrayConcat(c, arrayFilter(f -> f > 0, [${nextOf(k)}])), c), chains_${k - 1}) AS chains_${k},`,
-  );
-  const stepColumns = Array.from({ length: n }, (_, i) => i + 1).flatMap((k) => [
-    `countIf(level >= ${k}) AS reached_${k}`,
-    `arraySort(groupArrayIf(times[${k}] - times[1], level >= ${k})) AS millis_${k}`,
-  ]);
-  const sql = `
-    WITH ${window} AS window_ms
-    SELECT breakdown, ${stepColumns.join(', ')}
-    FROM (
-      SELECT
-        best.1 AS times,
-        length(best.1) AS level,
-        best.2 AS breakdown
-      FROM (
-        SELECT
-          arraySort(x -> (x.1, x.2), groupArray((toUnixTimestamp64Milli(ts), message_id, [${matches.map((m) => `(${m})`).join(', ')}], ${breakdown}))) AS evs,
-          arrayFilter(i -> evs[i].3[1] AND evs[i].1 >= ${from} AND evs[i].1 < ${to}, arrayEnumerate(evs)) AS entries,
-          arrayMap(i -> [i], entries) AS chains_1,
-          ${grow.join('\n          ')}
-          arraySort(c -> (-length(c), c[1]), chains_${n})[1] AS best_chain,
-          (arrayMap(p -> evs[p].1, best_chain), evs[best_chain[1]].4) AS best
+      ? `arrayPushBack(arrayPopFront(arrayReverseFill(x -> x > 0, arrayMap((m, i) -> if(m, i, 0), matches_${k}, arrayEnumerate(times)))), 0) AS next_${k}`
+      : `arrayMap((m, i) -> if(m, i + 1, 0), arrayPushBack(arrayPopFront(matches_${k}), 0), arrayEnumerate(times)) AS next_${k}`;
+  // Every entry's chain grows one step at a time: positions_k[e] is the position of its
+  // step k (0 once the chain has ended). Only numeric arrays are captured by the lambdas.
+  const grow = (k: number) =>
+    `arrayMap((p, t0) -> if(p > 0 AND next_${k}[p] > 0 AND times[next_${k}[p]] <= t0 + window_ms, next_${k}[p], 0), positions_${k - 1}, entry_times) AS positions_${k}`;
+  const chained = steps.slice(1);
+  const membership = segment
+    ? `LEFT JOIN (
+          SELECT member_id, arraySort(groupArray((toUnixTimestamp64Milli(at), id, change = 'entered'))) AS changes
+          FROM segment_changes FINAL
+          WHERE segment_id = ${params.bind(segment, 'String')} AND at <= fromUnixTimestamp64Milli(${to})
+          GROUP BY member_id
+        ) AS memberships USING member_id`
+    : '';
+  // In the segment at the entry's time: its last change at or before then was an entry.
+  const breakdown = segment ? `if(arrayLast(c -> c.1 <= t_1, changes).3, 'in', 'out')` : 'entry_properties[positions_1[best]]';
+  // Layered subqueries: each layer's arrays are columns of the next, so the query tree stays
+  // small (an alias used in a later alias would be expanded in place, growing per step).
+  const layer = (columns: string, inner: string) => `SELECT *, ${columns} FROM (${inner})`;
+  let chains = layer(
+    [
+      'arrayMap(e -> e.1, evs) AS times',
+      ...steps.map((k) => `arrayMap(e -> e.${k + 2}, evs) AS matches_${k}`),
+      `arrayMap(e -> e.${n + 3}, evs) AS entry_properties`,
+    ].join(', '),
+    `SELECT member_id,
+          arraySort(groupArray((toUnixTimestamp64Milli(ts), message_id, ${matches.map((m) => `(${m})`).join(', ')}, ${propertyValue}))) AS evs
         FROM events FINAL
         WHERE ts >= fromUnixTimestamp64Milli(${from}) AND ts <= fromUnixTimestamp64Milli(${to} + window_ms) ${relevant}
-        GROUP BY member_id
-        HAVING length(entries) > 0
-      )
+        GROUP BY member_id`,
+  );
+  chains = layer(
+    [
+      ...chained.map(nextOf),
+      `arrayFilter((i, m, t) -> m AND t >= ${from} AND t < ${to}, arrayEnumerate(times), matches_1, times) AS positions_1`,
+      `arrayFilter((t, m) -> m AND t >= ${from} AND t < ${to}, times, matches_1) AS entry_times`,
+    ].join(', '),
+    chains,
+  );
+  chains = `${chains} WHERE length(positions_1) > 0`;
+  for (const k of chained) chains = layer(grow(k), chains);
+  chains = layer(
+    `arrayMap((${chained.map((k) => `p${k}`).join(', ')}) -> 1${chained.map((k) => ` + (p${k} > 0)`).join('')}, ${chained.map((k) => `positions_${k}`).join(', ')}) AS levels`,
+    chains,
+  );
+  chains = layer('arrayMax(levels) AS level, arrayFirstIndex(l -> l = level, levels) AS best', chains);
+  const sql = `
+    WITH ${window} AS window_ms
+    SELECT breakdown,
+      ${steps.map((k) => `countIf(level >= ${k}) AS reached_${k}`).join(', ')},
+      ${chained.map((k) => `quantileExactInclusiveIf(0.5)(t_${k} - t_1, level >= ${k}) AS median_${k}`).join(', ')}
+    FROM (
+      SELECT level, ${steps.map((k) => `times[positions_${k}[best]] AS t_${k}`).join(', ')}, ${breakdown} AS breakdown
+      FROM (${chains}) AS chains ${membership}
     )
     GROUP BY breakdown
     ORDER BY reached_1 DESC, breakdown`;
@@ -95,13 +127,6 @@ export function funnelSql(request: FunnelRequest): { sql: string; params: Record
 }
 
 const rate = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 10_000) / 10_000);
-
-/** The median of sorted numbers: the middle one, or the mean of the two middle ones. */
-export function median(sorted: readonly number[]): number | null {
-  if (sorted.length === 0) return null;
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
 
 const secondsOf = (millis: number | null) => (millis === null ? null : Math.round(millis) / 1000);
 
@@ -117,7 +142,7 @@ export function funnelResult(request: FunnelRequest, rows: readonly Record<strin
         members: reached[i] as number,
         conversionFromPrevious: i === 0 ? 1 : rate(reached[i] as number, reached[i - 1] as number),
         conversionFromFirst: rate(reached[i] as number, reached[0] as number),
-        medianSecondsToConvert: i === 0 ? null : secondsOf(median((row[`millis_${i + 1}`] as number[]).map(Number))),
+        medianSecondsToConvert: i === 0 || reached[i] === 0 ? null : secondsOf(Number(row[`median_${i + 1}`])),
       })),
     };
   });

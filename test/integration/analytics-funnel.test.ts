@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
-import { eventRow } from '../../processors/history/history-writer.ts';
+import { eventRow, HistoryWriter } from '../../processors/history/history-writer.ts';
 import type { PropertyFilter } from '../../query/analytics/filters.ts';
 import { type FunnelGroup, type FunnelRequest, funnelResult, funnelSql } from '../../query/analytics/funnel.ts';
+import type { SegmentChangeRecord } from '../../schemas/records.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { Random } from '../workload/random.ts';
@@ -50,6 +51,42 @@ function generate(seed: string): Generated[] {
   return events.sort(() => r.next() - 0.5);
 }
 
+/** Entries into and exits from segment "vip" (and another segment), alternating, some exactly at an event's time. */
+function generateMemberships(events: readonly Generated[], seed: string): SegmentChangeRecord[] {
+  const r = new Random(seed);
+  const changes: SegmentChangeRecord[] = [];
+  const members = [...new Set(events.map((e) => e.member))];
+  for (const member of members) {
+    const times = events.filter((e) => e.member === member).map((e) => e.at);
+    for (const segmentId of ['vip', 'other']) {
+      let entered = false;
+      for (let c = r.int(0, 4); c > 0; c--) {
+        entered = !entered;
+        const at = r.chance(0.4) ? r.pick(times) : START + r.int(0, 20 * DAY);
+        changes.push({
+          id: `${member}-${segmentId}-${c}-${r.hex(4)}`,
+          memberId: member,
+          segmentId,
+          ruleVersion: 1,
+          change: entered ? 'entered' : 'exited',
+          at,
+          causeEventId: null,
+          values: '{}',
+        });
+      }
+    }
+  }
+  return changes;
+}
+
+/** In the segment at `at`: the last change at or before then (by time, then id) was an entry. */
+function memberOf(changes: readonly SegmentChangeRecord[], member: string, segmentId: string, at: number): boolean {
+  const before = changes
+    .filter((c) => c.memberId === member && c.segmentId === segmentId && c.at <= at)
+    .sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return before.at(-1)?.change === 'entered';
+}
+
 function matchesFilter(properties: Record<string, unknown>, f: PropertyFilter): boolean {
   const raw = properties[f.property];
   const numeric = f.op === 'gt' || f.op === 'gte' || f.op === 'lt' || f.op === 'lte' || typeof f.value === 'number';
@@ -64,7 +101,7 @@ function matchesFilter(properties: Record<string, unknown>, f: PropertyFilter): 
 }
 
 /** The funnel as docs/analytics.md defines it, computed member by member. */
-function referenceFunnel(events: readonly Generated[], request: FunnelRequest): FunnelGroup[] {
+function referenceFunnel(events: readonly Generated[], memberships: readonly SegmentChangeRecord[], request: FunnelRequest): FunnelGroup[] {
   const window = request.windowSeconds * 1000;
   const byMember = new Map<string, Generated[]>();
   for (const e of events) {
@@ -105,7 +142,14 @@ function referenceFunnel(events: readonly Generated[], request: FunnelRequest): 
     });
     if (!best) continue;
     const { times, entry } = best as { times: number[]; entry: Generated };
-    const key = request.breakdown ? String(entry.properties[request.breakdown.property] ?? '') : '';
+    const breakdown = request.breakdown;
+    const key = !breakdown
+      ? ''
+      : 'segment' in breakdown
+        ? memberOf(memberships, entry.member, breakdown.segment, entry.at)
+          ? 'in'
+          : 'out'
+        : String(entry.properties[breakdown.property] ?? '');
     const group = groups.get(key) ?? { reached: request.steps.map(() => 0), millis: request.steps.map(() => []) };
     times.forEach((t, k) => {
       (group.reached[k] as number)++;
@@ -136,6 +180,7 @@ function referenceFunnel(events: readonly Generated[], request: FunnelRequest): 
 }
 
 const events = generate('funnel');
+const memberships = generateMemberships(events, 'funnel-segments');
 let warehouse: EmbeddedWarehouse;
 
 beforeAll(async () => {
@@ -144,6 +189,10 @@ beforeAll(async () => {
   await warehouse.insert('events', rows);
   // A replay: the same rows again change nothing (the query reads FINAL).
   await warehouse.insert('events', rows.slice(0, 500));
+  const writer = new HistoryWriter(warehouse);
+  const nothing = { events: [], identityChanges: [], transitions: [], triggerFirings: [] };
+  await writer.write({ ...nothing, segmentChanges: memberships });
+  await writer.write({ ...nothing, segmentChanges: memberships.slice(0, 300) });
 }, 60_000);
 afterAll(() => warehouse.close());
 
@@ -174,12 +223,17 @@ describe('funnel on ClickHouse equals an independent computation (needs embedded
       'breakdown by a property, 2-day window',
       { ...base, windowSeconds: 2 * 86_400, order: 'loose', steps: [{ event: 'Viewed' }, { event: 'Paid' }], breakdown: { property: 'source' } },
     ],
+    [
+      'breakdown by segment membership at entry',
+      { ...base, order: 'loose', steps: [{ event: 'Viewed' }, { event: 'Added' }, { event: 'Paid' }], breakdown: { segment: 'vip' } },
+    ],
     ['10 steps', { ...base, order: 'loose', windowSeconds: 86_400, steps: Array.from({ length: 10 }, (_, i) => ({ event: EVENTS[i % 4] as string })) }],
   ];
   for (const [name, request] of cases)
     it(name, async () => {
-      const expected = referenceFunnel(events, request);
+      const expected = referenceFunnel(events, memberships, request);
       expect(expected[0]?.steps[0]?.members ?? 0).toBeGreaterThan(10); // the case is not vacuous
+      if (request.breakdown && 'segment' in request.breakdown) expect(expected.map((g) => g.breakdown).sort()).toEqual(['in', 'out']);
       expect(await run(request)).toEqual(expected);
     });
 });
