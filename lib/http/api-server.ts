@@ -16,8 +16,8 @@ export async function createApiServer(options: { title: string; description: str
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
-  const strict = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, removeAdditional: false });
-  const fromText = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: 'array', removeAdditional: false });
+  const strict = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, removeAdditional: false, allowUnionTypes: true });
+  const fromText = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: 'array', removeAdditional: false, allowUnionTypes: true });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : fromText).compile(schema));
   await app.register(swagger, {
     openapi: {

@@ -57,20 +57,18 @@ export function funnelSql(request: FunnelRequest): { sql: string; params: Record
   const window = params.bind(request.windowSeconds * 1000, 'Int64');
   const property = request.breakdown && 'property' in request.breakdown ? request.breakdown.property : undefined;
   const segment = request.breakdown && 'segment' in request.breakdown ? request.breakdown.segment : undefined;
-  const propertyValue = property === undefined ? `''` : `JSONExtractString(properties, ${params.bind(property, 'String')})`;
+  const propertyValue = property === undefined ? '' : `JSONExtractString(properties, ${params.bind(property, 'String')})`;
   // Strict order needs every event of the member (an unrelated one breaks the chain).
   const relevant = request.order === 'loose' ? `AND (${matches.map((m) => `(${m})`).join(' OR ')})` : '';
-  // next_k[i]: the position of the event that can follow position i as step k (0: none).
-  // Loose: the first later event matching step k (a reverse fill of matching positions,
-  // shifted by one). Strict: the very next event, if it matches step k.
-  const nextOf = (k: number) =>
-    request.order === 'loose'
-      ? `arrayPushBack(arrayPopFront(arrayReverseFill(x -> x > 0, arrayMap((m, i) -> if(m, i, 0), matches_${k}, arrayEnumerate(times)))), 0) AS next_${k}`
-      : `arrayMap((m, i) -> if(m, i + 1, 0), arrayPushBack(arrayPopFront(matches_${k}), 0), arrayEnumerate(times)) AS next_${k}`;
   // Every entry's chain grows one step at a time: positions_k[e] is the position of its
-  // step k (0 once the chain has ended). Only numeric arrays are captured by the lambdas.
-  const grow = (k: number) =>
-    `arrayMap((p, t0) -> if(p > 0 AND next_${k}[p] > 0 AND times[next_${k}[p]] <= t0 + window_ms, next_${k}[p], 0), positions_${k - 1}, entry_times) AS positions_${k}`;
+  // step k (0 once the chain has ended). The lambdas capture only the positions and times
+  // of events matching step k (a few per member): a captured array is copied per element.
+  // Loose: the first matching position after the previous step's; strict: the very next one.
+  const found = (k: number) => (request.order === 'loose' ? `arrayFirstIndex(x -> x > p, positions_of_${k})` : `indexOf(positions_of_${k}, p + 1)`);
+  const grow = (k: number) => [
+    `arrayMap(p -> if(p > 0, ${found(k)}, 0), positions_${k - 1}) AS found_${k}`,
+    `arrayMap((j, t0) -> if(j > 0 AND times_of_${k}[j] <= t0 + window_ms, positions_of_${k}[j], 0), found_${k}, entry_times) AS positions_${k}`,
+  ];
   const chained = steps.slice(1);
   const membership = segment
     ? `LEFT JOIN (
@@ -81,32 +79,35 @@ export function funnelSql(request: FunnelRequest): { sql: string; params: Record
         ) AS memberships USING member_id`
     : '';
   // In the segment at the entry's time: its last change at or before then was an entry.
-  const breakdown = segment ? `if(arrayLast(c -> c.1 <= t_1, changes).3, 'in', 'out')` : 'entry_properties[positions_1[best]]';
+  const breakdown = segment ? `if(arrayLast(c -> c.1 <= t_1, changes).3, 'in', 'out')` : property === undefined ? `''` : 'entry_properties[positions_1[best]]';
   // Layered subqueries: each layer's arrays are columns of the next, so the query tree stays
   // small (an alias used in a later alias would be expanded in place, growing per step).
   const layer = (columns: string, inner: string) => `SELECT *, ${columns} FROM (${inner})`;
   let chains = layer(
     [
       'arrayMap(e -> e.1, evs) AS times',
-      ...steps.map((k) => `arrayMap(e -> e.${k + 2}, evs) AS matches_${k}`),
-      `arrayMap(e -> e.${n + 3}, evs) AS entry_properties`,
+      ...steps.flatMap((k) => [
+        `arrayFilter((i, e) -> bitTest(e.3, ${k - 1}), arrayEnumerate(evs), evs) AS positions_of_${k}`,
+        `arrayMap(e -> e.1, arrayFilter(e -> bitTest(e.3, ${k - 1}), evs)) AS times_of_${k}`,
+      ]),
+      ...(property === undefined ? [] : ['arrayMap(e -> e.4, evs) AS entry_properties']),
     ].join(', '),
+    // The steps an event matches as one bit mask: narrow tuples sort much faster.
     `SELECT member_id,
-          arraySort(groupArray((toUnixTimestamp64Milli(ts), message_id, ${matches.map((m) => `(${m})`).join(', ')}, ${propertyValue}))) AS evs
+          arraySort(groupArray((toUnixTimestamp64Milli(ts), message_id, toUInt16(${matches.map((m, i) => `(${m}) * ${2 ** i}`).join(' + ')})${property === undefined ? '' : `, ${propertyValue}`}))) AS evs
         FROM events FINAL
         WHERE ts >= fromUnixTimestamp64Milli(${from}) AND ts <= fromUnixTimestamp64Milli(${to} + window_ms) ${relevant}
         GROUP BY member_id`,
   );
   chains = layer(
     [
-      ...chained.map(nextOf),
-      `arrayFilter((i, m, t) -> m AND t >= ${from} AND t < ${to}, arrayEnumerate(times), matches_1, times) AS positions_1`,
-      `arrayFilter((t, m) -> m AND t >= ${from} AND t < ${to}, times, matches_1) AS entry_times`,
+      `arrayFilter((i, t) -> t >= ${from} AND t < ${to}, positions_of_1, times_of_1) AS positions_1`,
+      `arrayFilter(t -> t >= ${from} AND t < ${to}, times_of_1) AS entry_times`,
     ].join(', '),
     chains,
   );
   chains = `${chains} WHERE length(positions_1) > 0`;
-  for (const k of chained) chains = layer(grow(k), chains);
+  for (const k of chained) for (const column of grow(k)) chains = layer(column, chains);
   chains = layer(
     `arrayMap((${chained.map((k) => `p${k}`).join(', ')}) -> 1${chained.map((k) => ` + (p${k} > 0)`).join('')}, ${chained.map((k) => `positions_${k}`).join(', ')}) AS levels`,
     chains,

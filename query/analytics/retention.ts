@@ -54,19 +54,23 @@ export function retentionSql(request: RetentionRequest): { sql: string; params: 
   const from = params.bind(request.from, 'Int64');
   const to = params.bind(request.to, 'Int64');
   const periods = params.bind(request.periods, 'UInt32');
+  // Per member, one pass with no event arrays: the first cohort event, and per period
+  // the latest return event in it. A later period counts whenever it has a return; the
+  // cohort's own period only if its latest return is at or after the first cohort event.
+  // Duplicate rows of an event change neither, so this reads without FINAL.
   const sql = `
     SELECT toString(cohort) AS cohort, count() AS members,
       arrayMap(k -> countEqual(arrayFlatten(groupArray(returned)), k), range(0, ${periods} + 1)) AS returned
     FROM (
       SELECT
-        arraySort(groupArray((toUnixTimestamp64Milli(ts), ${isCohort}, ${isReturn}))) AS evs,
-        arrayFirst(e -> e.2 = 1, evs).1 AS first_ms,
+        minIf(toUnixTimestamp64Milli(ts), ${isCohort}) AS first_ms,
         ${startOf('fromUnixTimestamp64Milli(first_ms)')} AS cohort,
-        arrayDistinct(arrayFilter(k -> k <= ${periods}, arrayMap(e -> toUInt32(${between('cohort', startOf('fromUnixTimestamp64Milli(e.1)'))}),
-          arrayFilter(e -> e.3 = 1 AND e.1 >= first_ms, evs)))) AS returned
-      FROM events FINAL
+        maxMapIf([${startOf('ts')}], [toUnixTimestamp64Milli(ts)], ${isReturn}) AS latest_return,
+        arrayFilter(k -> k <= ${periods}, arrayMap(p -> toUInt32(${between('cohort', 'p')}),
+          arrayFilter((p, last) -> p > cohort OR (p = cohort AND last >= first_ms), latest_return.1, latest_return.2))) AS returned
+      FROM events
       GROUP BY member_id
-      HAVING arrayExists(e -> e.2 = 1, evs) AND first_ms >= ${from} AND first_ms < ${to}
+      HAVING countIf(${isCohort}) > 0 AND first_ms >= ${from} AND first_ms < ${to}
     )
     GROUP BY cohort
     ORDER BY cohort`;
