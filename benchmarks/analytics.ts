@@ -50,14 +50,23 @@ if (batch.length > 0 && loaded < target) {
   loaded += batch.length;
 }
 if (existing === 0) await warehouse.command('OPTIMIZE TABLE events FINAL');
+// Visitors' anonymous ids merged into the user id they later signed up or logged in with,
+// as the processors record merges: analyses map the anonymous member's events to the user.
+const [{ merges } = { merges: 0 }] = await warehouse.query<{ merges: number }>("SELECT count() AS merges FROM identity_changes WHERE action = 'merged'");
+if (merges === 0)
+  await warehouse.command(`
+    INSERT INTO identity_changes (action, member_id, kind, identity_hash, other_member_id, at, message_id)
+    SELECT 'merged', concat('m_', user_id), '', '', concat('m_', anonymous_id), min(ts), ''
+    FROM events WHERE user_id != '' AND anonymous_id != ''
+    GROUP BY user_id, anonymous_id`);
 const loadSeconds = (performance.now() - loadStarted) / 1000;
-const [{ rows, members } = { rows: 0, members: 0 }] = await warehouse.query<{ rows: number; members: number }>(
-  'SELECT count() AS rows, uniqExact(member_id) AS members FROM events',
+const [{ rows, members, merged } = { rows: 0, members: 0, merged: 0 }] = await warehouse.query<{ rows: number; members: number; merged: number }>(
+  "SELECT count() AS rows, uniqExact(member_id) AS members, (SELECT count() FROM identity_changes WHERE action = 'merged') AS merged FROM events",
 );
 console.log(
   existing > 0
-    ? `reusing ${rows.toLocaleString('en-US')} events of ${members.toLocaleString('en-US')} members in ${directory}`
-    : `loaded ${rows.toLocaleString('en-US')} events of ${members.toLocaleString('en-US')} members in ${loadSeconds.toFixed(0)} s (generated, converted and inserted, then merged) into ${directory}`,
+    ? `reusing ${rows.toLocaleString('en-US')} events of ${members.toLocaleString('en-US')} members (${merged.toLocaleString('en-US')} merged into others) in ${directory}`
+    : `loaded ${rows.toLocaleString('en-US')} events of ${members.toLocaleString('en-US')} members (${merged.toLocaleString('en-US')} merged into others) in ${loadSeconds.toFixed(0)} s (generated, converted and inserted, then merged) into ${directory}`,
 );
 
 const from = start + 60 * DAY;
@@ -88,4 +97,6 @@ for (const [name, { sql, params }] of Object.entries(queries)) {
   );
 }
 await warehouse.close();
-console.log(`written to ${writeResults('analytics', { events: rows, members, loadSeconds: existing > 0 ? null : Math.round(loadSeconds), timings })}`);
+console.log(
+  `written to ${writeResults('analytics', { events: rows, members, mergedMembers: merged, loadSeconds: existing > 0 ? null : Math.round(loadSeconds), timings })}`,
+);

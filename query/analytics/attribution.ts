@@ -1,4 +1,5 @@
 import { Params } from './filters.ts';
+import { byPerson } from './people.ts';
 
 /**
  * Attribution of paid orders to touch points (docs/analytics.md): campaign clicks and UTM
@@ -43,7 +44,9 @@ export function attributionSql(request: AttributionRequest): { sql: string; para
   const models = params.bind([...request.models], 'Array(String)');
   const sql = `
     WITH ${lookback} AS lookback_ms, ${halfLife} AS half_life_ms
-    SELECT entry.1 AS model, credited.1 AS channel, sum(credited.2) AS conversions, sum(credited.2 * revenue) AS revenue_credit
+    SELECT entry.1 AS model, credited.1 AS channel,
+      sum(toInt64(floor(credited.2 * 1e6 + 0.5))) AS micro_conversions,
+      sum(toInt128(floor(credited.2 * revenue * 1e6 + 0.5))) AS micro_revenue
     FROM (
       SELECT o.id, o.revenue,
         arraySort(x -> (x.1, x.2), arrayFilter(x -> x.1 >= o.t - lookback_ms AND x.1 <= o.t, m.touches)) AS touches,
@@ -58,19 +61,19 @@ export function attributionSql(request: AttributionRequest): { sql: string; para
         ] AS by_model
       FROM (
         SELECT member_id, toUnixTimestamp64Milli(ts) AS t, message_id AS id, toFloat64(total) AS revenue
-        FROM events FINAL
+        FROM ${byPerson('events')}
         WHERE event = 'Order Completed' AND ts >= fromUnixTimestamp64Milli(${from}) AND ts < fromUnixTimestamp64Milli(${to})
       ) AS o
       LEFT JOIN (
         SELECT member_id, groupArray((t, id, channel)) AS touches
         FROM (
           SELECT member_id, toUnixTimestamp64Milli(ts) AS t, message_id AS id, utm_campaign AS channel
-          FROM events FINAL
+          FROM ${byPerson('events')}
           WHERE utm_campaign != '' AND (event = 'Campaign Clicked' OR type IN ('page', 'screen'))
             AND ts >= fromUnixTimestamp64Milli(${from} - lookback_ms) AND ts < fromUnixTimestamp64Milli(${to})
           UNION ALL
           SELECT member_id, toUnixTimestamp64Milli(at) AS t, id, concat('trigger:', rule_id) AS channel
-          FROM trigger_firings FINAL
+          FROM ${byPerson('trigger_firings')}
           WHERE outcome = 'fired' AND at >= fromUnixTimestamp64Milli(${from} - lookback_ms) AND at < fromUnixTimestamp64Milli(${to})
         )
         GROUP BY member_id
@@ -85,6 +88,8 @@ export function attributionSql(request: AttributionRequest): { sql: string; para
 }
 
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+/** Credit is summed in whole millionths (each touch's share rounded half up), so the order rows are added in cannot change a cent. */
+const micro = (value: unknown) => Number(value) / 1e6;
 
 /** Shapes the rows (model, channel, sums) into per-model results; the empty channel holds the unattributed orders. */
 export function attributionResult(request: AttributionRequest, rows: readonly Record<string, unknown>[]): AttributionResult[] {
@@ -95,8 +100,8 @@ export function attributionResult(request: AttributionRequest, rows: readonly Re
       model,
       channels: own
         .filter((r) => r.channel !== '')
-        .map((r) => ({ channel: String(r.channel), conversions: round(Number(r.conversions), 4), revenue: round(Number(r.revenue_credit), 2) })),
-      unattributed: { orders: Math.round(Number(unattributed?.conversions ?? 0)), revenue: round(Number(unattributed?.revenue_credit ?? 0), 2) },
+        .map((r) => ({ channel: String(r.channel), conversions: round(micro(r.micro_conversions), 4), revenue: round(micro(r.micro_revenue), 2) })),
+      unattributed: { orders: Math.round(micro(unattributed?.micro_conversions ?? 0)), revenue: round(micro(unattributed?.micro_revenue ?? 0), 2) },
     };
   });
 }

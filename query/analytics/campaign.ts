@@ -1,4 +1,5 @@
 import { Params } from './filters.ts';
+import { byPerson } from './people.ts';
 
 /**
  * Campaign report for one trigger rule (docs/analytics.md defines every figure):
@@ -67,7 +68,7 @@ export function campaignSql(request: CampaignRequest): { sql: string; params: Re
     WITH ${window} AS window_ms,
     firings AS (
       SELECT member_id, outcome, reason, toUnixTimestamp64Milli(at) AS t
-      FROM trigger_firings FINAL
+      FROM ${byPerson('trigger_firings')}
       WHERE rule_id = ${rule} AND at >= fromUnixTimestamp64Milli(${from}) AND at < fromUnixTimestamp64Milli(${to})
     ),
     groups AS (
@@ -87,7 +88,7 @@ export function campaignSql(request: CampaignRequest): { sql: string; params: Re
         countIf(kind = 'paid' AND t >= start - window_ms AND t < start) AS orders_before,
         sumIf(amount, kind = 'paid' AND t >= start - window_ms AND t < start) AS paid_before
       FROM (
-        SELECT member_id, kind, amount, toUnixTimestamp64Milli(at) AS t FROM orders FINAL
+        SELECT member_id, kind, amount, toUnixTimestamp64Milli(at) AS t FROM ${byPerson('orders')}
         WHERE member_id IN (SELECT member_id FROM groups)
           AND at >= fromUnixTimestamp64Milli(${from} - window_ms) AND at <= fromUnixTimestamp64Milli(${to} + window_ms)
       ) AS o
@@ -106,7 +107,7 @@ export function campaignSql(request: CampaignRequest): { sql: string; params: Re
           SELECT member_id, event, JSONExtractString(properties, 'coupon_id') AS coupon_id,
             toDecimal64OrZero(toString(round(JSONExtractFloat(properties, 'discount'), 2)), 2) AS discount,
             toUnixTimestamp64Milli(ts) AS t
-          FROM events FINAL
+          FROM ${byPerson('events')}
           WHERE member_id IN (SELECT member_id FROM groups WHERE treated) AND event IN ('Coupon Received', 'Coupon Redeemed')
             AND ts >= fromUnixTimestamp64Milli(${from}) AND ts <= fromUnixTimestamp64Milli(${to} + window_ms)
         ) AS c

@@ -1,4 +1,5 @@
 import { filterCondition, Params, type PropertyFilter } from './filters.ts';
+import { byPerson } from './people.ts';
 
 /**
  * Funnels over the events table (docs/analytics.md defines them):
@@ -95,7 +96,7 @@ export function funnelSql(request: FunnelRequest): { sql: string; params: Record
     // The steps an event matches as one bit mask: narrow tuples sort much faster.
     `SELECT member_id,
           arraySort(groupArray((toUnixTimestamp64Milli(ts), message_id, toUInt16(${matches.map((m, i) => `(${m}) * ${2 ** i}`).join(' + ')})${property === undefined ? '' : `, ${propertyValue}`}))) AS evs
-        FROM events FINAL
+        FROM ${byPerson('events')}
         WHERE ts >= fromUnixTimestamp64Milli(${from}) AND ts <= fromUnixTimestamp64Milli(${to} + window_ms) ${relevant}
         GROUP BY member_id`,
   );

@@ -1,4 +1,5 @@
 import { Params } from './filters.ts';
+import { byPerson } from './people.ts';
 
 /**
  * LTV/CLV per monthly cohort (docs/analytics.md): members grouped by the month (in a time
@@ -44,7 +45,7 @@ export function ltvSql(request: LtvRequest): { sql: string; params: Record<strin
         countIf(event = 'Order Completed') AS orders,
         sumIf(total, event = 'Order Completed') - sumIf(total, event = 'Order Refunded') AS revenue,
         dateDiff('month', cohort_start, toStartOfMonth(toDate(maxIf(ts, event = 'Order Completed'), ${zone}))) + 1 AS lifespan
-      FROM events FINAL
+      FROM ${byPerson('events')}
       WHERE event IN ('Order Completed', 'Order Refunded') AND toUnixTimestamp64Milli(ts) <= ${at}
       GROUP BY member_id
       HAVING orders > 0

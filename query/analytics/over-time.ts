@@ -1,5 +1,6 @@
 import { instantOf } from '../../lib/local-time.ts';
 import { Params } from './filters.ts';
+import { byPerson } from './people.ts';
 
 /**
  * Counts per local day (docs/analytics.md): event trends, lifecycle stage sizes and
@@ -51,7 +52,7 @@ export function trendSql(request: TrendRequest): { sql: string; params: Record<s
   const breakdown = request.breakdown ? `JSONExtractString(properties, ${params.bind(request.breakdown.property, 'String')})` : `''`;
   const sql = `
     SELECT toString(toDate(ts, ${zone})) AS day, ${breakdown} AS breakdown, count() AS events, uniqExact(member_id) AS members
-    FROM events FINAL
+    FROM ${byPerson('events')}
     WHERE ts >= fromUnixTimestamp64Milli(${start}) AND ts < fromUnixTimestamp64Milli(${end}) ${event}
     GROUP BY day, breakdown
     ORDER BY day, breakdown`;
@@ -83,22 +84,32 @@ export interface SizesPoint {
 /**
  * Members per lifecycle stage (`lifecycle`) or per segment (`segments`) at the end of each
  * local day: a member's stage is its latest transition before the day ended; it is in a
- * segment when its latest change of that segment before the day ended is "entered".
+ * segment when its latest change of that segment before the day ended is "entered"; a
+ * member merged into another before the day ended counts in neither.
  */
 export function sizesSql(kind: 'lifecycle' | 'segments', range: DailyRange): { sql: string; params: Record<string, unknown> } {
   const params = new Params();
   const { days, ends } = localDays(range);
   const dayList = params.bind(days, 'Array(String)');
   const endList = params.bind(ends, 'Array(Int64)');
+  // A member merged into another is gone from its merge on: its rows then count under the
+  // member it joined, whose own transitions and changes carry on (rank 1 orders the merge
+  // after anything else at the same millisecond).
+  const merges = `SELECT other_member_id AS merged, toUnixTimestamp64Milli(at) AS t, message_id AS id FROM identity_changes FINAL WHERE action = 'merged'`;
   const source =
     kind === 'lifecycle'
-      ? `SELECT member_id AS who, toUnixTimestamp64Milli(at) AS t, id, to_stage AS value FROM lifecycle_transitions FINAL`
-      : `SELECT concat(member_id, '|', segment_id) AS who, toUnixTimestamp64Milli(at) AS t, id, if(change = 'entered', segment_id, '') AS value FROM segment_changes FINAL`;
+      ? `SELECT member_id AS who, toUnixTimestamp64Milli(at) AS t, 0 AS rank, id, to_stage AS value FROM lifecycle_transitions FINAL
+         UNION ALL
+         SELECT merged AS who, t, 1 AS rank, id, '' AS value FROM (${merges})`
+      : `SELECT concat(member_id, '|', segment_id) AS who, toUnixTimestamp64Milli(at) AS t, 0 AS rank, id, if(change = 'entered', segment_id, '') AS value FROM segment_changes FINAL
+         UNION ALL
+         SELECT concat(s.member_id, '|', s.segment_id) AS who, m.t, 1 AS rank, m.id, '' AS value
+         FROM (SELECT DISTINCT member_id, segment_id FROM segment_changes) AS s INNER JOIN (${merges}) AS m ON m.merged = s.member_id`;
   const sql = `
     SELECT day, key, count() AS members
     FROM (
-      SELECT arraySort(groupArray((t, id, value))) AS history,
-        arrayMap(e -> arrayLast(x -> x.1 < e, history).3, ${endList}) AS keys
+      SELECT arraySort(groupArray((t, rank, id, value))) AS history,
+        arrayMap(e -> arrayLast(x -> x.1 < e, history).4, ${endList}) AS keys
       FROM (${source})
       GROUP BY who
     )

@@ -1,4 +1,5 @@
 import { Params } from './filters.ts';
+import { byPerson } from './people.ts';
 
 /**
  * Paths (docs/analytics.md): for every occurrence of an anchor event in the range, the
@@ -42,7 +43,7 @@ export function pathsSql(request: PathsRequest): { sql: string; params: Record<s
         arrayMap(x -> x.3, evs) AS labels,
         arrayFilter(i -> evs[i].4 AND evs[i].1 >= ${from} AND evs[i].1 < ${to}, arrayEnumerate(evs)) AS anchors,
         arrayMap(i -> ${around}, anchors) AS paths
-      FROM events FINAL
+      FROM ${byPerson('events')}
       GROUP BY member_id
       HAVING length(anchors) > 0
     )

@@ -1,4 +1,5 @@
 import { Params } from './filters.ts';
+import { withPerson } from './people.ts';
 
 /**
  * Retention (docs/analytics.md): members grouped into cohorts by the period (day, week
@@ -54,23 +55,36 @@ export function retentionSql(request: RetentionRequest): { sql: string; params: 
   const from = params.bind(request.from, 'Int64');
   const to = params.bind(request.to, 'Int64');
   const periods = params.bind(request.periods, 'UInt32');
-  // Per member, one pass with no event arrays: the first cohort event, and per period
-  // the latest return event in it. A later period counts whenever it has a return; the
-  // cohort's own period only if its latest return is at or after the first cohort event.
+  // Per member id, one pass with no event arrays, then per person (merged member ids
+  // combined). A later period counts whenever it has a return. The cohort's own period
+  // counts if a return there is at or after the first cohort event: always when every
+  // cohort event is also a return event (it is one itself), else when the latest return
+  // in that period is (kept per period with maxMap, over the return events only).
   // Duplicate rows of an event change neither, so this reads without FINAL.
+  const cohortIsReturn = request.returnEvent === undefined || request.returnEvent === request.cohortEvent;
+  const perMember = cohortIsReturn
+    ? `groupUniqArrayIf(${startOf('ts')}, ${isReturn}) AS member_periods`
+    : `maxMapIf([${startOf('ts')}], [toUnixTimestamp64Milli(ts)], ${isReturn}) AS member_latest_return`;
+  const returnPeriods = cohortIsReturn
+    ? 'arrayFilter(p -> p >= cohort, groupUniqArrayArray(member_periods))'
+    : `arrayFilter((p, last) -> p > cohort OR (p = cohort AND last >= first_ms), (maxMap(member_latest_return.1, member_latest_return.2) AS latest_return).1, latest_return.2)`;
   const sql = `
     SELECT toString(cohort) AS cohort, count() AS members,
       arrayMap(k -> countEqual(arrayFlatten(groupArray(returned)), k), range(0, ${periods} + 1)) AS returned
     FROM (
       SELECT
-        minIf(toUnixTimestamp64Milli(ts), ${isCohort}) AS first_ms,
+        minIf(member_first_ms, has_cohort) AS first_ms,
         ${startOf('fromUnixTimestamp64Milli(first_ms)')} AS cohort,
-        maxMapIf([${startOf('ts')}], [toUnixTimestamp64Milli(ts)], ${isReturn}) AS latest_return,
-        arrayFilter(k -> k <= ${periods}, arrayMap(p -> toUInt32(${between('cohort', 'p')}),
-          arrayFilter((p, last) -> p > cohort OR (p = cohort AND last >= first_ms), latest_return.1, latest_return.2))) AS returned
-      FROM events
-      GROUP BY member_id
-      HAVING countIf(${isCohort}) > 0 AND first_ms >= ${from} AND first_ms < ${to}
+        arrayFilter(k -> k <= ${periods}, arrayMap(p -> toUInt32(${between('cohort', 'p')}), ${returnPeriods})) AS returned
+      FROM ${withPerson(`
+        SELECT member_id,
+          countIf(${isCohort}) > 0 AS has_cohort,
+          minIf(toUnixTimestamp64Milli(ts), ${isCohort}) AS member_first_ms,
+          ${perMember}
+        FROM events
+        GROUP BY member_id`)}
+      GROUP BY person
+      HAVING countIf(has_cohort) > 0 AND first_ms >= ${from} AND first_ms < ${to}
     )
     GROUP BY cohort
     ORDER BY cohort`;

@@ -1,6 +1,7 @@
 import { DEFAULT_RFM, type RfmConfig } from '../../lib/rfm-config.ts';
 import { RFM_GROUPS, type RfmGroup } from '../../schemas/records.ts';
 import { Params } from './filters.ts';
+import { byPerson } from './people.ts';
 
 /**
  * The RFM distribution at a moment, from history (docs/analytics.md), with the same
@@ -54,7 +55,7 @@ export function rfmSql(request: RfmRequest): { sql: string; params: Record<strin
       FROM (
         SELECT member_id, event, ts, total,
           toDate(ts, 'UTC') > toDate(fromUnixTimestamp64Milli(${at}), 'UTC') - ${windowDays} AS in_window
-        FROM events FINAL
+        FROM ${byPerson('events')}
         WHERE event IN ('Order Completed', 'Order Refunded') AND toUnixTimestamp64Milli(ts) <= ${at}
       )
       GROUP BY member_id

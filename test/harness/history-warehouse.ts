@@ -1,13 +1,24 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inject } from 'vitest';
 import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
-import { applyMigrations } from '../../lib/warehouse/migrations.ts';
+import { applyMigrations, type Migration } from '../../lib/warehouse/migrations.ts';
+import { ServerWarehouse } from '../../lib/warehouse/server.ts';
+import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 
-/** A fresh embedded ClickHouse holding the processors' history tables, for analyses to read. */
-export async function historyWarehouse(name: string): Promise<EmbeddedWarehouse> {
-  const warehouse = await EmbeddedWarehouse.open(mkdtempSync(join(tmpdir(), `segstream-${name}-`)), 'analytics');
-  await applyMigrations(warehouse, HISTORY_MIGRATIONS);
+/**
+ * A fresh warehouse holding the processors' history tables, for analyses to read: a new
+ * database on the ClickHouse server when the harness has one (testcontainers, or
+ * TEST_CLICKHOUSE_URL), so the same SQL is proven there; embedded ClickHouse otherwise.
+ */
+export async function historyWarehouse(name: string, migrations: readonly Migration[] = HISTORY_MIGRATIONS): Promise<Warehouse> {
+  const server = inject('services').clickhouse;
+  const database = `segstream_${name.replace(/\W/g, '_')}_${Date.now().toString(36)}`;
+  const warehouse = server
+    ? await ServerWarehouse.open({ url: server.url, username: server.user, password: server.password, database })
+    : await EmbeddedWarehouse.open(mkdtempSync(join(tmpdir(), `segstream-${name}-`)), 'analytics');
+  await applyMigrations(warehouse, migrations);
   return warehouse;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
+import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { HistoryWriter } from '../../processors/history/history-writer.ts';
 import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
@@ -13,7 +13,7 @@ const DAY = 86_400_000;
 const START = Date.UTC(2026, 0, 1);
 const examples = [...readFileSync(new URL('../../docs/analytics.md', import.meta.url), 'utf8').matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1] as string);
 
-let warehouse: EmbeddedWarehouse;
+let warehouse: Warehouse;
 beforeAll(async () => {
   warehouse = await historyWarehouse('docs-sql');
   const events = [...generateWorkload({ seed: 'docs', members: 400, days: 120, start: START })].map((e) => {
@@ -60,7 +60,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => warehouse.close());
 
-describe('the example SQL in docs/analytics.md (needs embedded ClickHouse)', () => {
+describe('the example SQL in docs/analytics.md (needs ClickHouse: a server when the harness has one, else embedded)', () => {
   it('has an example for each analysis', () => expect(examples.length).toBeGreaterThanOrEqual(11));
   for (const [i, sql] of examples.entries())
     it(`example ${i + 1}: ${sql.split('\n')[0]}`, async () => {

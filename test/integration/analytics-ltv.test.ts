@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
+import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
 import { type LtvCohort, type LtvRequest, ltvResult, ltvSql } from '../../query/analytics/ltv.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
+import { personOf, someMerges, writeMerges } from '../harness/merges.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { Random } from '../workload/random.ts';
 
@@ -20,6 +21,10 @@ const events = Array.from({ length: 1500 }, (_, i) =>
   }),
 );
 
+// Some members were merged into others: their orders count under the member they joined.
+const merges = someMerges('m', 200, () => START);
+const person = personOf(merges);
+
 function reference(request: LtvRequest): LtvCohort[] {
   const month = (at: number) => {
     const [y, m] = new Intl.DateTimeFormat('en-CA', { timeZone: request.timeZone, year: 'numeric', month: '2-digit' }).format(at).split('-').map(Number);
@@ -27,7 +32,7 @@ function reference(request: LtvRequest): LtvCohort[] {
   };
   const monthsBetween = (a: { y: number; m: number }, b: { y: number; m: number }) => (b.y - a.y) * 12 + (b.m - a.m);
   const byMember = new Map<string, typeof events>();
-  for (const e of events) if (e.timestamp <= request.at) byMember.set(e.userId as string, [...(byMember.get(e.userId as string) ?? []), e]);
+  for (const e of events) if (e.timestamp <= request.at) byMember.set(person(e.userId as string), [...(byMember.get(person(e.userId as string)) ?? []), e]);
   const cohorts = new Map<string, { start: { y: number; m: number }; members: number; orders: number; cents: number; lifespan: number }>();
   for (const list of byMember.values()) {
     const paid = list.filter((e) => e.event === 'Order Completed');
@@ -65,16 +70,17 @@ function reference(request: LtvRequest): LtvCohort[] {
     });
 }
 
-let warehouse: EmbeddedWarehouse;
+let warehouse: Warehouse;
 beforeAll(async () => {
   warehouse = await historyWarehouse('ltv');
   const rows = events.map((e) => eventRow(e.userId as string, e));
   await warehouse.insert('events', rows);
   await warehouse.insert('events', rows.slice(0, 200));
+  await writeMerges(warehouse, merges);
 }, 60_000);
 afterAll(() => warehouse.close());
 
-describe('LTV per monthly cohort equals an independent computation (needs embedded ClickHouse)', () => {
+describe('LTV per monthly cohort equals an independent computation (needs ClickHouse: a server when the harness has one, else embedded)', () => {
   for (const timeZone of ['UTC', 'Asia/Shanghai'])
     it(timeZone, async () => {
       const request = { at: AT, timeZone };

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
+import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { clickhouseDateTime } from '../../lib/warehouse/warehouse.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
 import { type SizesPoint, sizesResult, sizesSql, type TrendPoint, type TrendRequest, trendResult, trendSql } from '../../query/analytics/over-time.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
+import { personOf, someMerges, writeMerges } from '../harness/merges.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { Random } from '../workload/random.ts';
 
@@ -38,6 +39,10 @@ const changes = Array.from({ length: 800 }, (_, i) => ({
   change: r.pick(['entered', 'exited']),
 }));
 
+// Merged members: their events count under the member they joined; a merge ends their stage and memberships.
+const merges = someMerges('m', 200, (i) => START + (i % 12) * DAY + (i % 2 ? 0 : 4 * 3_600_000));
+const person = personOf(merges);
+
 const dayOf = (at: number, timeZone: string) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
 
 function days(fromDay: string, toDay: string): string[] {
@@ -56,7 +61,7 @@ function referenceTrend(request: TrendRequest): TrendPoint[] {
     const key = `${day}|${breakdown ?? ''}`;
     const g = groups.get(key) ?? { day, breakdown, events: 0, members: new Set<string>() };
     g.events++;
-    g.members.add(e.member);
+    g.members.add(person(e.member));
     groups.set(key, g);
   }
   return [...groups.entries()]
@@ -65,14 +70,19 @@ function referenceTrend(request: TrendRequest): TrendPoint[] {
 }
 
 /** Whose value (stage, or segment when entered) holds at the end of each local day. */
-function referenceSizes(rows: { who: string; at: number; id: string; value: string }[], fromDay: string, toDay: string, timeZone: string): SizesPoint[] {
+function referenceSizes(
+  rows: { who: string; at: number; rank?: number; id: string; value: string }[],
+  fromDay: string,
+  toDay: string,
+  timeZone: string,
+): SizesPoint[] {
   const counts = new Map<string, number>();
   const byWho = new Map<string, typeof rows>();
   for (const row of rows) byWho.set(row.who, [...(byWho.get(row.who) ?? []), row]);
   for (const day of days(fromDay, toDay)) {
     for (const list of byWho.values()) {
       // The day has ended once the local date of an instant is after it.
-      const before = list.filter((x) => dayOf(x.at, timeZone) <= day).sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1));
+      const before = list.filter((x) => dayOf(x.at, timeZone) <= day).sort((a, b) => a.at - b.at || (a.rank ?? 0) - (b.rank ?? 0) || (a.id < b.id ? -1 : 1));
       const value = before.at(-1)?.value ?? '';
       if (value !== '') counts.set(`${day}|${value}`, (counts.get(`${day}|${value}`) ?? 0) + 1);
     }
@@ -82,7 +92,7 @@ function referenceSizes(rows: { who: string; at: number; id: string; value: stri
     .map(([k, members]) => ({ day: k.split('|')[0] as string, key: k.split('|')[1] as string, members }));
 }
 
-let warehouse: EmbeddedWarehouse;
+let warehouse: Warehouse;
 
 beforeAll(async () => {
   warehouse = await historyWarehouse('over-time');
@@ -115,10 +125,15 @@ beforeAll(async () => {
       values: '{}',
     })),
   );
+  await writeMerges(warehouse, merges);
 }, 60_000);
 afterAll(() => warehouse.close());
 
-describe('per-day analytics on ClickHouse equal an independent computation (needs embedded ClickHouse)', () => {
+/** A merge as a row that ends the merged member's value at its time (after any row at the same millisecond). */
+const mergeRows = (whoOf: (merged: string) => string[]) =>
+  merges.flatMap((m, i) => whoOf(m.merged).map((who) => ({ who, at: m.at, rank: 1, id: `merge-${i}`, value: '' })));
+
+describe('per-day analytics on ClickHouse equal an independent computation (needs ClickHouse: a server when the harness has one, else embedded)', () => {
   for (const timeZone of ['UTC', 'America/New_York', 'Asia/Shanghai']) {
     it(`event trends, ${timeZone}`, async () => {
       for (const request of [
@@ -134,7 +149,7 @@ describe('per-day analytics on ClickHouse equal an independent computation (need
       const lifecycle = sizesSql('lifecycle', range);
       expect(sizesResult(await warehouse.query(lifecycle.sql, lifecycle.params))).toEqual(
         referenceSizes(
-          transitions.map((t) => ({ who: t.member, at: t.at, id: t.id, value: t.stage })),
+          [...transitions.map((t) => ({ who: t.member, at: t.at, id: t.id, value: t.stage })), ...mergeRows((merged) => [merged])],
           range.fromDay,
           range.toDay,
           timeZone,
@@ -143,7 +158,10 @@ describe('per-day analytics on ClickHouse equal an independent computation (need
       const segments = sizesSql('segments', range);
       expect(sizesResult(await warehouse.query(segments.sql, segments.params))).toEqual(
         referenceSizes(
-          changes.map((c) => ({ who: `${c.member}|${c.segment}`, at: c.at, id: c.id, value: c.change === 'entered' ? c.segment : '' })),
+          [
+            ...changes.map((c) => ({ who: `${c.member}|${c.segment}`, at: c.at, id: c.id, value: c.change === 'entered' ? c.segment : '' })),
+            ...mergeRows((merged) => [...new Set(changes.filter((c) => c.member === merged).map((c) => `${c.member}|${c.segment}`))]),
+          ],
           range.fromDay,
           range.toDay,
           timeZone,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RFM } from '../../lib/rfm-config.ts';
-import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
+import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
 import { DEFAULT_COUNTERS } from '../../processors/logic/counters.ts';
 import { DEFAULT_LIFECYCLE } from '../../processors/logic/lifecycle.ts';
@@ -10,6 +10,7 @@ import { windowTotals } from '../../processors/logic/windows.ts';
 import { type RfmDistribution, rfmResult, rfmSql } from '../../query/analytics/rfm.ts';
 import { RFM_GROUPS, type RfmGroup } from '../../schemas/records.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
+import { personOf, someMerges, writeMerges } from '../harness/merges.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { Random } from '../workload/random.ts';
 
@@ -32,13 +33,18 @@ const events = Array.from({ length: 2500 }, (_, i) => {
   });
 });
 
+// Some members were merged into others: the processors fold their orders into the member they joined.
+const merges = someMerges('m', 300, () => AT);
+const person = personOf(merges);
+
 function reference(): RfmDistribution {
   const members = new Map<string, MemberState>();
   const state = { counters: DEFAULT_COUNTERS, longestWindowDays: 400, lifecycle: DEFAULT_LIFECYCLE };
   for (const e of [...events].sort((a, b) => a.timestamp - b.timestamp)) {
-    const m = members.get(e.userId as string) ?? emptyMemberState(e.userId as string);
+    const id = person(e.userId as string);
+    const m = members.get(id) ?? emptyMemberState(id);
     applyEvent(m, e, state);
-    members.set(e.userId as string, m);
+    members.set(id, m);
   }
   const groups = Object.fromEntries(RFM_GROUPS.map((g) => [g, 0])) as Record<RfmGroup, number>;
   const rByF = Array.from({ length: 5 }, () => [0, 0, 0, 0, 0]);
@@ -58,17 +64,18 @@ function reference(): RfmDistribution {
   return { members: count, groups, rByF, rByM };
 }
 
-let warehouse: EmbeddedWarehouse;
+let warehouse: Warehouse;
 
 beforeAll(async () => {
   warehouse = await historyWarehouse('rfm');
   const rows = events.map((e) => eventRow(e.userId as string, e));
   await warehouse.insert('events', rows);
   await warehouse.insert('events', rows.slice(0, 300));
+  await writeMerges(warehouse, merges);
 }, 60_000);
 afterAll(() => warehouse.close());
 
-describe('RFM distribution from history equals the live RFM (needs embedded ClickHouse)', () => {
+describe('RFM distribution from history equals the live RFM (needs ClickHouse: a server when the harness has one, else embedded)', () => {
   it('the 8 groups and the R x F and R x M matrices', async () => {
     const expected = reference();
     expect(expected.members).toBeGreaterThan(200);

@@ -1,11 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import { applyMigrations } from '../../lib/warehouse/migrations.ts';
+import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
 import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
+import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
 
 /* The orders table: filled from the events already stored when its migration runs, then from every events insert; replays add no rows. */
@@ -28,11 +26,10 @@ const later = testEvent('msg-later', AT + 86_400_000, {
   properties: JSON.stringify({ order_id: 'o-2', revenue: 0.29, discount: 'n/a' }),
 });
 
-let warehouse: EmbeddedWarehouse;
+let warehouse: Warehouse;
 beforeAll(async () => {
-  warehouse = await EmbeddedWarehouse.open(mkdtempSync(join(tmpdir(), 'segstream-orders-')), 'history');
-  await applyMigrations(
-    warehouse,
+  warehouse = await historyWarehouse(
+    'orders',
     HISTORY_MIGRATIONS.filter((m) => m.version < 4),
   );
 }, 60_000);
@@ -43,7 +40,7 @@ const orders = () =>
     'SELECT message_id, member_id, order_id, kind, toUnixTimestamp64Milli(at) AS at, toString(amount) AS amount, toString(discount) AS discount, coupon, currency, products FROM orders FINAL ORDER BY at, message_id',
   );
 
-describe('orders table (needs embedded ClickHouse)', () => {
+describe('orders table (needs ClickHouse)', () => {
   it('is filled from stored events when created, and from each insert after', async () => {
     await warehouse.insert('events', [eventRow('m1', paid), eventRow('m1', view)]);
     expect(await applyMigrations(warehouse, HISTORY_MIGRATIONS)).toEqual([4]);

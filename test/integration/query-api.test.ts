@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.ts';
-import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
+import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
 import { funnelResult, funnelSql } from '../../query/analytics/funnel.ts';
 import { buildQueryServer } from '../../query/server.ts';
@@ -11,7 +11,7 @@ import { testEvent } from '../harness/test-event.ts';
 const DAY = 86_400_000;
 const START = Date.UTC(2026, 4, 1);
 const auth = { authorization: 'Bearer query-token' };
-let warehouse: EmbeddedWarehouse;
+let warehouse: Warehouse;
 let app: FastifyInstance;
 let slow: FastifyInstance;
 
@@ -42,7 +42,7 @@ const post = (server: FastifyInstance, url: string, payload: object, headers: Re
   server.inject({ method: 'POST', url, headers, payload });
 const funnel = { steps: [{ event: 'Viewed' }, { event: 'Added' }, { event: 'Order Completed' }], windowSeconds: 3_600, from: START, to: START + 10 * DAY };
 
-describe('query API (needs embedded ClickHouse)', () => {
+describe('query API (needs ClickHouse: a server when the harness has one, else embedded)', () => {
   it('answers a funnel exactly as the computation does', async () => {
     const response = await post(app, '/analyses/funnel', funnel);
     expect(response.statusCode).toBe(200);
