@@ -38,6 +38,11 @@ export const processorConfigSchema = defineConfig('processors', {
   PROCESSOR_HOST: str('Address of the member lookup and metrics HTTP server').default('0.0.0.0'),
   PROCESSOR_PORT: int('Port of the member lookup and metrics HTTP server', { min: 0, max: 65535 }).default(8081),
   PROCESSOR_API_TOKENS: list('Bearer tokens allowed to look members up').secret().required(),
+  PROCESSOR_WAREHOUSE_TOKENS: list(
+    'Bearer tokens of services (the query service) allowed to read the embedded ClickHouse this processor owns, at POST /warehouse/query; empty: not served',
+  )
+    .secret()
+    .default([]),
   SEGSTREAM_HMAC_SECRET: str('Secret key of the keyed hashes of personal identifiers (at least 16 characters); changing it orphans every stored identity', {
     minLength: 16,
   })

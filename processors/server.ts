@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
+import { registerWarehouseQueryRoute } from '../lib/warehouse/query-route.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
 import type { IdentityResolver } from './identity/resolver.ts';
 import { memberView } from './logic/member-view.ts';
@@ -13,6 +14,8 @@ import type { LoadedMember, MemberStore } from './store/member-store.ts';
 
 export interface LookupDependencies {
   readonly tokens: readonly string[];
+  /** Tokens of processes allowed to read the warehouse this process owns (empty: the route is off). */
+  readonly warehouseTokens: readonly string[];
   readonly identityKinds: readonly string[];
   readonly resolver: IdentityResolver;
   readonly store: MemberStore;
@@ -146,6 +149,7 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
       return reply.code(422).send({ error, ...rest });
     },
   );
+  if (deps.warehouseTokens.length > 0) registerWarehouseQueryRoute(app, { warehouse: deps.warehouse, tokens: deps.warehouseTokens });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const ready = await deps.ready();

@@ -263,6 +263,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
     start: async () => {
       server = await buildProcessorServer({
         tokens: config.PROCESSOR_API_TOKENS,
+        warehouseTokens: config.PROCESSOR_WAREHOUSE_TOKENS,
         identityKinds: ['user', 'anon', 'device', ...config.PROCESSOR_IDENTITY_TRAITS],
         resolver,
         store,

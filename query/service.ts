@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { ConfigOf } from '../lib/config/load.ts';
-import { errorMessage, ServiceUnavailableError } from '../lib/errors.ts';
+import { ConfigError, errorMessage, ServiceUnavailableError } from '../lib/errors.ts';
 import { listeningUrl } from '../lib/http/listening-url.ts';
 import { ServiceLifecycle } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/logger.ts';
 import { openWarehouse } from '../lib/warehouse/open.ts';
+import { RemoteWarehouse } from '../lib/warehouse/remote.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
 import type { queryConfigSchema } from './config.ts';
 import { buildQueryServer } from './server.ts';
@@ -19,13 +20,31 @@ export function createQueryService(config: QueryConfig, logger: Logger) {
   lifecycle.add({
     name: 'clickhouse',
     start: async () => {
+      if (config.QUERY_WAREHOUSE_URL) {
+        if (!config.QUERY_WAREHOUSE_TOKEN)
+          throw new ConfigError('query', [
+            {
+              variable: 'QUERY_WAREHOUSE_TOKEN',
+              expected: "a token (one of the processor's PROCESSOR_WAREHOUSE_TOKENS) when QUERY_WAREHOUSE_URL is set",
+              received: 'nothing',
+            },
+          ]);
+        const remote = new RemoteWarehouse({ url: config.QUERY_WAREHOUSE_URL, token: config.QUERY_WAREHOUSE_TOKEN, database: config.CLICKHOUSE_DATABASE });
+        try {
+          await remote.query('SELECT 1 AS ok');
+        } catch (error) {
+          throw new ServiceUnavailableError('ClickHouse', `could not read through ${config.QUERY_WAREHOUSE_URL} (${errorMessage(error)})`, { cause: error });
+        }
+        warehouse = remote;
+        return;
+      }
       try {
         warehouse = await openWarehouse(config);
       } catch (error) {
         // Embedded ClickHouse locks its directory: the processors (or another service) may hold it.
         throw new ServiceUnavailableError(
           'ClickHouse',
-          `could not open ${config.CLICKHOUSE_URL ?? config.CLICKHOUSE_PATH} (${errorMessage(error)}); embedded ClickHouse allows one process per CLICKHOUSE_PATH, so with the processors running use a ClickHouse server (CLICKHOUSE_URL)`,
+          `could not open ${config.CLICKHOUSE_URL ?? config.CLICKHOUSE_PATH} (${errorMessage(error)}); embedded ClickHouse allows one process per CLICKHOUSE_PATH, so with the processors running read through them (QUERY_WAREHOUSE_URL and QUERY_WAREHOUSE_TOKEN, with PROCESSOR_WAREHOUSE_TOKENS on the processors) or use a ClickHouse server (CLICKHOUSE_URL)`,
           { cause: error },
         );
       }

@@ -55,7 +55,7 @@ async function main(): Promise<number> {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
   const run = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
   const database = `demo_${run}`;
-  const tokens = { processor: `demo-lookup-${run}`, rules: `demo-rules-${run}` };
+  const tokens = { processor: `demo-lookup-${run}`, rules: `demo-rules-${run}`, warehouse: `demo-warehouse-${run}` };
   const env = {
     ...process.env,
     CLICKHOUSE_DATABASE: database,
@@ -95,6 +95,7 @@ async function main(): Promise<number> {
         PROCESSOR_HOST: '127.0.0.1',
         PROCESSOR_PORT: String(ports.processors),
         PROCESSOR_API_TOKENS: tokens.processor,
+        PROCESSOR_WAREHOUSE_TOKENS: tokens.warehouse,
         PROCESSOR_GROUP_ID: `segstream-demo-${run}`,
         PROCESSOR_NEW_GROUP_STARTS_AT: 'latest',
         SEGSTREAM_HMAC_SECRET: 'demo-secret-not-for-production',
@@ -157,32 +158,18 @@ async function main(): Promise<number> {
       headers: { authorization: `Bearer ${tokens.processor}` },
     });
     const member = lookup.ok ? ((await lookup.json()) as { member: Record<string, unknown> }).member : null;
-    await rules.stop();
-    await processors.stop(); // drains: history written, offsets committed, embedded ClickHouse released
-    const after = {
-      segments: await highWatermarks(kafka, topics.segmentChanges.name),
-      triggers: await highWatermarks(kafka, topics.triggers.name),
-      lifecycle: await highWatermarks(kafka, topics.lifecycle.name),
-      events: await highWatermarks(kafka, topics.events.name),
-    };
-    const read = async <V>(topic: Topic<V>, from: PartitionOffsets, to: PartitionOffsets) => {
-      const records: V[] = [];
-      await consumeRange(kafka, codecs, topic, from, to, async (r) => {
-        records.push(r);
-      });
-      return records;
-    };
-    const segmentChanges: SegmentChangeRecord[] = await read(topics.segmentChanges, marks.segments, after.segments);
-    const firings: TriggerFiringRecord[] = await read(topics.triggers, marks.triggers, after.triggers);
-    const transitions: LifecycleTransitionRecord[] = await read(topics.lifecycle, marks.lifecycle, after.lifecycle);
-    const distinct = (records: readonly { id: string }[]) => new Set(records.map((r) => r.id)).size;
-    const produced = [...after.events].reduce((sum, [p, high]) => sum + Number(high - (marks.events.get(p) ?? 0n)), 0);
-
-    // The query API on the history just written (embedded ClickHouse is free now that the processors stopped).
+    // The query API on the history written so far, while the processors run: with embedded
+    // ClickHouse (owned by the processors) it reads through them; with a server, directly.
     const queryService = await startServiceProcess(
       'query',
       'query/main.ts',
-      { ...env, QUERY_HOST: '127.0.0.1', QUERY_PORT: String(ports.query), QUERY_API_TOKENS: tokens.processor },
+      {
+        ...env,
+        QUERY_HOST: '127.0.0.1',
+        QUERY_PORT: String(ports.query),
+        QUERY_API_TOKENS: tokens.processor,
+        ...(config.CLICKHOUSE_URL ? {} : { QUERY_WAREHOUSE_URL: processors.url, QUERY_WAREHOUSE_TOKEN: tokens.warehouse }),
+      },
       ports.query,
       resolve('.segstream/query.log'),
     );
@@ -203,6 +190,26 @@ async function main(): Promise<number> {
     })) as { steps: { event: string; members: number; conversionFromFirst: number }[] }[];
     const rfm = (await analysis('rfm', { at: span.to })) as { members: number; groups: Record<string, number> };
     await queryService.stop();
+    await rules.stop();
+    await processors.stop(); // drains: history written, offsets committed, embedded ClickHouse released
+    const after = {
+      segments: await highWatermarks(kafka, topics.segmentChanges.name),
+      triggers: await highWatermarks(kafka, topics.triggers.name),
+      lifecycle: await highWatermarks(kafka, topics.lifecycle.name),
+      events: await highWatermarks(kafka, topics.events.name),
+    };
+    const read = async <V>(topic: Topic<V>, from: PartitionOffsets, to: PartitionOffsets) => {
+      const records: V[] = [];
+      await consumeRange(kafka, codecs, topic, from, to, async (r) => {
+        records.push(r);
+      });
+      return records;
+    };
+    const segmentChanges: SegmentChangeRecord[] = await read(topics.segmentChanges, marks.segments, after.segments);
+    const firings: TriggerFiringRecord[] = await read(topics.triggers, marks.triggers, after.triggers);
+    const transitions: LifecycleTransitionRecord[] = await read(topics.lifecycle, marks.lifecycle, after.lifecycle);
+    const distinct = (records: readonly { id: string }[]) => new Set(records.map((r) => r.id)).size;
+    const produced = [...after.events].reduce((sum, [p, high]) => sum + Number(high - (marks.events.get(p) ?? 0n)), 0);
 
     const warehouse = await openWarehouse({ ...config, CLICKHOUSE_DATABASE: database });
     const history = await historyTotals(warehouse);
@@ -237,7 +244,7 @@ async function main(): Promise<number> {
     );
 
     console.log(
-      `query       funnel (1 day): ${(funnel[0]?.steps ?? []).map((st) => `${st.event} ${number(st.members)} (${Math.round(st.conversionFromFirst * 1000) / 10}%)`).join(' -> ')}`,
+      `query       ${config.CLICKHOUSE_URL ? '' : 'while the processors ran, through them: '}funnel (1 day): ${(funnel[0]?.steps ?? []).map((st) => `${st.event} ${number(st.members)} (${Math.round(st.conversionFromFirst * 1000) / 10}%)`).join(' -> ')}`,
     );
     console.log(
       `            RFM groups of ${number(rfm.members)} buyers: ${Object.entries(rfm.groups)

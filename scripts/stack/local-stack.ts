@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -76,6 +77,15 @@ function envFileText(env: Readonly<Record<string, string>>): string {
   return `# Written by "./segstream stack up"; services and tests read it. Variables set in the environment win.\n${lines.join('\n')}\n`;
 }
 
+/**
+ * Embedded ClickHouse belongs to the processors; the query service reads through them
+ * (at the processors' default port), with a token kept across "up"s.
+ */
+function embeddedWarehouseEnv(path: string, previous: StackState | undefined): Record<string, string> {
+  const token = previous?.env.QUERY_WAREHOUSE_TOKEN ?? `local-${randomBytes(12).toString('hex')}`;
+  return { CLICKHOUSE_PATH: path, PROCESSOR_WAREHOUSE_TOKENS: token, QUERY_WAREHOUSE_URL: 'http://127.0.0.1:8081', QUERY_WAREHOUSE_TOKEN: token };
+}
+
 /** Brings every service up (or reuses what is already running) and records how to reach it. */
 export async function stackUp(config: StackConfig): Promise<StackState> {
   const stateDir = resolve(config.SEGSTREAM_STATE_DIR);
@@ -97,7 +107,9 @@ export async function stackUp(config: StackConfig): Promise<StackState> {
     KAFKA_TOPIC_LIFECYCLE: config.KAFKA_TOPIC_LIFECYCLE,
     KAFKA_TOPIC_DLQ: config.KAFKA_TOPIC_DLQ,
     CLICKHOUSE_DATABASE: config.CLICKHOUSE_DATABASE,
-    ...(clickhouse.url ? { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_USER: config.CLICKHOUSE_USER } : { CLICKHOUSE_PATH: clickhouse.path as string }),
+    ...(clickhouse.url
+      ? { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_USER: config.CLICKHOUSE_USER }
+      : embeddedWarehouseEnv(clickhouse.path as string, previous)),
   };
   const state: StackState = { redis, kafka, clickhouse, env };
   writeFileSync(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);

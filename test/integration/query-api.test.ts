@@ -1,6 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.ts';
+import { registerWarehouseQueryRoute } from '../../lib/warehouse/query-route.ts';
+import { RemoteWarehouse } from '../../lib/warehouse/remote.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
 import { funnelResult, funnelSql } from '../../query/analytics/funnel.ts';
@@ -105,5 +107,33 @@ describe('query API (needs ClickHouse: a server when the harness has one, else e
     expect(Object.keys(spec.paths)).toEqual(
       expect.arrayContaining(['/analyses/funnel', '/analyses/retention', '/analyses/attribution', '/analyses/paths', '/analyses/trends', '/analyses/rfm']),
     );
+  });
+});
+
+describe('query API reading through the process that owns embedded ClickHouse (needs ClickHouse)', () => {
+  it('answers as with direct access; the route wants its token and runs only SELECTs', async () => {
+    const owner = Fastify();
+    registerWarehouseQueryRoute(owner, { warehouse, tokens: ['owner-token'] });
+    const address = await owner.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const remote = new RemoteWarehouse({ url: address, token: 'owner-token', database: 'analytics' });
+      const logger = createLogger({ service: 'test', level: 'silent' });
+      const through = await buildQueryServer({ warehouse: remote, tokens: ['query-token'], timeoutMs: 30_000, logger });
+      const direct = await post(app, '/analyses/funnel', { ...funnel, breakdown: { property: 'plan' } });
+      const viaOwner = await post(through, '/analyses/funnel', { ...funnel, breakdown: { property: 'plan' } });
+      expect(viaOwner.statusCode).toBe(200);
+      expect(viaOwner.json()).toEqual(direct.json());
+      expect(viaOwner.json().length).toBe(2);
+
+      await expect(new RemoteWarehouse({ url: address, token: 'wrong', database: 'analytics' }).query('SELECT 1')).rejects.toThrow(
+        /answered 401: .*PROCESSOR_WAREHOUSE_TOKENS/,
+      );
+      await expect(remote.query("INSERT INTO events (message_id) VALUES ('x')")).rejects.toThrow(/answered 400: .*Syntax error/);
+      await expect(remote.query('SELECT 1 INTO OUTFILE {file:String}', { file: 'x.csv' })).rejects.toThrow(/answered 400/);
+      await expect(remote.command()).rejects.toThrow(/read-only/);
+      expect(await warehouse.query("SELECT count() AS n FROM events WHERE message_id = 'x'")).toEqual([{ n: 0 }]);
+    } finally {
+      await owner.close();
+    }
   });
 });
