@@ -90,6 +90,12 @@ describe('query API (needs ClickHouse: a server when the harness has one, else e
       steps: [{ event: 'Viewed', where: [{ property: 'plan', op: 'like', value: 'x' }] }, { event: 'Added' }],
     });
     expect(response.json().message).toMatch(/body\/steps\/0\/where\/0\/op must be equal to one of the allowed values/);
+    response = await post(app, '/analyses/campaign', { ruleId: 'win_back', from: START, to: START + DAY, days: 0 });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().message).toMatch(/body\/days must be >= 1/);
+    response = await post(app, '/analyses/funnel', { ...funnel, breakdown: { segment: '' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().message).toMatch(/body\/breakdown/);
     response = await post(app, '/analyses/funnel', { ...funnel, extra: 1 });
     expect(response.json().message).toMatch(/must NOT have additional properties/);
     response = await post(app, '/analyses/funnel', { ...funnel, to: START });
@@ -105,7 +111,16 @@ describe('query API (needs ClickHouse: a server when the harness has one, else e
   it('serves its OpenAPI document at /docs', async () => {
     const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
     expect(Object.keys(spec.paths)).toEqual(
-      expect.arrayContaining(['/analyses/funnel', '/analyses/retention', '/analyses/attribution', '/analyses/paths', '/analyses/trends', '/analyses/rfm']),
+      expect.arrayContaining([
+        '/analyses/funnel',
+        '/analyses/retention',
+        '/analyses/attribution',
+        '/analyses/paths',
+        '/analyses/trends',
+        '/analyses/rfm',
+        '/analyses/ltv',
+        '/analyses/campaign',
+      ]),
     );
   });
 });
