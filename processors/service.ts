@@ -207,7 +207,6 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
     // Stop fetching, write and commit what was processed, then leave the group so the
     // partitions go to the other replicas.
     stop: async () => {
-      await consumer.stop();
       await loop?.drain();
       await consumer.disconnect();
     },

@@ -62,6 +62,8 @@ export class ConsumerLoop {
   readonly #waitingForRecords = new Signal();
   readonly #waitingForRoom = new Signal();
   #running = false;
+  /** consumer.run was called: pausing is possible (and needed before the final commit). */
+  #fetching = false;
   #workers: Promise<void>[] = [];
   #flushTimer: NodeJS.Timeout | undefined;
 
@@ -80,6 +82,10 @@ export class ConsumerLoop {
       this.joined = true;
       logger.info({ partitions: [...this.ownedPartitions] }, 'partitions assigned');
     });
+    // kafkajs restarts a crashed consumer itself; the cause must still be visible.
+    consumer.on(consumer.events.CRASH, (event) =>
+      logger.error({ err: event.payload.error, restart: event.payload.restart }, 'Kafka consumer crashed; kafkajs restarts it when it can'),
+    );
     this.#running = true;
     this.#workers = Array.from({ length: options.concurrency }, () => this.#work());
     // Slices flush when the buffer is full; this writes the quiet end of traffic.
@@ -91,6 +97,7 @@ export class ConsumerLoop {
     // A group with no committed offsets starts at the start of the topic, or only at new records.
     await consumer.subscribe({ topic: topics.events.name, fromBeginning: options.newGroupStartsAt === 'earliest' });
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.#enqueue(payload) });
+    this.#fetching = true;
   }
 
   /** Queues a fetched batch; waits (heartbeating) while too much is queued. */
@@ -188,11 +195,15 @@ export class ConsumerLoop {
   }
 
   /**
-   * On shutdown, after the consumer stopped fetching: slices in flight finish, their
-   * history is written and their offsets committed. Queued records not applied yet are
+   * On shutdown: fetching pauses, slices in flight finish, their history is written and
+   * their offsets committed (then the service leaves the group). Queued records not applied yet are
    * read again by whoever owns the partition next.
    */
   async drain(): Promise<void> {
+    // Stop fetching but stay in the group: kafkajs refuses commits once the consumer is
+    // stopped, so the final commit must come before stop/disconnect.
+    if (this.#fetching) this.#deps.consumer.pause([{ topic: this.#deps.topics.events.name }]);
+    this.#fetching = false;
     this.#running = false;
     this.#waitingForRecords.notify();
     this.#waitingForRoom.notify();

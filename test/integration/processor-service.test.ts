@@ -57,6 +57,7 @@ describe('processor service through Kafka (needs Kafka, Redis, ClickHouse)', () 
     await raw.send({ topic: topics.events.name, acks: -1, messages: [{ key: 'poison', value: 'not avro at all' }] });
     await raw.disconnect();
 
+    const produced = await highWatermarks(kafka, topics.events.name);
     const first = await startProcessor(services.kafkaBrokers, services.redisUrl, { REDIS_KEY_PREFIX: prefix, PROCESSOR_GROUP_ID: `g1-${run}` });
     try {
       const found = await until('the member has both orders', async () => {
@@ -101,16 +102,29 @@ describe('processor service through Kafka (needs Kafka, Redis, ClickHouse)', () 
     const afterFirst = await highWatermarks(kafka, topics.lifecycle.name);
     const second = await startProcessor(services.kafkaBrokers, services.redisUrl, { REDIS_KEY_PREFIX: prefix, PROCESSOR_GROUP_ID: `g2-${run}` });
     try {
+      // The whole topic (earlier tests' records too), every record counted once it is applied, skipped or dead-lettered.
+      const records = [...produced.values()].reduce((sum, high) => sum + Number(high), 0);
       await until('the replay was consumed', async () => {
         const metric = await second.service.metrics.events.get();
         const duplicates = metric.values.find((v) => v.labels.outcome === 'duplicate')?.value ?? 0;
-        return duplicates >= events.length ? duplicates : undefined;
+        const processed = metric.values.reduce((sum, v) => sum + v.value, 0);
+        return duplicates >= events.length && processed >= records ? duplicates : undefined;
       });
       const member = (await lookup(second.url, userId)).body.member as { orders: { count: number }; rfm: { monetary: number } };
       expect(member.orders.count).toBe(2);
       expect(member.rfm.monetary).toBe(100);
     } finally {
       await second.service.lifecycle.stop();
+    }
+    // Stopping commits what was applied (before leaving the group): every record up to the
+    // ones this test produced is committed for the replaying group.
+    const admin = kafka.admin();
+    await admin.connect();
+    const [committed] = await admin.fetchOffsets({ groupId: `g2-${run}`, topics: [topics.events.name] });
+    await admin.disconnect();
+    for (const [partition, high] of [...produced].filter(([, high]) => high > 0n)) {
+      const offset = committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+      expect(BigInt(offset), `partition ${partition}`).toBeGreaterThanOrEqual(high);
     }
     const replayed: LifecycleTransitionRecord[] = [];
     await consumeRange(kafka, codecs, topics.lifecycle, afterFirst, await highWatermarks(kafka, topics.lifecycle.name), async (r) => {
