@@ -46,7 +46,10 @@ export async function startGroup(kafka: Kafka, options: { topic: string; groupId
       void consumer
         .disconnect()
         .catch(() => {})
-        .then(() => (stopped ? undefined : startMember(index)));
+        .then(() => (stopped ? undefined : startMember(index)))
+        .catch((error: unknown) => {
+          replacementError = error;
+        });
     });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -59,12 +62,16 @@ export async function startGroup(kafka: Kafka, options: { topic: string; groupId
     while (joins === 0 && Date.now() < deadline) await sleep(50);
   };
   let stopped = false;
+  let replacementError: unknown;
   for (let index = 0; index < consumers; index++) await startMember(index);
   // The mock broker can answer a rejoin with a SyncGroup error; the member then rejoins once
   // the broker drops its old membership, which takes up to about a minute there.
   const deadline = Date.now() + 100_000;
   while (!stable() && Date.now() < deadline) await sleep(50);
-  if (!stable()) throw new Error(`consumer group ${groupId} did not settle: assignments ${JSON.stringify(assignments)}`);
+  if (!stable())
+    throw new Error(
+      `consumer group ${groupId} did not settle: assignments ${JSON.stringify(assignments)}${replacementError ? `; replacing a crashed member failed: ${String(replacementError)}` : ''}`,
+    );
   return {
     received,
     assignments,
