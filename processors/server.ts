@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Clock } from '../lib/clock.ts';
+import { bearerToken, unauthorized } from '../lib/http/bearer.ts';
 import type { Logger } from '../lib/logger.ts';
 import { registerWarehouseQueryRoute } from '../lib/warehouse/query-route.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
@@ -46,9 +47,9 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
   const kinds = ['member', ...deps.identityKinds];
 
   const authorized = (request: FastifyRequest, reply: FastifyReply): boolean => {
-    const token = request.headers.authorization?.startsWith('Bearer ') ? request.headers.authorization.slice(7) : undefined;
+    const token = bearerToken(request.headers.authorization);
     if (token && deps.tokens.includes(token)) return true;
-    void reply.code(401).send({ error: 'unauthorized', message: 'Authorization: expected "Bearer <token>" with a token from PROCESSOR_API_TOKENS' });
+    void reply.code(401).send(unauthorized('PROCESSOR_API_TOKENS'));
     return false;
   };
   /** The member an identity names, or undefined with the reply sent (404, or 301 to the member it merged into). */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { errorMessage } from '../lib/errors.ts';
 import { createApiServer } from '../lib/http/api-server.ts';
+import { bearerToken, unauthorized } from '../lib/http/bearer.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
 import { ANALYSES } from './analyses.ts';
@@ -23,9 +24,8 @@ export async function buildQueryServer(deps: QueryServerDependencies): Promise<F
   });
   app.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith('/analyses/')) return;
-    const header = request.headers.authorization;
-    if (!header?.startsWith('Bearer ') || !deps.tokens.includes(header.slice(7)))
-      return reply.code(401).send({ error: 'unauthorized', message: 'Authorization: expected "Bearer <token>" with a token from QUERY_API_TOKENS' });
+    const token = bearerToken(request.headers.authorization);
+    if (token === undefined || !deps.tokens.includes(token)) return reply.code(401).send(unauthorized('QUERY_API_TOKENS'));
   });
   // ClickHouse stops the query itself too; the setting is a number from configuration, never request text.
   const settings = `SETTINGS max_execution_time = ${Math.max(1, Math.ceil(deps.timeoutMs / 1000))}`;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createApiServer } from '../lib/http/api-server.ts';
+import { bearerToken, unauthorized } from '../lib/http/bearer.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Result } from '../lib/result.ts';
 import type { AdminError, RuleAdmin, RuleChange, RuleInput } from './admin/rule-admin.ts';
@@ -91,10 +92,10 @@ export async function buildRulesServer(deps: RulesServerDependencies): Promise<F
 
   /** The caller, if its token allows `role`; otherwise the reply is sent. */
   const callerFor = (request: FastifyRequest, reply: FastifyReply, role: Role): Caller | undefined => {
-    const header = request.headers.authorization;
-    const caller = header?.startsWith('Bearer ') ? deps.tokens.get(header.slice(7)) : undefined;
+    const token = bearerToken(request.headers.authorization);
+    const caller = token === undefined ? undefined : deps.tokens.get(token);
     if (!caller) {
-      void reply.code(401).send({ error: 'unauthorized', message: 'Authorization: expected "Bearer <token>" with a token from RULES_API_TOKENS' });
+      void reply.code(401).send(unauthorized('RULES_API_TOKENS'));
       return undefined;
     }
     if (!allows(caller, role)) {

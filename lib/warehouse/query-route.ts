@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { errorMessage } from '../errors.ts';
+import { bearerToken, unauthorized } from '../http/bearer.ts';
 import { WAREHOUSE_QUERY_PATH } from './remote.ts';
 import type { Warehouse } from './warehouse.ts';
 
@@ -26,11 +27,8 @@ export function registerWarehouseQueryRoute(app: FastifyInstance, deps: { readon
       },
     },
     async (request, reply) => {
-      const header = request.headers.authorization;
-      if (!header?.startsWith('Bearer ') || !deps.tokens.includes(header.slice(7)))
-        return reply
-          .code(401)
-          .send({ error: 'unauthorized', message: 'Authorization: expected "Bearer <token>" with a token from PROCESSOR_WAREHOUSE_TOKENS' });
+      const token = bearerToken(request.headers.authorization);
+      if (token === undefined || !deps.tokens.includes(token)) return reply.code(401).send(unauthorized('PROCESSOR_WAREHOUSE_TOKENS'));
       const { sql, params } = request.body as { sql: string; params: Record<string, unknown> };
       try {
         return { rows: await deps.warehouse.query(`SELECT * FROM (\n${sql}\n)`, params) };
