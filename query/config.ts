@@ -2,16 +2,20 @@ import { clickhouseVars, loggingVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
 import { int, list, str, url } from '../lib/config/variables.ts';
 
-export const queryConfigSchema = defineConfig('query', {
-  ...loggingVars,
-  ...clickhouseVars,
-  QUERY_HOST: str('Address of the analytics query API').default('0.0.0.0'),
-  QUERY_PORT: int('Port of the analytics query API', { min: 0, max: 65535 }).default(8083),
-  QUERY_API_TOKENS: list('Bearer tokens allowed to run analyses').secret().required(),
-  QUERY_WAREHOUSE_URL: url(
-    'Read history through the processor that owns embedded ClickHouse (its HTTP address, e.g. http://127.0.0.1:8081) instead of opening CLICKHOUSE_URL or CLICKHOUSE_PATH',
-    ['http:', 'https:'],
-  ).optional(),
-  QUERY_WAREHOUSE_TOKEN: str("Bearer token for QUERY_WAREHOUSE_URL (one of the processor's PROCESSOR_WAREHOUSE_TOKENS)").secret().optional(),
-  QUERY_TIMEOUT_MS: int('Longest an analysis may run before it is stopped and answered with 504', { min: 100, max: 600_000 }).default(30_000),
-});
+export const queryConfigSchema = defineConfig(
+  'query',
+  {
+    ...loggingVars,
+    ...clickhouseVars,
+    QUERY_HOST: str('Address of the analytics query API').default('0.0.0.0'),
+    QUERY_PORT: int('Port of the analytics query API', { min: 0, max: 65535 }).default(8083),
+    QUERY_API_TOKENS: list('Bearer tokens allowed to run analyses').secret().required(),
+    QUERY_WAREHOUSE_URL: url(
+      'Read history through the processor that owns embedded ClickHouse (its HTTP address, e.g. http://127.0.0.1:8081) instead of opening CLICKHOUSE_URL or CLICKHOUSE_PATH',
+      ['http:', 'https:'],
+    ).optional(),
+    QUERY_WAREHOUSE_TOKEN: str("Bearer token for QUERY_WAREHOUSE_URL (one of the processor's PROCESSOR_WAREHOUSE_TOKENS)").secret().optional(),
+    QUERY_TIMEOUT_MS: int('Longest an analysis may run before it is stopped and answered with 504', { min: 100, max: 600_000 }).default(30_000),
+  },
+  { QUERY_WAREHOUSE_TOKEN: 'QUERY_WAREHOUSE_URL' },
+);

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ConfigOf } from '../lib/config/load.ts';
-import { ConfigError, errorMessage, ServiceUnavailableError } from '../lib/errors.ts';
+import { errorMessage, ServiceUnavailableError } from '../lib/errors.ts';
 import { listeningUrl } from '../lib/http/listening-url.ts';
 import { ServiceLifecycle } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -21,15 +21,11 @@ export function createQueryService(config: QueryConfig, logger: Logger) {
     name: 'clickhouse',
     start: async () => {
       if (config.QUERY_WAREHOUSE_URL) {
-        if (!config.QUERY_WAREHOUSE_TOKEN)
-          throw new ConfigError('query', [
-            {
-              variable: 'QUERY_WAREHOUSE_TOKEN',
-              expected: "a token (one of the processor's PROCESSOR_WAREHOUSE_TOKENS) when QUERY_WAREHOUSE_URL is set",
-              received: 'nothing',
-            },
-          ]);
-        const remote = new RemoteWarehouse({ url: config.QUERY_WAREHOUSE_URL, token: config.QUERY_WAREHOUSE_TOKEN, database: config.CLICKHOUSE_DATABASE });
+        const remote = new RemoteWarehouse({
+          url: config.QUERY_WAREHOUSE_URL,
+          token: config.QUERY_WAREHOUSE_TOKEN ?? '',
+          database: config.CLICKHOUSE_DATABASE,
+        });
         try {
           await remote.query('SELECT 1 AS ok');
         } catch (error) {

@@ -50,6 +50,13 @@ describe('loadConfig', () => {
     expect(problems.find((p) => p.variable === 'REDIS_URL')?.received).toBe('nothing (the variable is unset or empty)');
   });
 
+  it('requires a variable when the one that needs it is set', () => {
+    const paired = defineConfig('p', { URL: str('Where').optional(), TOKEN: str('Token').secret().optional() }, { TOKEN: 'URL' });
+    expect(loadConfig(paired, {})).toEqual({ URL: undefined, TOKEN: undefined });
+    expect(loadConfig(paired, { URL: 'x', TOKEN: 't' })).toEqual({ URL: 'x', TOKEN: 't' });
+    expect(() => loadConfig(paired, { URL: 'x' })).toThrow(/TOKEN: expected non-empty text \(needed when URL is set\), received nothing/);
+  });
+
   it('never shows the value of a secret', () => {
     const secretSchema = defineConfig('s', { TOKEN: str('Token', { pattern: /^tok_/ }).secret().required() });
     try {
