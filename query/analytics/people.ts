@@ -16,6 +16,14 @@ const MERGED_INTO = `(
     SELECT merged, argMax(person, depth) AS person FROM chain GROUP BY merged
   )`;
 
+/** The join of the merges to rows aliased `rows`, and the person each row belongs to. */
+function joinPeople(rows: string, people: string): { person: string; join: string } {
+  return {
+    person: `if(${people}.person != '', ${people}.person, ${rows}.member_id)`,
+    join: `ANY LEFT JOIN ${MERGED_INTO} AS ${people} ON ${people}.merged = ${rows}.member_id`,
+  };
+}
+
 /**
  * A table's rows (deduplicated with FINAL unless told otherwise) with member_id mapped to
  * the person's member id. A hash join on the (small) merge table; filters on the result
@@ -25,9 +33,8 @@ export function byPerson(table: string, { final = true }: { final?: boolean } = 
   // Aliases named after the table: a subquery nested in another's scope (a CTE used in an
   // IN) must not resolve to the outer one's.
   const rows = `${table}_rows`;
-  const people = `${table}_people`;
-  return `(SELECT ${rows}.* REPLACE (if(${people}.person != '', ${people}.person, ${rows}.member_id) AS member_id)
-    FROM ${table} AS ${rows}${final ? ' FINAL' : ''} ANY LEFT JOIN ${MERGED_INTO} AS ${people} ON ${people}.merged = ${rows}.member_id)`;
+  const { person, join } = joinPeople(rows, `${table}_people`);
+  return `(SELECT ${rows}.* REPLACE (${person} AS member_id) FROM ${table} AS ${rows}${final ? ' FINAL' : ''} ${join})`;
 }
 
 /**
@@ -36,6 +43,6 @@ export function byPerson(table: string, { final = true }: { final?: boolean } = 
  * far fewer aggregated rows, then combine per person.
  */
 export function withPerson(inner: string): string {
-  return `(SELECT if(merged_people.person != '', merged_people.person, per_member.member_id) AS person, per_member.*
-    FROM (${inner}) AS per_member LEFT JOIN ${MERGED_INTO} AS merged_people ON merged_people.merged = per_member.member_id)`;
+  const { person, join } = joinPeople('per_member', 'merged_people');
+  return `(SELECT ${person} AS person, per_member.* FROM (${inner}) AS per_member ${join})`;
 }
