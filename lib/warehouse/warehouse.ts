@@ -32,6 +32,15 @@ export function assertIdentifier(kind: string, name: string): string {
 }
 
 /**
+ * SQL reading a number from the events' `properties` JSON as money, Decimal(18, 2): through
+ * its text, because converting the float directly truncates (0.29 becomes 0.28); a value
+ * that is missing, not a number or out of range reads as 0.
+ */
+export function propertyMoneySql(key: string): string {
+  return `toDecimal64OrZero(toString(round(JSONExtractFloat(properties, '${assertIdentifier('property', key)}'), 2)), 2)`;
+}
+
+/**
  * A time (epoch milliseconds) as ClickHouse DateTime64(3) text in UTC. Inserts send
  * rows as JSONEachRow, where a fractional number is not accepted for DateTime64.
  */

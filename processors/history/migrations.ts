@@ -1,4 +1,5 @@
 import type { Migration } from '../../lib/warehouse/migrations.ts';
+import { propertyMoneySql } from '../../lib/warehouse/warehouse.ts';
 
 /** Paid and refunded orders as rows of the orders table (amounts as in the events table: total, else revenue). */
 const ORDERS_FROM_EVENTS = `SELECT
@@ -8,7 +9,7 @@ const ORDERS_FROM_EVENTS = `SELECT
     if(event = 'Order Completed', 'paid', 'refunded') AS kind,
     ts AS at,
     total AS amount,
-    toDecimal64OrZero(toString(round(JSONExtractFloat(properties, 'discount'), 2)), 2) AS discount,
+    ${propertyMoneySql('discount')} AS discount,
     JSONExtractString(properties, 'coupon') AS coupon,
     currency,
     JSONLength(properties, 'products') AS products

@@ -1,3 +1,4 @@
+import { propertyMoneySql } from '../../lib/warehouse/warehouse.ts';
 import { Params } from './filters.ts';
 import { byPerson } from './people.ts';
 
@@ -64,6 +65,7 @@ export function campaignSql(request: CampaignRequest): { sql: string; params: Re
   const to = params.bind(request.to, 'Int64');
   const window = params.bind(request.days * 86_400_000, 'Int64');
   const after = 't > start AND t <= start + window_ms';
+  const during = 't >= start AND t <= start + window_ms';
   const sql = `
     WITH ${window} AS window_ms,
     firings AS (
@@ -100,12 +102,12 @@ export function campaignSql(request: CampaignRequest): { sql: string; params: Re
         sumIf(cost, received AND redeemed) AS coupon_cost
       FROM (
         SELECT member_id, coupon_id,
-          countIf(event = 'Coupon Received' AND t >= start AND t <= start + window_ms) > 0 AS received,
-          countIf(event = 'Coupon Redeemed' AND t >= start AND t <= start + window_ms) > 0 AS redeemed,
-          maxIf(discount, event = 'Coupon Redeemed' AND t >= start AND t <= start + window_ms) AS cost
+          countIf(event = 'Coupon Received' AND ${during}) > 0 AS received,
+          countIf(event = 'Coupon Redeemed' AND ${during}) > 0 AS redeemed,
+          maxIf(discount, event = 'Coupon Redeemed' AND ${during}) AS cost
         FROM (
           SELECT member_id, event, JSONExtractString(properties, 'coupon_id') AS coupon_id,
-            toDecimal64OrZero(toString(round(JSONExtractFloat(properties, 'discount'), 2)), 2) AS discount,
+            ${propertyMoneySql('discount')} AS discount,
             toUnixTimestamp64Milli(ts) AS t
           FROM ${byPerson('events')}
           WHERE member_id IN (SELECT member_id FROM groups WHERE treated) AND event IN ('Coupon Received', 'Coupon Redeemed')
