@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { ConfigOf } from '../../lib/config/load.ts';
+import { processorConfigSchema } from '../../processors/config.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { allTopics, buildTopics, topicNamesFromConfig } from '../../schemas/topics.ts';
 import type { stackConfigSchema } from './config.ts';
@@ -83,7 +84,12 @@ function envFileText(env: Readonly<Record<string, string>>): string {
  */
 function embeddedWarehouseEnv(path: string, previous: StackState | undefined): Record<string, string> {
   const token = previous?.env.QUERY_WAREHOUSE_TOKEN ?? `local-${randomBytes(12).toString('hex')}`;
-  return { CLICKHOUSE_PATH: path, PROCESSOR_WAREHOUSE_TOKENS: token, QUERY_WAREHOUSE_URL: 'http://127.0.0.1:8081', QUERY_WAREHOUSE_TOKEN: token };
+  return {
+    CLICKHOUSE_PATH: path,
+    PROCESSOR_WAREHOUSE_TOKENS: token,
+    QUERY_WAREHOUSE_URL: `http://127.0.0.1:${processorConfigSchema.vars.PROCESSOR_PORT.defaultValue}`,
+    QUERY_WAREHOUSE_TOKEN: token,
+  };
 }
 
 /** Brings every service up (or reuses what is already running) and records how to reach it. */
