@@ -1,6 +1,6 @@
-import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
+import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { IdentityChange } from '../pipeline/batch-processor.ts';
-import { type HistoryBatch, type HistoryWriter, historyRows } from './history-writer.ts';
+import { type HistoryBatch, type HistoryEvent, type HistorySink, historyRows } from './history-writer.ts';
 
 /**
  * Collects history rows of several polls and writes them in one go: ClickHouse prefers
@@ -8,18 +8,19 @@ import { type HistoryBatch, type HistoryWriter, historyRows } from './history-wr
  * succeeded, so history is never behind a committed offset.
  */
 export class BufferedHistory {
-  readonly #writer: HistoryWriter;
+  readonly #writer: HistorySink;
   readonly #maxRows: number;
   readonly #maxAgeMs: number;
-  #events: { memberId: string; event: EventRecord }[] = [];
+  #events: HistoryEvent[] = [];
   #changes: IdentityChange[] = [];
   #transitions: LifecycleTransitionRecord[] = [];
   #segmentChanges: SegmentChangeRecord[] = [];
   #triggerFirings: TriggerFiringRecord[] = [];
   #since = 0;
   #flushing: Promise<void> = Promise.resolve();
+  #writesInFlight = 0;
 
-  constructor(writer: HistoryWriter, options: { maxRows: number; maxAgeMs: number }) {
+  constructor(writer: HistorySink, options: { maxRows: number; maxAgeMs: number }) {
     this.#writer = writer;
     this.#maxRows = options.maxRows;
     this.#maxAgeMs = options.maxAgeMs;
@@ -44,6 +45,11 @@ export class BufferedHistory {
     return this.#rows() >= this.#maxRows;
   }
 
+  /** Flushes started and not finished (written or failed). */
+  get writesInFlight(): number {
+    return this.#writesInFlight;
+  }
+
   #rows(): number {
     return historyRows(this.#batch());
   }
@@ -60,8 +66,10 @@ export class BufferedHistory {
 
   /**
    * Writes everything added so far; flushes run one after another. Rows of a failed
-   * write go back to the front of the buffer, so the next flush writes them: nothing
-   * is committed past rows that are not in ClickHouse.
+   * write go back to the front of the buffer, so the next flush writes them. A flush
+   * started while an earlier one was still writing fails with it (it does not hold the
+   * rows put back): so a flush that succeeds means every row added before it is in
+   * ClickHouse, and nothing is committed past rows that are not.
    */
   flush(): Promise<void> {
     const batch = this.#batch();
@@ -71,9 +79,12 @@ export class BufferedHistory {
     this.#transitions = [];
     this.#segmentChanges = [];
     this.#triggerFirings = [];
+    this.#writesInFlight++;
     const write = this.#flushing
-      .catch(() => {})
       .then(() => this.#writer.write(batch))
+      .finally(() => {
+        this.#writesInFlight--;
+      })
       .catch((error: unknown) => {
         this.#since = since;
         this.#events = [...batch.events, ...this.#events];
@@ -84,6 +95,10 @@ export class BufferedHistory {
         throw error;
       });
     this.#flushing = write;
+    // Once the last flush has failed (and its rows are back), the next one starts afresh.
+    write.catch(() => {
+      if (this.#flushing === write) this.#flushing = Promise.resolve();
+    });
     return write;
   }
 }

@@ -3,9 +3,20 @@ import { clickhouseDateTime, type Warehouse } from '../../lib/warehouse/warehous
 import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { IdentityChange } from '../pipeline/batch-processor.ts';
 
+/** An event for the events table, and the member it was applied to. */
+export interface HistoryEvent {
+  readonly memberId: string;
+  readonly event: EventRecord;
+  /**
+   * The record as read from Kafka, when `event` is exactly what it decodes to: a history
+   * thread is then sent these bytes instead of a copy of the object (much cheaper).
+   */
+  readonly encoded?: Buffer | null;
+}
+
 /** What one write puts into ClickHouse. */
 export interface HistoryBatch {
-  readonly events: readonly { readonly memberId: string; readonly event: EventRecord }[];
+  readonly events: readonly HistoryEvent[];
   readonly identityChanges: readonly IdentityChange[];
   readonly transitions: readonly LifecycleTransitionRecord[];
   readonly segmentChanges: readonly SegmentChangeRecord[];
@@ -47,8 +58,13 @@ export function eventRow(memberId: string, event: EventRecord): Record<string, u
   };
 }
 
+/** Where history goes; a write has finished when its rows are in ClickHouse. */
+export interface HistorySink {
+  write(batch: HistoryBatch): Promise<void>;
+}
+
 /** Writes a batch's history to ClickHouse; called before the offsets are committed. */
-export class HistoryWriter {
+export class HistoryWriter implements HistorySink {
   readonly #warehouse: Warehouse;
 
   constructor(warehouse: Warehouse) {

@@ -65,6 +65,7 @@ export class ConsumerLoop {
   /** consumer.run was called: pausing is possible (and needed before the final commit). */
   #fetching = false;
   #workers: Promise<void>[] = [];
+  #committing: Promise<void> = Promise.resolve();
   #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: ConsumerLoopDependencies) {
@@ -171,7 +172,12 @@ export class ConsumerLoop {
       const highWatermark = this.#highWatermarks.get(partition);
       if (highWatermark !== undefined) metrics.lag.set({ partition: String(partition) }, Math.max(0, Number(highWatermark) - Number(lastOffset) - 1));
     }
-    if (history.full()) await this.#flushAndCommit();
+    if (history.full()) {
+      const flushed = this.#flushAndCommit();
+      // Applying goes on while ClickHouse writes; it waits only when writes fall behind.
+      if (history.writesInFlight > 1) await flushed;
+      else flushed.catch((error: unknown) => this.#deps.logger.warn({ err: error }, 'history flush failed; it is retried'));
+    }
   }
 
   /**
@@ -184,8 +190,15 @@ export class ConsumerLoop {
     this.#uncommitted.clear();
     try {
       await this.#deps.history.flush();
-      if (covered.length > 0)
-        await this.#deps.consumer.commitOffsets(covered.map(([partition, offset]) => ({ topic: this.#deps.topics.events.name, partition, offset })));
+      if (covered.length > 0) {
+        // Commits go out in the order of their flushes, so a later offset is never overwritten by an earlier one.
+        const topic = this.#deps.topics.events.name;
+        const commit = this.#committing
+          .catch(() => {})
+          .then(() => this.#deps.consumer.commitOffsets(covered.map(([partition, offset]) => ({ topic, partition, offset }))));
+        this.#committing = commit;
+        await commit;
+      }
     } catch (error) {
       // As on a rebalance, a partition given away meanwhile is left to its new owner.
       for (const [partition, offset] of covered)

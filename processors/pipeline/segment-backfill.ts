@@ -3,7 +3,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { BackfillProgress, RuleStore } from '../../rules/store/rule-store.ts';
-import type { HistoryWriter } from '../history/history-writer.ts';
+import type { HistorySink } from '../history/history-writer.ts';
 import { updateSegments } from '../logic/segments.ts';
 import { applyTriggers, type RuleSettings } from '../logic/triggers.ts';
 import type { LoadedMember, MemberStore, MemberWrite, OutboxEntry } from '../store/member-store.ts';
@@ -22,7 +22,7 @@ export interface BackfillDependencies {
   readonly ruleSet: () => RuleSet;
   readonly settings: RuleSettings;
   readonly publisher: OutputPublisher;
-  readonly history: HistoryWriter;
+  readonly history: HistorySink;
   readonly clock: Clock;
   readonly logger: Logger;
   /** How many timer shards there are (the events topic's partitions), once known. */

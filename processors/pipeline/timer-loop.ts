@@ -1,5 +1,5 @@
 import type { Logger } from '../../lib/logger.ts';
-import type { HistoryWriter } from '../history/history-writer.ts';
+import type { HistorySink } from '../history/history-writer.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
 import { lifecycleRecordsIn, segmentChangesIn, triggerFiringsIn } from '../store/member-store.ts';
 import type { OutputPublisher } from './output-publisher.ts';
@@ -8,7 +8,7 @@ import type { TimerSweeper } from './timer-sweeper.ts';
 export interface TimerLoopDependencies {
   readonly sweeper: TimerSweeper;
   readonly publisher: OutputPublisher;
-  readonly history: HistoryWriter;
+  readonly history: HistorySink;
   readonly ownedShards: () => Iterable<number>;
   readonly intervalMs: number;
   readonly metrics: ProcessorMetrics;

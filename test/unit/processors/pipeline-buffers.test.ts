@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BufferedHistory } from '../../../processors/history/buffered-history.ts';
-import type { HistoryWriter } from '../../../processors/history/history-writer.ts';
+import type { HistorySink } from '../../../processors/history/history-writer.ts';
 import type { SourceRecord } from '../../../processors/pipeline/batch-processor.ts';
 import { PartitionQueues } from '../../../processors/pipeline/partition-queues.ts';
 import { testEvent } from '../../harness/test-event.ts';
@@ -70,7 +70,7 @@ describe('BufferedHistory', () => {
         if (fail) throw new Error('ClickHouse unavailable');
         written.push(events.map((e) => e.event.messageId));
       },
-    } as unknown as HistoryWriter;
+    } as unknown as HistorySink;
     const history = new BufferedHistory(writer, { maxRows: 3, maxAgeMs: 1_000 });
     history.add({ events: [{ memberId: 'm', event: testEvent('a', 0) }], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] }, 0);
     await expect(history.flush()).rejects.toThrow('ClickHouse unavailable');
@@ -81,5 +81,35 @@ describe('BufferedHistory', () => {
     await history.flush();
     expect(written).toEqual([['a', 'b']]);
     expect(history.due(10_000)).toBe(false);
+  });
+
+  it('fails a flush started while an earlier one was writing when that one fails: only a flush after every earlier row is written succeeds', async () => {
+    const written: string[][] = [];
+    const pending: { resolve: () => void; reject: (error: Error) => void }[] = [];
+    const writer: HistorySink = {
+      write: ({ events }) =>
+        new Promise<void>((resolve, reject) => {
+          pending.push({ resolve: () => resolve(void written.push(events.map((e) => e.event.messageId))), reject });
+        }),
+    };
+    const history = new BufferedHistory(writer, { maxRows: 3, maxAgeMs: 1_000 });
+    const add = (id: string) =>
+      history.add({ events: [{ memberId: 'm', event: testEvent(id, 0) }], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] }, 0);
+    add('a');
+    const first = history.flush();
+    add('b');
+    const second = history.flush();
+    expect(history.writesInFlight).toBe(2);
+    await Promise.resolve();
+    pending.shift()?.reject(new Error('ClickHouse unavailable'));
+    await expect(first).rejects.toThrow('ClickHouse unavailable');
+    await expect(second).rejects.toThrow('ClickHouse unavailable'); // it did not hold 'a', so it must not count as written
+    expect(pending).toHaveLength(0);
+    expect(history.writesInFlight).toBe(0);
+    const third = history.flush();
+    await Promise.resolve();
+    pending.shift()?.resolve();
+    await third;
+    expect(written.map((ids) => ids.sort())).toEqual([['a', 'b']]);
   });
 });
