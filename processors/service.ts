@@ -11,13 +11,13 @@ import { isTimeZone } from '../lib/local-time.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createRedis } from '../lib/redis.ts';
 import { applyMigrations } from '../lib/warehouse/migrations.ts';
-import { openWarehouse } from '../lib/warehouse/open.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
 import { ActiveRules } from '../rules/store/active-rules.ts';
 import { RuleStore } from '../rules/store/rule-store.ts';
 import type { processorConfigSchema } from './config.ts';
 import { BufferedHistory } from './history/buffered-history.ts';
-import { HistoryWriter } from './history/history-writer.ts';
+import { HistoryThread, type HistoryThreadSettings } from './history/history-thread.ts';
+import type { HistorySink } from './history/history-writer.ts';
 import { HISTORY_MIGRATIONS } from './history/migrations.ts';
 import { keyedHash } from './identity/keyed-hash.ts';
 import { IdentityResolver } from './identity/resolver.ts';
@@ -99,6 +99,25 @@ export interface ProcessorService {
   url(): string;
 }
 
+/** The settings the history thread opens ClickHouse and decodes events with (and no secrets). */
+function historyThreadSettings(config: ProcessorConfig): HistoryThreadSettings {
+  const { CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, CLICKHOUSE_PATH, SCHEMA_REGISTRY_URL } = config;
+  const { KAFKA_TOPIC_EVENTS, KAFKA_TOPIC_SEGMENT_CHANGES, KAFKA_TOPIC_TRIGGERS, KAFKA_TOPIC_LIFECYCLE, KAFKA_TOPIC_DLQ } = config;
+  return {
+    CLICKHOUSE_URL,
+    CLICKHOUSE_USER,
+    CLICKHOUSE_PASSWORD,
+    CLICKHOUSE_DATABASE,
+    CLICKHOUSE_PATH,
+    SCHEMA_REGISTRY_URL,
+    KAFKA_TOPIC_EVENTS,
+    KAFKA_TOPIC_SEGMENT_CHANGES,
+    KAFKA_TOPIC_TRIGGERS,
+    KAFKA_TOPIC_LIFECYCLE,
+    KAFKA_TOPIC_DLQ,
+  };
+}
+
 /** How long history rows (and so the offset commit) may wait for a larger ClickHouse insert. */
 const HISTORY_MAX_AGE_MS = 1_000;
 
@@ -132,7 +151,8 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const rules = new ActiveRules(ruleStore, ruleEnvironment, logger);
   const inspector = new RulesInspector({ rules: ruleStore, members: store, environment: ruleEnvironment, settings, ruleSet: () => rules.current(), clock });
   let warehouse: Warehouse | undefined;
-  let history: HistoryWriter | undefined;
+  let history: HistorySink | undefined;
+  let historyThread: HistoryThread | undefined;
   let buffered: BufferedHistory | undefined;
   let loop: ConsumerLoop | undefined;
   let timers: TimerLoop | undefined;
@@ -146,10 +166,14 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   lifecycle.add({
     name: 'clickhouse',
     start: async () => {
-      warehouse = await openWarehouse(config);
+      const thread = await HistoryThread.start(historyThreadSettings(config), (error) =>
+        logger.error({ err: error.message }, 'the history thread stopped: history is not written and offsets are not committed; restart the processor'),
+      );
+      historyThread = thread;
+      warehouse = thread;
       const applied = await applyMigrations(warehouse, HISTORY_MIGRATIONS);
       if (applied.length > 0) logger.info({ applied }, 'history tables migrated');
-      history = new HistoryWriter(warehouse);
+      history = thread;
       buffered = new BufferedHistory(history, { maxRows: 20_000, maxAgeMs: HISTORY_MAX_AGE_MS });
     },
     stop: async () => warehouse?.close(),
@@ -226,7 +250,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       timers = new TimerLoop({
         sweeper,
         publisher,
-        history: history as HistoryWriter,
+        history: history as HistorySink,
         ownedShards: () => loop?.ownedPartitions ?? [],
         intervalMs: config.PROCESSOR_TIMER_INTERVAL_MS,
         metrics,
@@ -245,7 +269,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
         ruleSet: () => rules.current(),
         settings,
         publisher,
-        history: history as HistoryWriter,
+        history: history as HistorySink,
         clock,
         logger,
         timerShards: () => timerShards,
@@ -277,7 +301,9 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
           (await redis.ping().then(
             () => true,
             () => false,
-          )) && loop?.joined === true,
+          )) &&
+          loop?.joined === true &&
+          historyThread?.failure === undefined,
       });
       const address = await server.listen({ host: config.PROCESSOR_HOST, port: config.PROCESSOR_PORT });
       logger.info({ address, group: config.PROCESSOR_GROUP_ID, topic: topics.events.name }, 'processor running');

@@ -3,6 +3,7 @@ import { MS_PER_DAY } from '../../lib/clock.ts';
 import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
+import type { HistoryEvent } from '../history/history-writer.ts';
 import { identityKey } from '../identity/identities.ts';
 import type { KeyedHash } from '../identity/keyed-hash.ts';
 import { protectEvent } from '../identity/protect.ts';
@@ -50,7 +51,7 @@ export interface BatchResult {
   readonly deadLetters: DeadLetterRecord[];
   /** Outputs to publish, per member, in order: entries from earlier attempts first. */
   readonly outboxes: Map<string, readonly OutboxEntry[]>;
-  readonly events: { readonly memberId: string; readonly event: EventRecord }[];
+  readonly events: HistoryEvent[];
   readonly identityChanges: IdentityChange[];
   readonly applied: number;
   readonly duplicates: number;
@@ -118,7 +119,7 @@ export class BatchProcessor {
     const deadLetters: DeadLetterRecord[] = [];
     const accepted: { record: SourceRecord; event: EventRecord }[] = [];
     for (const record of records) {
-      const decoded = await this.#codec.decode(record.value);
+      const decoded = this.#codec.decodeKnown(record.value) ?? (await this.#codec.decode(record.value));
       if (!decoded.ok) {
         deadLetters.push(deadLetter(topic, record, decoded.error.reason, decoded.error.detail, now));
         continue;
@@ -165,7 +166,11 @@ export class BatchProcessor {
     }
     const identityChanges = this.#identityChanges(resolved);
     const { outboxes, applied, duplicates } = outcome;
-    const events = resolved.map((r) => ({ memberId: r.plan.memberId, event: r.event }));
+    // An event the processor did not change (no identity traits to hash) goes to history as the bytes it came in.
+    const events = resolved.map(({ plan, event }, i) => {
+      const { record, event: decoded } = accepted[i] as { record: SourceRecord; event: EventRecord };
+      return { memberId: plan.memberId, event, encoded: event === decoded ? record.value : null };
+    });
     return { deadLetters, outboxes, events, identityChanges, applied, duplicates };
   }
 

@@ -1,0 +1,73 @@
+/**
+ * The history thread: owns the processor's ClickHouse connection (embedded chdb or a
+ * server) and writes history there, so that building rows and inserting them take no
+ * time from the thread that applies events. Started by HistoryThread with the warehouse
+ * and topic settings; answers one message per request.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { errorMessage } from '../../lib/errors.ts';
+import { openWarehouse } from '../../lib/warehouse/open.ts';
+import { loadSchemaCatalog } from '../../schemas/catalog.ts';
+import { AvroCodec } from '../../schemas/codec.ts';
+import type { EventRecord } from '../../schemas/records.ts';
+import { ConfluentSchemaRegistry, FileSchemaRegistry } from '../../schemas/schema-registry.ts';
+import { buildTopics, topicNamesFromConfig } from '../../schemas/topics.ts';
+import type { HistoryThreadRequest, HistoryThreadResponse, HistoryThreadSettings } from './history-thread.ts';
+import { unpackHistoryBatch } from './history-transport.ts';
+import { HistoryWriter } from './history-writer.ts';
+
+const port = parentPort;
+if (!port) throw new Error('history-thread-worker.ts runs as a worker thread (started by HistoryThread)');
+const settings = workerData as HistoryThreadSettings;
+
+async function start() {
+  const catalog = await loadSchemaCatalog();
+  const topics = buildTopics(topicNamesFromConfig(settings), catalog);
+  const registry = settings.SCHEMA_REGISTRY_URL ? new ConfluentSchemaRegistry(settings.SCHEMA_REGISTRY_URL) : new FileSchemaRegistry(catalog);
+  const codec = await AvroCodec.create<EventRecord>(registry, topics.events.subject, topics.events.valueSchema);
+  const warehouse = await openWarehouse(settings);
+  const writer = new HistoryWriter(warehouse);
+  const decode = async (bytes: Buffer): Promise<EventRecord> => {
+    const decoded = codec.decodeKnown(bytes) ?? (await codec.decode(bytes));
+    // The processor decoded these same bytes already; failing here means the schema registry is unreachable.
+    if (!decoded.ok) throw new Error(`an event of the history batch cannot be decoded: ${decoded.error.detail}`);
+    return decoded.value;
+  };
+  return { warehouse, writer, decode };
+}
+
+const started = start();
+started.then(
+  ({ warehouse }) => port.postMessage({ id: 0, ok: true, value: { kind: warehouse.kind, database: warehouse.database } } satisfies HistoryThreadResponse),
+  (error: unknown) => port.postMessage({ id: 0, ok: false, error: errorMessage(error) } satisfies HistoryThreadResponse),
+);
+
+port.on('message', async (request: HistoryThreadRequest) => {
+  let response: HistoryThreadResponse;
+  try {
+    const { warehouse, writer, decode } = await started;
+    let value: unknown;
+    switch (request.op) {
+      case 'query':
+        value = await warehouse.query(request.sql, request.params);
+        break;
+      case 'command':
+        await warehouse.command(request.sql, request.params);
+        break;
+      case 'insert':
+        await warehouse.insert(request.table, request.rows);
+        break;
+      case 'history':
+        await writer.write(await unpackHistoryBatch(request.batch, decode));
+        break;
+      case 'close':
+        await warehouse.close();
+        break;
+    }
+    response = { id: request.id, ok: true, value };
+  } catch (error) {
+    response = { id: request.id, ok: false, error: errorMessage(error) };
+  }
+  port.postMessage(response);
+  if (request.op === 'close') port.close();
+});
