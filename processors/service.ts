@@ -11,13 +11,11 @@ import { isTimeZone } from '../lib/local-time.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createRedis } from '../lib/redis.ts';
 import { applyMigrations } from '../lib/warehouse/migrations.ts';
-import type { Warehouse } from '../lib/warehouse/warehouse.ts';
 import { ActiveRules } from '../rules/store/active-rules.ts';
 import { RuleStore } from '../rules/store/rule-store.ts';
 import type { processorConfigSchema } from './config.ts';
 import { BufferedHistory } from './history/buffered-history.ts';
 import { HistoryThread, type HistoryThreadSettings } from './history/history-thread.ts';
-import type { HistorySink } from './history/history-writer.ts';
 import { HISTORY_MIGRATIONS } from './history/migrations.ts';
 import { keyedHash } from './identity/keyed-hash.ts';
 import { IdentityResolver } from './identity/resolver.ts';
@@ -150,8 +148,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const ruleEnvironment = { counters: settings.state.counters.map((c) => c.name), windowsDays: settings.windowsDays, computedTraits: new Map() };
   const rules = new ActiveRules(ruleStore, ruleEnvironment, logger);
   const inspector = new RulesInspector({ rules: ruleStore, members: store, environment: ruleEnvironment, settings, ruleSet: () => rules.current(), clock });
-  let warehouse: Warehouse | undefined;
-  let history: HistorySink | undefined;
+  /** The processor's ClickHouse: history writes and every query go through its thread. */
   let historyThread: HistoryThread | undefined;
   let buffered: BufferedHistory | undefined;
   let loop: ConsumerLoop | undefined;
@@ -166,17 +163,14 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   lifecycle.add({
     name: 'clickhouse',
     start: async () => {
-      const thread = await HistoryThread.start(historyThreadSettings(config), (error) =>
+      historyThread = await HistoryThread.start(historyThreadSettings(config), (error) =>
         logger.error({ err: error.message }, 'the history thread stopped: history is not written and offsets are not committed; restart the processor'),
       );
-      historyThread = thread;
-      warehouse = thread;
-      const applied = await applyMigrations(warehouse, HISTORY_MIGRATIONS);
+      const applied = await applyMigrations(historyThread, HISTORY_MIGRATIONS);
       if (applied.length > 0) logger.info({ applied }, 'history tables migrated');
-      history = thread;
-      buffered = new BufferedHistory(history, { maxRows: 20_000, maxAgeMs: HISTORY_MAX_AGE_MS });
+      buffered = new BufferedHistory(historyThread, { maxRows: 20_000, maxAgeMs: HISTORY_MAX_AGE_MS });
     },
-    stop: async () => warehouse?.close(),
+    stop: async () => historyThread?.close(),
   });
   lifecycle.add({ name: 'kafka-producer', start: () => producer.connect(), stop: () => producer.disconnect() });
   lifecycle.add({
@@ -250,7 +244,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       timers = new TimerLoop({
         sweeper,
         publisher,
-        history: history as HistorySink,
+        history: historyThread as HistoryThread,
         ownedShards: () => loop?.ownedPartitions ?? [],
         intervalMs: config.PROCESSOR_TIMER_INTERVAL_MS,
         metrics,
@@ -269,7 +263,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
         ruleSet: () => rules.current(),
         settings,
         publisher,
-        history: history as HistorySink,
+        history: historyThread as HistoryThread,
         clock,
         logger,
         timerShards: () => timerShards,
@@ -290,7 +284,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
         identityKinds: ['user', 'anon', 'device', ...config.PROCESSOR_IDENTITY_TRAITS],
         resolver,
         store,
-        warehouse: warehouse as Warehouse,
+        warehouse: historyThread as HistoryThread,
         clock,
         windowsDays: settings.windowsDays,
         rfm: settings.rfm,
