@@ -6,12 +6,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../../lib/errors.ts';
+import { loadTopicSetup } from '../../lib/kafka/codecs.ts';
 import { openWarehouse } from '../../lib/warehouse/open.ts';
-import { loadSchemaCatalog } from '../../schemas/catalog.ts';
-import { AvroCodec } from '../../schemas/codec.ts';
 import type { EventRecord } from '../../schemas/records.ts';
-import { ConfluentSchemaRegistry, FileSchemaRegistry } from '../../schemas/schema-registry.ts';
-import { buildTopics, topicNamesFromConfig } from '../../schemas/topics.ts';
 import type { HistoryThreadRequest, HistoryThreadResponse, HistoryThreadSettings } from './history-thread.ts';
 import { unpackHistoryBatch } from './history-transport.ts';
 import { HistoryWriter } from './history-writer.ts';
@@ -21,10 +18,8 @@ if (!port) throw new Error('history-thread-worker.ts runs as a worker thread (st
 const settings = workerData as HistoryThreadSettings;
 
 async function start() {
-  const catalog = await loadSchemaCatalog();
-  const topics = buildTopics(topicNamesFromConfig(settings), catalog);
-  const registry = settings.SCHEMA_REGISTRY_URL ? new ConfluentSchemaRegistry(settings.SCHEMA_REGISTRY_URL) : new FileSchemaRegistry(catalog);
-  const codec = await AvroCodec.create<EventRecord>(registry, topics.events.subject, topics.events.valueSchema);
+  const { topics, codecs } = await loadTopicSetup(settings);
+  const codec = codecs.codecFor(topics.events);
   const warehouse = await openWarehouse(settings);
   const writer = new HistoryWriter(warehouse);
   const decode = async (bytes: Buffer): Promise<EventRecord> => {

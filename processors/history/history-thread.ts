@@ -1,16 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import { errorMessage } from '../../lib/errors.ts';
+import type { loadTopicSetup } from '../../lib/kafka/codecs.ts';
 import type { WarehouseConfig } from '../../lib/warehouse/open.ts';
 import type { QueryParams, Warehouse } from '../../lib/warehouse/warehouse.ts';
-import type { topicNamesFromConfig } from '../../schemas/topics.ts';
 import { type PackedHistoryBatch, packHistoryBatch } from './history-transport.ts';
 import type { HistoryBatch, HistorySink } from './history-writer.ts';
 
 /** What the history thread needs to open the warehouse and decode events. */
-export type HistoryThreadSettings = WarehouseConfig &
-  Parameters<typeof topicNamesFromConfig>[0] & {
-    readonly SCHEMA_REGISTRY_URL: string | undefined;
-  };
+export type HistoryThreadSettings = WarehouseConfig & Parameters<typeof loadTopicSetup>[0];
 
 export type HistoryThreadRequest = { readonly id: number } & (
   | { readonly op: 'query' | 'command'; readonly sql: string; readonly params: QueryParams }
