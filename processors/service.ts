@@ -27,6 +27,7 @@ import type { RuleSettings } from './logic/triggers.ts';
 import { ProcessorMetrics } from './metrics.ts';
 import { BatchProcessor } from './pipeline/batch-processor.ts';
 import { ConsumerLoop } from './pipeline/consumer-loop.ts';
+import { MemberLocks } from './pipeline/member-locks.ts';
 import { OutputPublisher } from './pipeline/output-publisher.ts';
 import { SegmentBackfill } from './pipeline/segment-backfill.ts';
 import { TimerLoop } from './pipeline/timer-loop.ts';
@@ -199,6 +200,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
           timerShards: shards,
           identityTraits: config.PROCESSOR_IDENTITY_TRAITS,
         },
+        locks: new MemberLocks(),
       });
       loop = new ConsumerLoop({
         consumer,

@@ -69,36 +69,38 @@ export function planResolution(
   factsOf: (memberId: string) => MemberFacts,
   newMemberId: (ref: IdentityRef) => string,
 ): ResolutionPlan {
-  const all = user ? [user, ...others] : [...others];
+  // Runs once per event: plain loops, no throwaway arrays.
   const userOwner = user ? ownerOf(user) : null;
-  const owners = others.map((ref) => ({ ref, owner: ownerOf(ref) }));
+  const owners = others.map(ownerOf);
   let memberId: string;
   let created = false;
   if (userOwner) {
     memberId = userOwner;
   } else if (user) {
     // An anonymous member this person was before becomes them.
-    const anonymous = owners.find((o) => o.owner !== null && !factsOf(o.owner).known);
-    memberId = anonymous?.owner ?? newMemberId(user);
-    created = !anonymous;
+    const anonymous = owners.find((owner) => owner !== null && !factsOf(owner).known);
+    memberId = anonymous ?? newMemberId(user);
+    created = anonymous === undefined;
   } else {
-    const first = owners.find((o) => o.owner !== null);
+    const first = owners.find((owner) => owner !== null);
     const origin = others[0];
     if (!first && !origin) throw new Error('an event with no identity cannot be resolved');
-    memberId = first?.owner ?? newMemberId(origin as IdentityRef);
-    created = !first;
+    memberId = first ?? newMemberId(origin as IdentityRef);
+    created = first === undefined;
   }
   const link: IdentityRef[] = [];
-  const merge = new Set<string>();
+  const merge: string[] = [];
   const refused: { identity: IdentityRef; heldBy: string }[] = [];
-  for (const ref of all) {
-    const owner = ref === user ? userOwner : (owners.find((o) => o.ref === ref)?.owner ?? null);
+  for (let i = user ? -1 : 0; i < others.length; i++) {
+    const ref = i < 0 ? (user as IdentityRef) : (others[i] as IdentityRef);
+    const owner = i < 0 ? userOwner : (owners[i] ?? null);
     if (owner === null) {
       if (!ref.lookupOnly) link.push(ref);
     } else if (owner !== memberId) {
-      if (factsOf(owner).known && user !== null) refused.push({ identity: ref, heldBy: owner });
-      else if (!factsOf(owner).known) merge.add(owner);
+      const known = factsOf(owner).known;
+      if (known && user !== null) refused.push({ identity: ref, heldBy: owner });
+      else if (!known && !merge.includes(owner)) merge.push(owner);
     }
   }
-  return { memberId, link, merge: [...merge], refused, created };
+  return { memberId, link, merge, refused, created };
 }

@@ -9,14 +9,25 @@ export type KeyedHash = (kind: string, value: string) => string;
 
 export function keyedHash(secret: string, cacheSize = 100_000): KeyedHash {
   // The same identities come back event after event; an HMAC costs several microseconds.
-  const cache = new Map<string, string>();
+  // Cached per kind by the value as sent, so a hit builds no string.
+  const cache = new Map<string, Map<string, string>>();
+  let cached = 0;
   return (kind, value) => {
-    const input = `${kind}\0${normalize(kind, value)}`;
-    let hashed = cache.get(input);
+    let byValue = cache.get(kind);
+    if (byValue === undefined) cache.set(kind, (byValue = new Map()));
+    let hashed = byValue.get(value);
     if (hashed === undefined) {
-      hashed = createHmac('sha256', secret).update(input).digest('base64url').slice(0, 32);
-      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
-      cache.set(input, hashed);
+      hashed = createHmac('sha256', secret)
+        .update(`${kind}\0${normalize(kind, value)}`)
+        .digest('base64url')
+        .slice(0, 32);
+      // Bounded: when full, start over (a miss only costs one HMAC).
+      if (cached >= cacheSize) {
+        for (const values of cache.values()) values.clear();
+        cached = 0;
+      }
+      byValue.set(value, hashed);
+      cached++;
     }
     return hashed;
   };

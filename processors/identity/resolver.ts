@@ -56,7 +56,10 @@ export class IdentityResolver {
   async #plan(events: readonly EventRecord[]): Promise<ResolvedEvent[]> {
     const identities = events.map((event) => identitiesOf(event, this.#hash, this.#identityTraits));
     const refs = new Map<string, IdentityRef>();
-    for (const { user, others } of identities) for (const ref of user ? [user, ...others] : others) refs.set(identityKey(ref), ref);
+    for (const { user, others } of identities) {
+      if (user) refs.set(identityKey(user), user);
+      for (const ref of others) refs.set(identityKey(ref), ref);
+    }
 
     const owners = new Map<string, string | null>();
     const refList = [...refs.values()];
@@ -87,22 +90,27 @@ export class IdentityResolver {
       return current;
     };
 
+    const NOT_KNOWN = { known: false };
+    const keyOf = new Map<IdentityRef, string>();
+    const key = (ref: IdentityRef) => {
+      let k = keyOf.get(ref);
+      if (k === undefined) keyOf.set(ref, (k = identityKey(ref)));
+      return k;
+    };
+    const ownerOf = (ref: IdentityRef) => {
+      const owner = owners.get(key(ref));
+      return owner ? follow(owner) : null;
+    };
+    const factsOf = (id: string) => facts.get(id) ?? NOT_KNOWN;
+    const newMemberId = (ref: IdentityRef) => `m_${this.#hash('member', key(ref)).slice(0, 24)}`;
     return events.map((event, index) => {
       const { user, others } = identities[index] as (typeof identities)[number];
-      const plan = planResolution(
-        user,
-        others,
-        (ref) => {
-          const owner = owners.get(identityKey(ref));
-          return owner ? follow(owner) : null;
-        },
-        (id) => ({ known: facts.get(id)?.known ?? false }),
-        (ref) => `m_${this.#hash('member', identityKey(ref)).slice(0, 24)}`,
-      );
+      const plan = planResolution(user, others, ownerOf, factsOf, newMemberId);
       // Later events of the batch see what this one decided.
-      for (const ref of plan.link) owners.set(identityKey(ref), plan.memberId);
-      const targetFacts = facts.get(plan.memberId) ?? { known: false, into: null };
-      facts.set(plan.memberId, { known: targetFacts.known || user !== null, into: null });
+      for (const ref of plan.link) owners.set(key(ref), plan.memberId);
+      const targetFacts = facts.get(plan.memberId);
+      if (targetFacts === undefined || targetFacts.into !== null || (!targetFacts.known && user !== null))
+        facts.set(plan.memberId, { known: (targetFacts?.known ?? false) || user !== null, into: null });
       for (const merged of plan.merge) facts.set(merged, { known: false, into: plan.memberId });
       return { event, plan };
     });

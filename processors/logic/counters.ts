@@ -28,18 +28,22 @@ export const DEFAULT_COUNTERS: readonly CounterSpec[] = [
 
 export const DEFAULT_WINDOWS_DAYS: readonly number[] = [1, 7, 30, 90, 365];
 
-/** The amount a counter adds for an event (0 when it only counts), or undefined when it does not count it. */
-export function counterAmount(spec: CounterSpec, event: EventRecord, properties: Record<string, unknown>): number | undefined {
+/**
+ * The amount a counter adds for an event (0 when it only counts), or undefined when it
+ * does not count it. Properties are asked for only when the counter needs them (most
+ * events are counted by type or name alone, and parsing their properties is not free).
+ */
+export function counterAmount(spec: CounterSpec, event: EventRecord, properties: () => Record<string, unknown>): number | undefined {
   if (spec.event !== undefined && (event.type !== 'track' || event.event !== spec.event)) return undefined;
   if (spec.types !== undefined && !spec.types.includes(event.type)) return undefined;
   if (spec.where) {
-    const actual = properties[spec.where.property];
+    const actual = properties()[spec.where.property];
     const { op, value } = spec.where;
     const holds =
       op === 'eq' ? actual === value : typeof actual === 'number' && typeof value === 'number' && (op === 'gte' ? actual >= value : actual <= value);
     if (!holds) return undefined;
   }
   if (spec.sumProperty === undefined) return 0;
-  const amount = properties[spec.sumProperty];
+  const amount = properties()[spec.sumProperty];
   return typeof amount === 'number' && Number.isFinite(amount) ? amount : 0;
 }

@@ -114,12 +114,14 @@ export interface Applied {
 }
 
 /** Keeps the member's outstanding coupons: received adds, redeemed (or used on an order) removes. */
-function trackCoupons(state: MemberState, event: EventRecord, properties: Record<string, unknown>, changed: Set<string>): void {
-  if (event.type !== 'track') return;
-  const id = event.event === 'Order Completed' ? properties.coupon : properties.coupon_id;
+const COUPON_EVENTS = new Set(['Coupon Received', 'Coupon Redeemed', 'Order Completed']);
+
+function trackCoupons(state: MemberState, event: EventRecord, properties: () => Record<string, unknown>, changed: Set<string>): void {
+  if (event.type !== 'track' || !COUPON_EVENTS.has(event.event ?? '')) return;
+  const id = event.event === 'Order Completed' ? properties().coupon : properties().coupon_id;
   if (typeof id !== 'string' || id === '') return;
   if (event.event === 'Coupon Received') {
-    const expires = properties.expires_at;
+    const expires = properties().expires_at;
     const expiresAt = typeof expires === 'number' ? expires : typeof expires === 'string' && !Number.isNaN(Date.parse(expires)) ? Date.parse(expires) : null;
     state.coupons[id] = expiresAt;
     changed.add('coupons');
@@ -136,7 +138,8 @@ function trackCoupons(state: MemberState, event: EventRecord, properties: Record
  */
 export function applyEvent(state: MemberState, event: EventRecord, config: StateConfig): Applied {
   const at = event.timestamp;
-  const properties = parseJsonObject(event.properties);
+  let parsed: Record<string, unknown> | undefined;
+  const properties = () => (parsed ??= parseJsonObject(event.properties));
   const changed = new Set<string>(['first_seen_at', 'last_seen_at']);
   state.firstSeenAt = state.firstSeenAt === null ? at : Math.min(state.firstSeenAt, at);
   state.lastSeenAt = state.lastSeenAt === null ? at : Math.max(state.lastSeenAt, at);
@@ -156,10 +159,14 @@ export function applyEvent(state: MemberState, event: EventRecord, config: State
 
   trackCoupons(state, event, properties, changed);
 
-  const total = typeof properties.total === 'number' ? properties.total : typeof properties.revenue === 'number' ? properties.revenue : 0;
+  const orderTotal = () => {
+    const { total, revenue } = properties();
+    return typeof total === 'number' ? total : typeof revenue === 'number' ? revenue : 0;
+  };
   let ordersChanged = false;
   if (event.type === 'track' && event.event === 'Order Completed') {
     const o = state.orders;
+    const total = orderTotal();
     o.count++;
     o.spend = roundMoney(o.spend + total);
     o.firstAt = o.firstAt === null ? at : Math.min(o.firstAt, at);
@@ -169,6 +176,7 @@ export function applyEvent(state: MemberState, event: EventRecord, config: State
     ordersChanged = true;
     changed.add('orders').add('rfm');
   } else if (event.type === 'track' && event.event === 'Order Refunded') {
+    const total = orderTotal();
     state.orders.refunds++;
     state.orders.refunded = roundMoney(state.orders.refunded + total);
     addToBuckets(state.paid, at, -total, 0);
@@ -176,7 +184,8 @@ export function applyEvent(state: MemberState, event: EventRecord, config: State
   }
 
   const now = Math.max(at, state.lifecycle?.evaluatedAt ?? at, state.lastSeenAt ?? at);
-  for (const buckets of [...Object.values(state.counters), state.paid]) pruneBuckets(buckets, now, config.longestWindowDays);
+  for (const name in state.counters) pruneBuckets(state.counters[name] as DayBuckets, now, config.longestWindowDays);
+  pruneBuckets(state.paid, now, config.longestWindowDays);
   state.orders.recent = trimRecentOrders(state.orders.recent, now, config.lifecycle);
 
   // The first event of a member makes it a prospect; orders may move it on.

@@ -14,6 +14,7 @@ import { foldMember } from '../logic/merge.ts';
 import { exitAllSegments, updateSegments } from '../logic/segments.ts';
 import { applyTriggers, type RuleSettings } from '../logic/triggers.ts';
 import { type LoadedMember, type MemberStore, type MemberWrite, type OutboxEntry, outboxEntries } from '../store/member-store.ts';
+import type { MemberLocks } from './member-locks.ts';
 
 export interface SourceRecord {
   readonly partition: number;
@@ -91,6 +92,7 @@ export class BatchProcessor {
   readonly #hash: KeyedHash;
   readonly #segments: RuleSettings;
   readonly #rules: () => RuleSet;
+  readonly #locks: MemberLocks;
 
   constructor(deps: {
     codec: AvroCodec<EventRecord>;
@@ -102,7 +104,10 @@ export class BatchProcessor {
     segments: RuleSettings;
     rules: () => RuleSet;
     limits: ProcessingLimits;
+    /** Shared by every slice this processor applies at once. */
+    locks: MemberLocks;
   }) {
+    this.#locks = deps.locks;
     this.#segments = deps.segments;
     this.#rules = deps.rules;
     this.#hash = deps.hash;
@@ -151,18 +156,29 @@ export class BatchProcessor {
         accepted.push({ record, event });
       }
     }
-    const partitionKey = (record: SourceRecord) => `${topic}/${record.partition}`;
+    const partitionKeys = new Map<number, string>();
+    const partitionKey = (record: SourceRecord) => {
+      let key = partitionKeys.get(record.partition);
+      if (key === undefined) partitionKeys.set(record.partition, (key = `${topic}/${record.partition}`));
+      return key;
+    };
     let resolved: ResolvedEvent[] = [];
     let outcome: { outboxes: Map<string, readonly OutboxEntry[]>; applied: number; duplicates: number } | undefined;
     for (let attempt = 1; !outcome; attempt++) {
       if (attempt > 5) throw new Error('members kept changing under this processor (another replica writing them); the batch will be retried');
       // Resolved again on every attempt: a conflict may mean a member was merged meanwhile.
       // Identities are resolved from the event as sent; everything stored gets the protected copy.
-      resolved = (await this.#resolver.resolve(accepted.map((a) => a.event))).map((r) => ({
-        ...r,
-        event: protectEvent(r.event, this.#limits.identityTraits, this.#hash),
+      resolved = (await this.#resolver.resolve(accepted.map((a) => a.event))).map(({ event, plan }) => ({
+        event: protectEvent(event, this.#limits.identityTraits, this.#hash),
+        plan,
       }));
-      outcome = await this.#applyInOrder(resolved, accepted, partitionKey, now);
+      // Another slice of this process working on one of these members finishes first.
+      const release = await this.#locks.claim(resolved.flatMap((r) => [r.plan.memberId, ...r.plan.merge]));
+      try {
+        outcome = await this.#applyInOrder(resolved, accepted, partitionKey, now);
+      } finally {
+        release();
+      }
     }
     const identityChanges = this.#identityChanges(resolved);
     const { outboxes, applied, duplicates } = outcome;
@@ -188,10 +204,12 @@ export class BatchProcessor {
     now: number,
   ): Promise<{ outboxes: Map<string, readonly OutboxEntry[]>; applied: number; duplicates: number } | undefined> {
     const messageIds = new Map<string, string[]>();
-    resolved.forEach(({ plan, event }) => {
-      messageIds.set(plan.memberId, [...(messageIds.get(plan.memberId) ?? []), event.messageId]);
+    for (const { plan, event } of resolved) {
+      const ids = messageIds.get(plan.memberId);
+      if (ids) ids.push(event.messageId);
+      else messageIds.set(plan.memberId, [event.messageId]);
       for (const source of plan.merge) if (!messageIds.has(source)) messageIds.set(source, []);
-    });
+    }
     const loaded = await this.#store.load([...messageIds].map(([memberId, ids]) => ({ memberId, messageIds: ids })));
     const mergeSources = [...new Set(resolved.flatMap((r) => r.plan.merge))];
     const seenBySource = new Map(await Promise.all(mergeSources.map(async (id) => [id, await this.#store.allSeen(id)] as const)));
@@ -260,12 +278,14 @@ export class BatchProcessor {
       for (const input of applyComputedTraits(target.state, event, rules, at)) changed.add(input);
       const segmentChanges = updateSegments(target.state, target.known, rules, at, plan.merge.length > 0 ? 'all' : changed, event.messageId, this.#segments);
       target.segmentChanges.push(...segmentChanges);
-      const changedTraits = new Set([...changed].filter((c) => c.startsWith('traits.')).map((c) => c.slice('traits.'.length)));
+      const changedTraits = new Set<string>();
+      for (const c of changed) if (c.startsWith('traits.')) changedTraits.add(c.slice('traits.'.length));
       target.triggerFirings.push(
         ...applyTriggers(target.state, target.known, rules, { event, segmentChanges, transitions: outputs, at, changedTraits }, this.#segments),
       );
       target.state.applied[key] = offset;
-      markSeen(target, [{ messageId: event.messageId, receivedAt: event.receivedAt }]);
+      target.seen.push({ messageId: event.messageId, receivedAt: event.receivedAt });
+      target.seenIds.add(event.messageId);
       applied++;
     });
 
@@ -295,6 +315,7 @@ export class BatchProcessor {
   #identityChanges(resolved: readonly ResolvedEvent[]): IdentityChange[] {
     const changes: IdentityChange[] = [];
     for (const { event, plan } of resolved) {
+      if (plan.link.length === 0 && plan.merge.length === 0 && plan.refused.length === 0) continue;
       const base = { memberId: plan.memberId, at: event.timestamp, messageId: event.messageId };
       for (const ref of plan.link) changes.push({ ...base, action: 'linked', kind: ref.kind, identityHash: ref.hash, otherMemberId: '' });
       for (const merged of plan.merge) changes.push({ ...base, action: 'merged', kind: '', identityHash: '', otherMemberId: merged });

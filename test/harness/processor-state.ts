@@ -8,6 +8,7 @@ import { DEFAULT_LIFECYCLE } from '../../processors/logic/lifecycle.ts';
 import { memberView } from '../../processors/logic/member-view.ts';
 import { DEFAULT_RFM } from '../../processors/logic/rfm.ts';
 import { BatchProcessor, type SourceRecord } from '../../processors/pipeline/batch-processor.ts';
+import { MemberLocks } from '../../processors/pipeline/member-locks.ts';
 import { TimerSweeper } from '../../processors/pipeline/timer-sweeper.ts';
 import { keysWithPrefix } from '../../processors/store/keys.ts';
 import { lifecycleRecordsIn, MemberStore, type OutboxEntry, segmentChangesIn, triggerFiringsIn } from '../../processors/store/member-store.ts';
@@ -45,7 +46,7 @@ export async function processorState(redis: Redis, start: Date, options: { rules
     timerShards: 4,
     identityTraits: DEFAULT_IDENTITY_TRAITS,
   };
-  const processor = new BatchProcessor({ codec, resolver, store, clock, hash, state: STATE_CONFIG, segments, rules, limits });
+  const processor = new BatchProcessor({ codec, resolver, store, clock, hash, state: STATE_CONFIG, segments, rules, limits, locks: new MemberLocks() });
   const sweeper = new TimerSweeper({ redis, keys, store, clock, segments, rules, seenHorizonMs: limits.dedupHorizonMs });
   let nextOffset = 0;
   let seq = 0;
