@@ -1,5 +1,5 @@
 import type { EventRecord } from '../../schemas/records.ts';
-import type { HistoryBatch, HistoryEvent } from './history-writer.ts';
+import type { DecodedHistoryBatch, HistoryBatch } from './history-writer.ts';
 
 /**
  * A history batch as posted to the history thread. Copying event objects between threads
@@ -14,14 +14,14 @@ export interface PackedHistoryBatch extends Omit<HistoryBatch, 'events'> {
 }
 
 export function packHistoryBatch(batch: HistoryBatch): { packed: PackedHistoryBatch; transfer: ArrayBuffer[] } {
-  const withBytes: (HistoryEvent & { encoded: Buffer })[] = [];
+  const withBytes: { memberId: string; encoded: Buffer }[] = [];
   const events: { memberId: string; event: EventRecord }[] = [];
   let size = 0;
   for (const e of batch.events) {
-    if (e.encoded) {
-      withBytes.push(e as HistoryEvent & { encoded: Buffer });
+    if ('encoded' in e) {
+      withBytes.push(e);
       size += e.encoded.length;
-    } else events.push({ memberId: e.memberId, event: e.event });
+    } else events.push(e);
   }
   // Its own ArrayBuffer (not Node's shared pool), so it can be transferred rather than copied.
   const bytes = new Uint8Array(new ArrayBuffer(size));
@@ -44,9 +44,9 @@ export function packHistoryBatch(batch: HistoryBatch): { packed: PackedHistoryBa
 }
 
 /** The batch again, with each encoded event decoded by `decode` (which throws when it cannot). */
-export async function unpackHistoryBatch(packed: PackedHistoryBatch, decode: (bytes: Buffer) => Promise<EventRecord>): Promise<HistoryBatch> {
+export async function unpackHistoryBatch(packed: PackedHistoryBatch, decode: (bytes: Buffer) => Promise<EventRecord>): Promise<DecodedHistoryBatch> {
   const { memberIds, bytes, ends } = packed.encoded;
-  const events: HistoryEvent[] = [...packed.events];
+  const events = [...packed.events];
   let start = 0;
   for (let i = 0; i < memberIds.length; i++) {
     const end = ends[i] as number;

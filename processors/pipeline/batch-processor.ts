@@ -3,7 +3,7 @@ import { MS_PER_DAY } from '../../lib/clock.ts';
 import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
-import type { HistoryEvent } from '../history/history-writer.ts';
+import type { AppliedEvent } from '../history/history-writer.ts';
 import { identityKey } from '../identity/identities.ts';
 import type { KeyedHash } from '../identity/keyed-hash.ts';
 import { protectEvent } from '../identity/protect.ts';
@@ -52,7 +52,7 @@ export interface BatchResult {
   readonly deadLetters: DeadLetterRecord[];
   /** Outputs to publish, per member, in order: entries from earlier attempts first. */
   readonly outboxes: Map<string, readonly OutboxEntry[]>;
-  readonly events: HistoryEvent[];
+  readonly events: AppliedEvent[];
   readonly identityChanges: IdentityChange[];
   readonly applied: number;
   readonly duplicates: number;

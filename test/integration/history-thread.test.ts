@@ -71,8 +71,8 @@ describe.each(targets)('history thread: %s (needs ClickHouse)', (_name, settings
       };
       await thread.write({
         events: [
-          { memberId: 'm1', event: order, encoded: codec.encode(order) },
-          { memberId: 'm1', event: identify, encoded: null },
+          { memberId: 'm1', encoded: codec.encode(order) },
+          { memberId: 'm1', event: identify },
         ],
         identityChanges: [],
         transitions: [transition],

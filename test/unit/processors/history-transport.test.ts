@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { packHistoryBatch, unpackHistoryBatch } from '../../../processors/history/history-transport.ts';
-import type { HistoryBatch } from '../../../processors/history/history-writer.ts';
+import { type HistoryBatch, historyEventOf } from '../../../processors/history/history-writer.ts';
 import type { EventRecord } from '../../../schemas/records.ts';
 import { testEvent } from '../../harness/test-event.ts';
 
@@ -16,9 +16,9 @@ describe('history transport', () => {
     const transition = { id: 't', memberId: 'm1', fromStage: null, toStage: 'prospect' as const, at: 1, causeEventId: 'a', reason: 'first event' };
     const batch: HistoryBatch = {
       events: [
-        { memberId: 'm1', event: a, encoded: encode(a) },
-        { memberId: 'm2', event: b, encoded: null },
-        { memberId: 'm1', event: c, encoded: encode(c) },
+        { memberId: 'm1', encoded: encode(a) },
+        { memberId: 'm2', event: b },
+        { memberId: 'm1', encoded: encode(c) },
       ],
       identityChanges: [],
       transitions: [transition],
@@ -49,5 +49,18 @@ describe('history transport', () => {
   it('packs a batch without events', async () => {
     const { packed } = packHistoryBatch({ events: [], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] });
     expect((await unpackHistoryBatch(packed, decode)).events).toEqual([]);
+  });
+
+  it('holds an applied event as a copy of its bytes when it has them, else as the object', () => {
+    const event = testEvent('a', 1);
+    // A fetched response of its own (Buffer.alloc does not use Node's shared pool).
+    const fetched = Buffer.alloc(1_000 + encode(event).length);
+    encode(event).copy(fetched, 1_000);
+    const bytes = fetched.subarray(fetched.length - encode(event).length);
+    const held = historyEventOf({ memberId: 'm1', event, encoded: bytes });
+    expect(held).toEqual({ memberId: 'm1', encoded: encode(event) });
+    // A copy: it does not keep the fetched response alive.
+    expect((held as { encoded: Buffer }).encoded.buffer).not.toBe(fetched.buffer);
+    expect(historyEventOf({ memberId: 'm2', event, encoded: null })).toEqual({ memberId: 'm2', event });
   });
 });

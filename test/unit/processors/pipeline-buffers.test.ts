@@ -89,7 +89,7 @@ describe('BufferedHistory', () => {
     const writer: HistorySink = {
       write: ({ events }) =>
         new Promise<void>((resolve, reject) => {
-          pending.push({ resolve: () => resolve(void written.push(events.map((e) => e.event.messageId))), reject });
+          pending.push({ resolve: () => resolve(void written.push(events.map((e) => ('event' in e ? e.event.messageId : '')))), reject });
         }),
     };
     const history = new BufferedHistory(writer, { maxRows: 3, maxAgeMs: 1_000 });
