@@ -164,6 +164,8 @@ export class BatchProcessor {
     };
     let resolved: ResolvedEvent[] = [];
     let outcome: { outboxes: Map<string, readonly OutboxEntry[]>; applied: number; duplicates: number } | undefined;
+    // Events an earlier attempt applied and saved: skipped on the next attempt, but applied, not duplicates.
+    const savedByEarlierAttempt = new Set<number>();
     for (let attempt = 1; !outcome; attempt++) {
       if (attempt > 5) throw new Error('members kept changing under this processor (another replica writing them); the batch will be retried');
       // Resolved again on every attempt: a conflict may mean a member was merged meanwhile.
@@ -175,7 +177,7 @@ export class BatchProcessor {
       // Another slice of this process working on one of these members finishes first.
       const release = await this.#locks.claim(resolved.flatMap((r) => [r.plan.memberId, ...r.plan.merge]));
       try {
-        outcome = await this.#applyInOrder(resolved, accepted, partitionKey, now);
+        outcome = await this.#applyInOrder(resolved, accepted, partitionKey, now, savedByEarlierAttempt);
       } finally {
         release();
       }
@@ -195,13 +197,15 @@ export class BatchProcessor {
    * (so a merge folds in what the anonymous member did earlier in the same batch), then
    * saves them all. If another writer changed a member meanwhile, returns undefined and
    * the whole batch is applied again from fresh reads: what was saved is then skipped
-   * as already applied, and its outbox entries come back for publishing.
+   * as already applied (and noted in `savedByEarlierAttempt`, to be counted as applied),
+   * and its outbox entries come back for publishing.
    */
   async #applyInOrder(
     resolved: readonly ResolvedEvent[],
     accepted: readonly { record: SourceRecord; event: EventRecord }[],
     partitionKey: (record: SourceRecord) => string,
     now: number,
+    savedByEarlierAttempt: Set<number>,
   ): Promise<{ outboxes: Map<string, readonly OutboxEntry[]>; applied: number; duplicates: number } | undefined> {
     const messageIds = new Map<string, string[]>();
     for (const { plan, event } of resolved) {
@@ -247,6 +251,8 @@ export class BatchProcessor {
     const merges: { source: string; into: string }[] = [];
     let applied = 0;
     let duplicates = 0;
+    /** Event index -> the member it was applied to in this attempt. */
+    const appliedTo = new Map<number, string>();
     // One rule set for the whole batch: a rule change applies from the next batch on.
     const rules = this.#rules();
     resolved.forEach(({ event, plan }, index) => {
@@ -268,7 +274,8 @@ export class BatchProcessor {
       if (offset <= (target.state.applied[key] ?? -1) || seenBefore) {
         if (plan.merge.length > 0)
           target.segmentChanges.push(...updateSegments(target.state, target.known, rules, segmentsAt(), 'all', event.messageId, this.#segments));
-        duplicates++;
+        if (savedByEarlierAttempt.has(index)) applied++;
+        else duplicates++;
         return;
       }
       const { outputs, changed } = applyEvent(target.state, event, this.#state);
@@ -286,6 +293,7 @@ export class BatchProcessor {
       target.state.applied[key] = offset;
       target.seen.push({ messageId: event.messageId, receivedAt: event.receivedAt });
       target.seenIds.add(event.messageId);
+      appliedTo.set(index, plan.memberId);
       applied++;
     });
 
@@ -303,7 +311,11 @@ export class BatchProcessor {
       timerShard: timerShardOf(memberId, this.#limits.timerShards),
     }));
     const conflicts = await this.#store.save(writes);
-    if (conflicts.length > 0) return undefined;
+    if (conflicts.length > 0) {
+      const refused = new Set(conflicts);
+      for (const [index, memberId] of appliedTo) if (!refused.has(memberId)) savedByEarlierAttempt.add(index);
+      return undefined;
+    }
 
     const outboxes = new Map<string, readonly OutboxEntry[]>();
     for (const write of writes) outboxes.set(write.memberId, [...(loaded.get(write.memberId) as LoadedMember).outbox, ...write.outbox]);

@@ -91,6 +91,33 @@ describe('processor state in Redis, step by step (needs Redis)', () => {
     expect(await p.view('user', 'u-r')).toEqual(before);
   });
 
+  it('applies a batch again when another writer changed one of its members, and counts what the first attempt saved as applied, not duplicate', async () => {
+    const p = await processorState(redis, new Date('2026-04-01T09:00:00Z'));
+    const save = p.store.save.bind(p.store);
+    let interfered = false;
+    // Another writer changes one member between this batch's read and its write, once.
+    p.store.save = async (writes) => {
+      if (!interfered) {
+        interfered = true;
+        await redis.hincrby(p.keys.member((writes.at(-1) as (typeof writes)[number]).memberId), 'v', 1);
+      }
+      return save(writes);
+    };
+    const result = await p.feed([
+      p.event({ userId: 'u-a', event: 'Product Viewed' }),
+      p.event({ userId: 'u-b', event: 'Product Viewed' }),
+      p.event({ userId: 'u-a', event: 'Order Completed', properties: order('oa', 10) }),
+      p.event({ userId: 'u-b', event: 'Order Completed', properties: order('ob', 20) }),
+    ]);
+    expect(interfered).toBe(true);
+    expect(result).toMatchObject({ applied: 4, duplicates: 0 });
+    const a = (await p.view('user', 'u-a'))?.memberId;
+    // The outputs of the member saved by the first attempt come back from its outbox, once.
+    expect(result.lifecycle.map((t) => `${t.memberId === a ? 'a' : 'b'}:${t.toStage}`).sort()).toEqual(['a:new', 'a:prospect', 'b:new', 'b:prospect']);
+    expect((await p.view('user', 'u-a'))?.counters.events?.['1d']).toEqual({ count: 2, sum: 0 });
+    expect((await p.view('user', 'u-b'))?.counters.orders?.['1d']).toEqual({ count: 1, sum: 20 });
+  });
+
   it('drops the client retries of an old log replayed today, and keeps only the newest message ids past the horizon', async () => {
     const p = await processorState(redis, new Date('2026-06-01T09:00:00Z'));
     const longAgo = p.clock.now() - 60 * 86_400_000;
