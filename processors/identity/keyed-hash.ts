@@ -14,7 +14,10 @@ export function keyedHash(secret: string, cacheSize = 100_000): KeyedHash {
   let cached = 0;
   return (kind, value) => {
     let byValue = cache.get(kind);
-    if (byValue === undefined) cache.set(kind, (byValue = new Map()));
+    if (byValue === undefined) {
+      byValue = new Map();
+      cache.set(kind, byValue);
+    }
     let hashed = byValue.get(value);
     if (hashed === undefined) {
       hashed = createHmac('sha256', secret)

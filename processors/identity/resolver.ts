@@ -94,7 +94,10 @@ export class IdentityResolver {
     const keyOf = new Map<IdentityRef, string>();
     const key = (ref: IdentityRef) => {
       let k = keyOf.get(ref);
-      if (k === undefined) keyOf.set(ref, (k = identityKey(ref)));
+      if (k === undefined) {
+        k = identityKey(ref);
+        keyOf.set(ref, k);
+      }
       return k;
     };
     const ownerOf = (ref: IdentityRef) => {

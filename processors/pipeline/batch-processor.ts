@@ -159,7 +159,10 @@ export class BatchProcessor {
     const partitionKeys = new Map<number, string>();
     const partitionKey = (record: SourceRecord) => {
       let key = partitionKeys.get(record.partition);
-      if (key === undefined) partitionKeys.set(record.partition, (key = `${topic}/${record.partition}`));
+      if (key === undefined) {
+        key = `${topic}/${record.partition}`;
+        partitionKeys.set(record.partition, key);
+      }
       return key;
     };
     let resolved: ResolvedEvent[] = [];
