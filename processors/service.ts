@@ -98,7 +98,7 @@ export interface ProcessorService {
   url(): string;
 }
 
-/** The settings the history thread opens ClickHouse and decodes events with (and no secrets). */
+/** The settings the history thread opens ClickHouse and decodes events with: no other secret than ClickHouse's password (not the HMAC secret, not the API tokens). */
 function historyThreadSettings(config: ProcessorConfig): HistoryThreadSettings {
   const { CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, CLICKHOUSE_PATH, SCHEMA_REGISTRY_URL } = config;
   const { KAFKA_TOPIC_EVENTS, KAFKA_TOPIC_SEGMENT_CHANGES, KAFKA_TOPIC_TRIGGERS, KAFKA_TOPIC_LIFECYCLE, KAFKA_TOPIC_DLQ } = config;

@@ -1,5 +1,5 @@
 import type { EventRecord } from '../../schemas/records.ts';
-import type { DecodedHistoryBatch, HistoryBatch } from './history-writer.ts';
+import type { DecodedHistoryBatch, DecodedHistoryEvent, EncodedHistoryEvent, HistoryBatch } from './history-writer.ts';
 
 /**
  * A history batch as posted to the history thread. Copying event objects between threads
@@ -10,12 +10,12 @@ import type { DecodedHistoryBatch, HistoryBatch } from './history-writer.ts';
  */
 export interface PackedHistoryBatch extends Omit<HistoryBatch, 'events'> {
   readonly encoded: { readonly memberIds: readonly string[]; readonly bytes: Uint8Array; readonly ends: Uint32Array };
-  readonly events: readonly { readonly memberId: string; readonly event: EventRecord }[];
+  readonly events: readonly DecodedHistoryEvent[];
 }
 
 export function packHistoryBatch(batch: HistoryBatch): { packed: PackedHistoryBatch; transfer: ArrayBuffer[] } {
-  const withBytes: { memberId: string; encoded: Buffer }[] = [];
-  const events: { memberId: string; event: EventRecord }[] = [];
+  const withBytes: EncodedHistoryEvent[] = [];
+  const events: DecodedHistoryEvent[] = [];
   let size = 0;
   for (const e of batch.events) {
     if ('encoded' in e) {

@@ -10,13 +10,16 @@ export interface AppliedEvent {
   readonly encoded?: Buffer | null;
 }
 
+export type DecodedHistoryEvent = { readonly memberId: string; readonly event: EventRecord };
+export type EncodedHistoryEvent = { readonly memberId: string; readonly encoded: Buffer };
+
 /**
  * An event waiting to be written to the events table. One the processor did not change is
  * held as its bytes (a few hundred bytes each, and what the history thread is sent) rather
  * than as the decoded object: 20,000 buffered objects outlive the young generation and
  * make garbage collection costly.
  */
-export type HistoryEvent = { readonly memberId: string; readonly event: EventRecord } | { readonly memberId: string; readonly encoded: Buffer };
+export type HistoryEvent = DecodedHistoryEvent | EncodedHistoryEvent;
 
 /** An applied event as history holds it; the bytes are copied so the fetched response they were cut from can be freed. */
 export function historyEventOf({ memberId, event, encoded }: AppliedEvent): HistoryEvent {
@@ -33,7 +36,7 @@ export interface HistoryBatch<Event = HistoryEvent> {
 }
 
 /** A batch whose events are all objects (as the writer needs them). */
-export type DecodedHistoryBatch = HistoryBatch<{ readonly memberId: string; readonly event: EventRecord }>;
+export type DecodedHistoryBatch = HistoryBatch<DecodedHistoryEvent>;
 
 export const historyRows = (batch: HistoryBatch<unknown>) =>
   batch.events.length + batch.identityChanges.length + batch.transitions.length + batch.segmentChanges.length + batch.triggerFirings.length;

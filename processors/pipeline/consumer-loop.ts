@@ -92,8 +92,7 @@ export class ConsumerLoop {
     this.#workers = Array.from({ length: options.concurrency }, () => this.#work());
     // Slices flush when the buffer is full; this writes the quiet end of traffic.
     this.#flushTimer = setInterval(() => {
-      if (this.#deps.history.due(this.#deps.clock.now()))
-        this.#flushAndCommit().catch((error: unknown) => logger.warn({ err: error }, 'history flush failed; it is retried'));
+      if (this.#deps.history.due(this.#deps.clock.now())) this.#flushAndCommit().catch(this.#reportFlushFailure);
     }, options.flushIntervalMs);
     await consumer.connect();
     // A group with no committed offsets starts at the start of the topic, or only at new records.
@@ -177,9 +176,12 @@ export class ConsumerLoop {
       const flushed = this.#flushAndCommit();
       // Applying goes on while ClickHouse writes; it waits only when writes fall behind.
       if (history.writesInFlight > 1) await flushed;
-      else flushed.catch((error: unknown) => this.#deps.logger.warn({ err: error }, 'history flush failed; it is retried'));
+      else flushed.catch(this.#reportFlushFailure);
     }
   }
+
+  /** For flushes nobody waits on: a failed one keeps its rows and offsets for the next. */
+  readonly #reportFlushFailure = (error: unknown): void => this.#deps.logger.warn({ err: error }, 'history flush failed; it is retried');
 
   /**
    * Writes the buffered history, then commits every offset it covers. If either fails,
