@@ -8,7 +8,6 @@
  * Records are the generated workload, Avro-encoded, spread over 16 partitions by the
  * events topic key; slices take two partitions each, as the consumer loop does.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
@@ -16,8 +15,6 @@ import { ManualClock } from '../lib/clock.ts';
 import { DEFAULT_IDENTITY_TRAITS } from '../processors/identity/identities.ts';
 import { keyedHash } from '../processors/identity/keyed-hash.ts';
 import { IdentityResolver } from '../processors/identity/resolver.ts';
-import { DEFAULT_WINDOWS_DAYS } from '../processors/logic/counters.ts';
-import { DEFAULT_RFM } from '../processors/logic/rfm.ts';
 import { BatchProcessor, type SourceRecord, timerShardOf } from '../processors/pipeline/batch-processor.ts';
 import { MemberLocks } from '../processors/pipeline/member-locks.ts';
 import { keysWithPrefix } from '../processors/store/keys.ts';
@@ -30,21 +27,16 @@ import { FileSchemaRegistry } from '../schemas/schema-registry.ts';
 import { eventsTopicKey } from '../schemas/topics.ts';
 import { terminate } from '../scripts/stack/processes.ts';
 import { startLocalRedis } from '../scripts/stack/redis-server.ts';
-import { STATE_CONFIG } from '../test/harness/processor-state.ts';
+import { RULE_SETTINGS, STATE_CONFIG } from '../test/harness/processor-state.ts';
 import { toEventRecord } from '../test/workload/event-record.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { writeResults } from './results.ts';
+import { cpuSecondsOf } from './support/cpu.ts';
 
 const target = Number(process.argv[2] ?? 100_000);
 const concurrency = Number(process.argv[3] ?? 2);
 const perPartition = Number(process.argv[4] ?? 500);
 const PARTITIONS = 16;
-
-/** CPU seconds used so far by a process, or by one of its threads. */
-function cpuSecondsOf(path: string): number {
-  const fields = readFileSync(path, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 const redisServer = await startLocalRedis(resolve('.segstream/bench'));
 const redis = new Redis(redisServer.url);
@@ -88,7 +80,7 @@ try {
     clock: new ManualClock(new Date(now)),
     hash,
     state: STATE_CONFIG,
-    segments: { state: STATE_CONFIG, windowsDays: DEFAULT_WINDOWS_DAYS, rfm: DEFAULT_RFM, triggers: { dailyCap: 3, defaultTimeZone: 'UTC' } },
+    segments: RULE_SETTINGS,
     rules: () => NO_RULES,
     limits: {
       retentionDays: 400,
@@ -106,11 +98,9 @@ try {
     for (const entry of list.getEntries()) gcPauseMs += entry.duration;
   });
   gc.observe({ entryTypes: ['gc'] });
-  const mainThread = `/proc/${process.pid}/task/${process.pid}/stat`;
-  const redisProcess = `/proc/${redisServer.pid}/stat`;
   const cpuBefore = process.cpuUsage();
-  const mainBefore = cpuSecondsOf(mainThread);
-  const redisBefore = cpuSecondsOf(redisProcess);
+  const mainBefore = cpuSecondsOf(process.pid, process.pid);
+  const redisBefore = cpuSecondsOf(redisServer.pid);
   const began = performance.now();
   let applied = 0;
   await Promise.all(
@@ -134,9 +124,9 @@ try {
     eventsPerSecond: Math.round(events / seconds),
     cpuMicrosPerEvent: {
       node: micros((cpu.user + cpu.system) / 1e6),
-      mainThread: micros(cpuSecondsOf(mainThread) - mainBefore),
+      mainThread: micros(cpuSecondsOf(process.pid, process.pid) - mainBefore),
       mainThreadGcPauses: micros(gcPauseMs / 1000),
-      redis: micros(cpuSecondsOf(redisProcess) - redisBefore),
+      redis: micros(cpuSecondsOf(redisServer.pid) - redisBefore),
     },
   };
   const c = figures.cpuMicrosPerEvent;

@@ -12,7 +12,7 @@
  * three share this machine's cores.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,13 +36,7 @@ import { startLocalRedis } from '../scripts/stack/redis-server.ts';
 import { toEventRecord } from '../test/workload/event-record.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { writeResults } from './results.ts';
-
-/** CPU seconds a process (or, with a thread id, one of its threads) has used so far (Linux /proc; user + system). */
-function cpuSecondsOf(pid: number, thread?: number): number {
-  const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
-  const fields = readFileSync(path, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+import { cpuSecondsOf } from './support/cpu.ts';
 
 /** The q-quantile of a Prometheus histogram, interpolated within its bucket as histogram_quantile does. */
 function histogramQuantile(buckets: readonly { le: number; count: number }[], q: number): number {

@@ -21,6 +21,8 @@ import { testEvent } from './test-event.ts';
 
 export const TOPIC = 'segstream.events.v1';
 export const STATE_CONFIG = { counters: DEFAULT_COUNTERS, longestWindowDays: 365, lifecycle: DEFAULT_LIFECYCLE };
+/** The segment, RFM and trigger settings processors get by default. */
+export const RULE_SETTINGS = { state: STATE_CONFIG, windowsDays: DEFAULT_WINDOWS_DAYS, rfm: DEFAULT_RFM, triggers: { dailyCap: 3, defaultTimeZone: 'UTC' } };
 
 /**
  * The processor's state machinery against a real Redis, without Kafka: records are fed
@@ -29,7 +31,7 @@ export const STATE_CONFIG = { counters: DEFAULT_COUNTERS, longestWindowDays: 365
  */
 export async function processorState(redis: Redis, start: Date, options: { rules?: () => RuleSet } = {}) {
   const rules = options.rules ?? (() => NO_RULES);
-  const segments = { state: STATE_CONFIG, windowsDays: DEFAULT_WINDOWS_DAYS, rfm: DEFAULT_RFM, triggers: { dailyCap: 3, defaultTimeZone: 'UTC' } };
+  const segments = RULE_SETTINGS;
   const clock = new ManualClock(start);
   const keys = keysWithPrefix(`t${Date.now()}${Math.random().toString(36).slice(2, 8)}:`);
   const hash = keyedHash('test-secret');
