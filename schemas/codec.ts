@@ -19,14 +19,17 @@ export interface DecodeFailure {
  */
 export class AvroCodec<V> {
   readonly subject: string;
+  /** The latest schema of the subject: what values are encoded with and decoded to. */
+  readonly schema: AvroSchema;
   readonly writerId: number;
   readonly #type: avsc.Type;
   readonly #registry: SchemaRegistry;
   /** Per writer id: the resolver to the reader type, or the failure found for it. */
   readonly #readers = new Map<number, Result<avsc.Resolver | null, DecodeFailure>>();
 
-  private constructor(subject: string, type: avsc.Type, writerId: number, registry: SchemaRegistry) {
+  private constructor(subject: string, schema: AvroSchema, type: avsc.Type, writerId: number, registry: SchemaRegistry) {
     this.subject = subject;
+    this.schema = schema;
     this.#type = type;
     this.writerId = writerId;
     this.#registry = registry;
@@ -35,11 +38,28 @@ export class AvroCodec<V> {
 
   static async create<V>(registry: SchemaRegistry, subject: string, schema: AvroSchema): Promise<AvroCodec<V>> {
     const type = avsc.Type.forSchema(schema);
-    return new AvroCodec<V>(subject, type, await registry.idFor(subject, schema), registry);
+    return new AvroCodec<V>(subject, schema, type, await registry.idFor(subject, schema), registry);
   }
 
   encode(value: V): Buffer {
     return encodeWire(this.writerId, this.#type.toBuffer(value));
+  }
+
+  /** The Avro body alone (no wire header), in the latest schema. */
+  encodeBody(value: V): Buffer {
+    return this.#type.toBuffer(value);
+  }
+
+  /**
+   * The Avro body of a wire-format record as the latest schema writes it: the record's own
+   * bytes when it was written with that schema (no decoding), else decoded and written again.
+   */
+  async latestBody(buffer: Buffer): Promise<Result<Buffer, DecodeFailure>> {
+    const wire = parseWire(buffer);
+    if (!wire.ok) return err({ reason: 'not_wire_format', detail: wire.error });
+    if (wire.value.schemaId === this.writerId) return ok(wire.value.body);
+    const decoded = await this.decode(buffer);
+    return decoded.ok ? ok(this.encodeBody(decoded.value)) : decoded;
   }
 
   isValid(value: unknown, onInvalid?: (path: string[], value: unknown) => void): boolean {

@@ -1,4 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Session } from 'chdb';
 import { assertIdentifier, COMMON_SETTINGS, type QueryParams, type Warehouse } from './warehouse.ts';
 
@@ -30,19 +32,26 @@ export class EmbeddedWarehouse implements Warehouse {
   readonly kind = 'embedded';
   readonly database: string;
   readonly #session: Session;
+  readonly #spool: string;
+  #spooled = 0;
 
-  private constructor(session: Session, database: string) {
+  private constructor(session: Session, database: string, spool: string) {
     this.#session = session;
     this.database = database;
+    this.#spool = spool;
   }
 
   static async open(path: string, database: string): Promise<EmbeddedWarehouse> {
     assertIdentifier('database', database);
     mkdirSync(path, { recursive: true });
+    // Insert data waits in files here while ClickHouse reads it; leftovers of a crash are dropped.
+    const spool = join(resolve(path), 'insert-spool');
+    rmSync(spool, { recursive: true, force: true });
+    mkdirSync(spool);
     const session = new Session(path, { connectionArgs: SETTINGS_ARGS });
     await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${database}`);
     await session.queryAsync(`USE ${database}`);
-    return new EmbeddedWarehouse(session, database);
+    return new EmbeddedWarehouse(session, database, spool);
   }
 
   async query<Row>(sql: string, params: QueryParams = {}): Promise<Row[]> {
@@ -79,8 +88,38 @@ export class EmbeddedWarehouse implements Warehouse {
       }
     });
     chunks.push(Buffer.from(text));
-    const values = Buffer.concat(chunks);
-    await this.#session.insert({ table: `${this.database}.${assertIdentifier('table', table)}`, columns, values, format: 'TabSeparated' });
+    const target = `${this.database}.${assertIdentifier('table', table)}`;
+    await this.#fromFile(Buffer.concat(chunks), (file) =>
+      this.command(`INSERT INTO ${target} (${columns.join(', ')}) SELECT * FROM file({file:String}, 'TabSeparated')`, { file }),
+    );
+  }
+
+  /**
+   * Inserts the records of an Avro object container file into `table`'s `columns`, each
+   * computed by the matching SQL expression of `select` over the records' fields. Callers
+   * build `select` from their own constants; it is never user input.
+   */
+  async insertAvro(table: string, columns: readonly string[], select: readonly string[], container: Buffer): Promise<void> {
+    if (columns.length !== select.length) throw new Error(`insertAvro: ${columns.length} columns but ${select.length} expressions`);
+    const target = `${this.database}.${assertIdentifier('table', table)}`;
+    const names = columns.map((c) => assertIdentifier('column', c)).join(', ');
+    const sql = `INSERT INTO ${target} (${names}) SELECT ${select.join(', ')} FROM file({file:String}, 'Avro')`;
+    await this.#fromFile(container, (file) => this.command(sql, { file }));
+  }
+
+  /**
+   * Runs `insert` with `data` in a file of the spool: chdb handles data inside the query
+   * text three times slower than data it reads from a file (measured: 6.3 against 2.0 µs
+   * CPU per events row).
+   */
+  async #fromFile(data: Buffer, insert: (file: string) => Promise<void>): Promise<void> {
+    const file = join(this.#spool, String(++this.#spooled));
+    await writeFile(file, data);
+    try {
+      await insert(file);
+    } finally {
+      await unlink(file);
+    }
   }
 
   async close(): Promise<void> {

@@ -7,10 +7,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../../lib/errors.ts';
 import { loadTopicSetup } from '../../lib/kafka/codecs.ts';
+import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import { openWarehouse } from '../../lib/warehouse/open.ts';
 import type { EventRecord } from '../../schemas/records.ts';
+import { AvroEventWriter } from './events-avro.ts';
 import type { HistoryThreadRequest, HistoryThreadResponse, HistoryThreadSettings } from './history-thread.ts';
-import { unpackHistoryBatch } from './history-transport.ts';
+import { type PackedHistoryBatch, unpackHistoryBatch } from './history-transport.ts';
 import { HistoryWriter } from './history-writer.ts';
 
 const port = parentPort;
@@ -22,13 +24,23 @@ async function start() {
   const codec = codecs.codecFor(topics.events);
   const warehouse = await openWarehouse(settings);
   const writer = new HistoryWriter(warehouse);
+  if (warehouse instanceof EmbeddedWarehouse) {
+    // Events as the Avro they arrived in, read by ClickHouse; no rows built here.
+    const events = new AvroEventWriter(warehouse, codec);
+    const writeHistory = async (batch: PackedHistoryBatch) => {
+      await events.write(batch);
+      await writer.writeOutcomes(batch);
+    };
+    return { warehouse, writeHistory };
+  }
   const decode = async (bytes: Buffer): Promise<EventRecord> => {
     const decoded = codec.decodeKnown(bytes) ?? (await codec.decode(bytes));
     // The processor decoded these same bytes already; failing here means the schema registry is unreachable.
     if (!decoded.ok) throw new Error(`an event of the history batch cannot be decoded: ${decoded.error.detail}`);
     return decoded.value;
   };
-  return { warehouse, writer, decode };
+  const writeHistory = async (batch: PackedHistoryBatch) => writer.write(await unpackHistoryBatch(batch, decode));
+  return { warehouse, writeHistory };
 }
 
 const started = start();
@@ -40,7 +52,7 @@ started.then(
 port.on('message', async (request: HistoryThreadRequest) => {
   let response: HistoryThreadResponse;
   try {
-    const { warehouse, writer, decode } = await started;
+    const { warehouse, writeHistory } = await started;
     let value: unknown;
     switch (request.op) {
       case 'query':
@@ -53,7 +65,7 @@ port.on('message', async (request: HistoryThreadRequest) => {
         await warehouse.insert(request.table, request.rows);
         break;
       case 'history':
-        await writer.write(await unpackHistoryBatch(request.batch, decode));
+        await writeHistory(request.batch);
         break;
       case 'close':
         await warehouse.close();

@@ -78,7 +78,10 @@ export interface HistorySink {
   write(batch: HistoryBatch): Promise<void>;
 }
 
-/** Writes a batch's history to ClickHouse (in the history thread, which decodes the events first). */
+/**
+ * Writes a batch's history to ClickHouse as rows (in the history thread; embedded
+ * ClickHouse takes the events as Avro instead, see events-avro.ts, and the rest from here).
+ */
 export class HistoryWriter {
   readonly #warehouse: Warehouse;
 
@@ -86,11 +89,16 @@ export class HistoryWriter {
     this.#warehouse = warehouse;
   }
 
-  async write({ events, identityChanges, transitions, segmentChanges, triggerFirings }: DecodedHistoryBatch): Promise<void> {
+  async write(batch: DecodedHistoryBatch): Promise<void> {
     await this.#warehouse.insert(
       'events',
-      events.map((e) => eventRow(e.memberId, e.event)),
+      batch.events.map((e) => eventRow(e.memberId, e.event)),
     );
+    await this.writeOutcomes(batch);
+  }
+
+  /** Everything of a batch but its events: identity changes, lifecycle transitions, segment changes, trigger firings. */
+  async writeOutcomes({ identityChanges, transitions, segmentChanges, triggerFirings }: Omit<HistoryBatch<unknown>, 'events'>): Promise<void> {
     await this.#warehouse.insert(
       'identity_changes',
       identityChanges.map((c) => ({

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -52,9 +52,22 @@ describe.each(targets)('warehouse: %s (needs ClickHouse)', (_name, open) => {
     try {
       await warehouse.command('DROP TABLE IF EXISTS wh_text');
       await warehouse.command('CREATE TABLE wh_text (id UInt32, text String, list Array(String), maybe Nullable(String)) ENGINE = MergeTree ORDER BY id');
-      const samples = ['a\tb\nc\r\\d', '{"k":"v \\"quoted\\" \\\\ back","n":[1,2]}', "it's", '\\N', '', '你好 🎉', 'x\u0000y'];
+      // Text that looks like numbers, dates or booleans must stay text (read with the table's types, never guessed).
+      const samples = [
+        'a\tb\nc\r\\d',
+        '{"k":"v \\"quoted\\" \\\\ back","n":[1,2]}',
+        "it's",
+        '\\N',
+        '',
+        '你好 🎉',
+        'x\u0000y',
+        '007',
+        '1e3',
+        '2026-01-01',
+        'true',
+      ];
       // More rows than the embedded warehouse encodes at a time, so the pieces must join up exactly.
-      const texts = Array.from({ length: 600 }, (_, i) => `${samples[i % samples.length]}${i % 3 === 0 ? '' : ` #${i}`}`);
+      const texts = Array.from({ length: 600 }, (_, i) => `${samples[i % samples.length]}${i % 3 === 0 || i < samples.length ? '' : ` #${i}`}`);
       await warehouse.insert(
         'wh_text',
         texts.map((text, id) => ({ id, text, list: [text, "o'brien", '[x]'], maybe: id % 2 === 0 ? null : text })),
@@ -85,6 +98,29 @@ describe.each(targets)('warehouse: %s (needs ClickHouse)', (_name, open) => {
     const warehouse = await open();
     try {
       await expect(warehouse.query('SELECT no_such_column FROM wh_events')).rejects.toThrow(/no_such_column/);
+    } finally {
+      await warehouse.close();
+    }
+  });
+});
+
+describe('embedded warehouse insert files (needs embedded ClickHouse)', () => {
+  it('removes each insert file once ClickHouse has read it, even when the insert fails, and drops files a crash left behind', async () => {
+    const spool = join(dataDir, 'insert-spool');
+    let warehouse = await EmbeddedWarehouse.open(dataDir, 'segstream_test');
+    try {
+      await warehouse.command('CREATE TABLE IF NOT EXISTS wh_spool (n UInt32) ENGINE = MergeTree ORDER BY n');
+      await warehouse.insert('wh_spool', [{ n: 1 }, { n: 2 }]);
+      await expect(warehouse.insert('wh_spool', [{ n: 'not a number' }])).rejects.toThrow(/not a number|Cannot parse/i);
+      expect(readdirSync(spool)).toEqual([]);
+      writeFileSync(join(spool, 'left-by-a-crash'), '3\n');
+    } finally {
+      await warehouse.close();
+    }
+    warehouse = await EmbeddedWarehouse.open(dataDir, 'segstream_test');
+    try {
+      expect(readdirSync(spool)).toEqual([]);
+      expect(await warehouse.query('SELECT n FROM wh_spool ORDER BY n')).toEqual([{ n: 1 }, { n: 2 }]);
     } finally {
       await warehouse.close();
     }

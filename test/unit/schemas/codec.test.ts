@@ -57,6 +57,21 @@ describe('AvroCodec', () => {
     expect(decoded).toEqual({ ok: true, value: { ...sampleEvent, source: '', flags: [] } });
   });
 
+  it('gives the latest-schema body of a record: its own bytes when written with the latest schema, else decoded and written again', async () => {
+    const [v1, v2] = catalog.history('segstream.Event') as unknown as [{ schema: AvroSchema }, { schema: AvroSchema }];
+    const olderWriter = await AvroCodec.create<Record<string, unknown>>(registry, 'segstream.Event', v1.schema);
+    const codec = await AvroCodec.create<EventRecord>(registry, 'segstream.Event', v2.schema);
+    const latest = codec.encode(sampleEvent);
+    const own = await codec.latestBody(latest);
+    expect(own).toEqual({ ok: true, value: latest.subarray(5) });
+    expect(own.ok && own.value.buffer).toBe(latest.buffer);
+
+    const { source: _source, flags: _flags, ...v1Fields } = sampleEvent;
+    const rewritten = await codec.latestBody(olderWriter.encode(v1Fields));
+    expect(rewritten).toEqual({ ok: true, value: codec.encodeBody({ ...sampleEvent, source: '', flags: [] }) });
+    expect((await codec.latestBody(Buffer.from('not avro'))).ok).toBe(false);
+  });
+
   it('reports unknown schema ids, foreign bytes and corrupt bodies as failures, not exceptions', async () => {
     const latest = catalog.latest('segstream.Event');
     const codec = await AvroCodec.create<EventRecord>(registry, latest.subject, latest.schema);

@@ -1,0 +1,52 @@
+/**
+ * Avro binary encoding of the few primitives a container needs, and the object container
+ * file itself (Avro specification, "Object Container Files"): records already in Avro
+ * binary are framed without being decoded.
+ */
+
+const MAGIC = Buffer.from([0x4f, 0x62, 0x6a, 0x01]); // "Obj" 1
+
+/** An Avro long: zigzag, then base-128 varint. Exact up to 2^53. */
+export function avroLong(value: number): Buffer {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`an Avro long must be a safe integer, received ${value}`);
+  const bytes: number[] = [];
+  // Zigzag with arithmetic rather than bit operators, which would cut to 32 bits.
+  let n = value >= 0 ? value * 2 : -value * 2 - 1;
+  while (n >= 0x80) {
+    bytes.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  bytes.push(n);
+  return Buffer.from(bytes);
+}
+
+/** Avro bytes (and string, as UTF-8): the length, then the bytes. */
+export function avroBytes(value: Uint8Array | string): Buffer {
+  const bytes = typeof value === 'string' ? Buffer.from(value) : value;
+  return Buffer.concat([avroLong(bytes.length), bytes]);
+}
+
+/**
+ * An object container file of one uncompressed block of `count` records under `schema`,
+ * whose Avro binary is `parts` concatenated (a record may span several parts). `sync` is
+ * the file's 16-byte sync marker.
+ */
+export function avroObjectContainer(schema: object, block: { readonly count: number; readonly parts: readonly Uint8Array[] }, sync: Uint8Array): Buffer {
+  if (sync.length !== 16) throw new RangeError(`an Avro sync marker is 16 bytes, received ${sync.length}`);
+  let size = 0;
+  for (const part of block.parts) size += part.length;
+  const file: Uint8Array[] = [
+    MAGIC,
+    avroLong(2),
+    avroBytes('avro.schema'),
+    avroBytes(JSON.stringify(schema)),
+    avroBytes('avro.codec'),
+    avroBytes('null'),
+    avroLong(0),
+    sync,
+  ];
+  file.push(avroLong(block.count), avroLong(size));
+  for (const part of block.parts) file.push(part);
+  file.push(sync);
+  return Buffer.concat(file);
+}
