@@ -1,6 +1,6 @@
 import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { IdentityChange } from '../pipeline/batch-processor.ts';
-import { type HistoryBatch, type HistoryEvent, type HistorySink, historyRows } from './history-writer.ts';
+import { type HistoryBatch, type HistorySink, historyRows, type PackedEvents } from './history-writer.ts';
 
 /**
  * Collects history rows of several polls and writes them in one go: ClickHouse prefers
@@ -11,7 +11,7 @@ export class BufferedHistory {
   readonly #writer: HistorySink;
   readonly #maxRows: number;
   readonly #maxAgeMs: number;
-  #events: HistoryEvent[] = [];
+  #events: PackedEvents[] = [];
   #changes: IdentityChange[] = [];
   #transitions: LifecycleTransitionRecord[] = [];
   #segmentChanges: SegmentChangeRecord[] = [];

@@ -3,7 +3,7 @@ import { avroBytes, avroObjectContainer } from '../../lib/warehouse/avro-contain
 import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { EventRecord } from '../../schemas/records.ts';
-import type { PackedHistoryBatch } from './history-transport.ts';
+import type { PackedEvents } from './history-writer.ts';
 
 const MEMBER_FIELD = 'memberId';
 const JSON_NUMBER = "('Int64', 'UInt64', 'Double')";
@@ -77,20 +77,21 @@ export class AvroEventWriter {
     this.#schema = { ...schema, fields: [...schema.fields, { name: MEMBER_FIELD, type: 'string' }] };
   }
 
-  async write({ encoded, events }: Pick<PackedHistoryBatch, 'encoded' | 'events'>): Promise<void> {
+  async write(events: readonly PackedEvents[]): Promise<void> {
     // Each event is two parts: its body, then its member id.
     const parts: Uint8Array[] = [];
-    const { memberIds, bytes, ends } = encoded;
-    let start = 0;
-    for (let i = 0; i < memberIds.length; i++) {
-      const end = ends[i] as number;
-      const body = await this.#codec.latestBody(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start));
-      // The processor decoded these same bytes already; failing here means the schema registry is unreachable.
-      if (!body.ok) throw new Error(`an event of the history batch cannot be read: ${body.error.detail}`);
-      parts.push(body.value, avroBytes(memberIds[i] as string));
-      start = end;
+    for (const { memberIds, bytes, ends, decoded } of events) {
+      let start = 0;
+      for (let i = 0; i < memberIds.length; i++) {
+        const end = ends[i] as number;
+        const body = await this.#codec.latestBody(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start));
+        // The processor decoded these same bytes already; failing here means the schema registry is unreachable.
+        if (!body.ok) throw new Error(`an event of the history batch cannot be read: ${body.error.detail}`);
+        parts.push(body.value, avroBytes(memberIds[i] as string));
+        start = end;
+      }
+      for (const { memberId, event } of decoded) parts.push(this.#codec.encodeBody(event), avroBytes(memberId));
     }
-    for (const { memberId, event } of events) parts.push(this.#codec.encodeBody(event), avroBytes(memberId));
     if (parts.length === 0) return;
     const container = avroObjectContainer(this.#schema, { count: parts.length / 2, parts }, randomBytes(16));
     await this.#warehouse.insertAvro(

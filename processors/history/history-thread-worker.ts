@@ -12,8 +12,8 @@ import { openWarehouse } from '../../lib/warehouse/open.ts';
 import type { EventRecord } from '../../schemas/records.ts';
 import { AvroEventWriter } from './events-avro.ts';
 import type { HistoryThreadRequest, HistoryThreadResponse, HistoryThreadSettings } from './history-thread.ts';
-import { type PackedHistoryBatch, unpackHistoryBatch } from './history-transport.ts';
-import { HistoryWriter } from './history-writer.ts';
+import { unpackHistoryBatch } from './history-transport.ts';
+import { type HistoryBatch, HistoryWriter } from './history-writer.ts';
 
 const port = parentPort;
 if (!port) throw new Error('history-thread-worker.ts runs as a worker thread (started by HistoryThread)');
@@ -27,8 +27,8 @@ async function start() {
   if (warehouse instanceof EmbeddedWarehouse) {
     // Events as the Avro they arrived in, read by ClickHouse; no rows built here.
     const events = new AvroEventWriter(warehouse, codec);
-    const writeHistory = async (batch: PackedHistoryBatch) => {
-      await events.write(batch);
+    const writeHistory = async (batch: HistoryBatch) => {
+      await events.write(batch.events);
       await writer.writeOutcomes(batch);
     };
     return { warehouse, writeHistory };
@@ -39,7 +39,7 @@ async function start() {
     if (!decoded.ok) throw new Error(`an event of the history batch cannot be decoded: ${decoded.error.detail}`);
     return decoded.value;
   };
-  const writeHistory = async (batch: PackedHistoryBatch) => writer.write(await unpackHistoryBatch(batch, decode));
+  const writeHistory = async (batch: HistoryBatch) => writer.write(await unpackHistoryBatch(batch, decode));
   return { warehouse, writeHistory };
 }
 

@@ -3,7 +3,6 @@ import { errorMessage } from '../../lib/errors.ts';
 import type { loadTopicSetup } from '../../lib/kafka/codecs.ts';
 import type { WarehouseConfig } from '../../lib/warehouse/open.ts';
 import type { QueryParams, Warehouse } from '../../lib/warehouse/warehouse.ts';
-import { type PackedHistoryBatch, packHistoryBatch } from './history-transport.ts';
 import type { HistoryBatch, HistorySink } from './history-writer.ts';
 
 /** What the history thread needs to open the warehouse and decode events. */
@@ -12,7 +11,7 @@ export type HistoryThreadSettings = WarehouseConfig & Parameters<typeof loadTopi
 export type HistoryThreadRequest = { readonly id: number } & (
   | { readonly op: 'query' | 'command'; readonly sql: string; readonly params: QueryParams }
   | { readonly op: 'insert'; readonly table: string; readonly rows: readonly Record<string, unknown>[] }
-  | { readonly op: 'history'; readonly batch: PackedHistoryBatch }
+  | { readonly op: 'history'; readonly batch: HistoryBatch }
   | { readonly op: 'close' }
 );
 
@@ -75,8 +74,7 @@ export class HistoryThread implements Warehouse, HistorySink {
   }
 
   write(batch: HistoryBatch): Promise<void> {
-    const { packed, transfer } = packHistoryBatch(batch);
-    return this.#request<void>({ op: 'history', batch: packed }, transfer);
+    return this.#request<void>({ op: 'history', batch });
   }
 
   query<Row = Record<string, unknown>>(sql: string, params: QueryParams = {}): Promise<Row[]> {
@@ -103,12 +101,12 @@ export class HistoryThread implements Warehouse, HistorySink {
     await this.#worker.terminate();
   }
 
-  #request<T>(request: DistributiveOmit<HistoryThreadRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<T> {
+  #request<T>(request: DistributiveOmit<HistoryThreadRequest, 'id'>): Promise<T> {
     if (this.#exited) return Promise.reject(this.#exited);
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.#worker.postMessage({ ...request, id }, transfer);
+      this.#worker.postMessage({ ...request, id });
     });
   }
 

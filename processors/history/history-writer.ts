@@ -11,24 +11,53 @@ export interface AppliedEvent {
 }
 
 export type DecodedHistoryEvent = { readonly memberId: string; readonly event: EventRecord };
-export type EncodedHistoryEvent = { readonly memberId: string; readonly encoded: Buffer };
 
 /**
- * An event waiting to be written to the events table. One the processor did not change is
- * held as its bytes (a few hundred bytes each, and what the history thread is sent) rather
- * than as the decoded object: 20,000 buffered objects outlive the young generation and
- * make garbage collection costly.
+ * The events of one slice as history holds them until they are written. Those the
+ * processor did not change are kept as their bytes, copied into one buffer: an object
+ * per event, held for the second or so until a flush, outlives the young generation and
+ * makes garbage collection costly (and the bytes are what the history thread writes).
+ * The few it changed (identity traits replaced by their hashes) are kept as objects.
  */
-export type HistoryEvent = DecodedHistoryEvent | EncodedHistoryEvent;
-
-/** An applied event as history holds it; the bytes are copied so the fetched response they were cut from can be freed. */
-export function historyEventOf({ memberId, event, encoded }: AppliedEvent): HistoryEvent {
-  return encoded ? { memberId, encoded: Buffer.from(encoded) } : { memberId, event };
+export interface PackedEvents {
+  readonly memberIds: readonly string[];
+  readonly bytes: Uint8Array;
+  /** Where each event's bytes end in `bytes`. */
+  readonly ends: Uint32Array;
+  readonly decoded: readonly DecodedHistoryEvent[];
 }
 
-/** What one write puts into ClickHouse. */
-export interface HistoryBatch<Event = HistoryEvent> {
-  readonly events: readonly Event[];
+export function packEvents(events: readonly AppliedEvent[]): PackedEvents {
+  let size = 0;
+  let count = 0;
+  for (const { encoded } of events) {
+    if (encoded) {
+      size += encoded.length;
+      count++;
+    }
+  }
+  // A buffer of its own (not Node's shared pool): the fetched responses the bytes were cut from can be freed.
+  const bytes = Buffer.allocUnsafeSlow(size);
+  const ends = new Uint32Array(count);
+  const memberIds: string[] = [];
+  const decoded: DecodedHistoryEvent[] = [];
+  let at = 0;
+  for (const { memberId, event, encoded } of events) {
+    if (encoded) {
+      bytes.set(encoded, at);
+      at += encoded.length;
+      ends[memberIds.length] = at;
+      memberIds.push(memberId);
+    } else decoded.push({ memberId, event });
+  }
+  return { memberIds, bytes, ends, decoded };
+}
+
+export const packedEventCount = (events: PackedEvents) => events.memberIds.length + events.decoded.length;
+
+/** What one write puts into ClickHouse: events as packed per slice, or as objects (DecodedHistoryBatch). */
+export interface HistoryBatch<Events = PackedEvents> {
+  readonly events: readonly Events[];
   readonly identityChanges: readonly IdentityChange[];
   readonly transitions: readonly LifecycleTransitionRecord[];
   readonly segmentChanges: readonly SegmentChangeRecord[];
@@ -38,8 +67,11 @@ export interface HistoryBatch<Event = HistoryEvent> {
 /** A batch whose events are all objects (as the writer needs them). */
 export type DecodedHistoryBatch = HistoryBatch<DecodedHistoryEvent>;
 
-export const historyRows = (batch: HistoryBatch<unknown>) =>
-  batch.events.length + batch.identityChanges.length + batch.transitions.length + batch.segmentChanges.length + batch.triggerFirings.length;
+export function historyRows(batch: HistoryBatch): number {
+  let rows = batch.identityChanges.length + batch.transitions.length + batch.segmentChanges.length + batch.triggerFirings.length;
+  for (const events of batch.events) rows += packedEventCount(events);
+  return rows;
+}
 
 /** An event as a row of the events table, with the fields analyses filter on pulled out. */
 export function eventRow(memberId: string, event: EventRecord): Record<string, unknown> {

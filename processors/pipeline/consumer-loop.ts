@@ -5,7 +5,7 @@ import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import type { BufferedHistory } from '../history/buffered-history.ts';
-import { historyEventOf } from '../history/history-writer.ts';
+import { packEvents } from '../history/history-writer.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
 import { lifecycleRecordsIn, segmentChangesIn, triggerFiringsIn } from '../store/member-store.ts';
 import type { BatchProcessor, SourceRecord } from './batch-processor.ts';
@@ -165,7 +165,7 @@ export class ConsumerLoop {
       triggerFirings: triggerFiringsIn(result.outboxes),
     };
     await publisher.publish(result.outboxes);
-    history.add({ events: result.events.map(historyEventOf), identityChanges: result.identityChanges, ...outputs }, now);
+    history.add({ events: [packEvents(result.events)], identityChanges: result.identityChanges, ...outputs }, now);
 
     for (const { partition, lastOffset } of slice.parts) {
       if (this.ownedPartitions.has(partition)) this.#uncommitted.set(partition, (BigInt(lastOffset) + 1n).toString());

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../lib/logger.ts';
 import { createRedis } from '../../lib/redis.ts';
-import type { HistoryBatch, HistoryWriter } from '../../processors/history/history-writer.ts';
+import type { HistoryBatch, HistorySink } from '../../processors/history/history-writer.ts';
 import type { OutputPublisher } from '../../processors/pipeline/output-publisher.ts';
 import { SegmentBackfill } from '../../processors/pipeline/segment-backfill.ts';
 import type { OutboxEntry } from '../../processors/store/member-store.ts';
@@ -44,7 +44,7 @@ describe('backfill of newly active rules (needs Redis)', () => {
           await p.store.acknowledgeOutbox(new Map([...outboxes].map(([m, entries]) => [m, entries.length])));
         },
       } as unknown as OutputPublisher,
-      history: { write: async (batch: HistoryBatch) => void written.push(batch) } as unknown as HistoryWriter,
+      history: { write: async (batch: HistoryBatch) => void written.push(batch) } satisfies HistorySink,
       clock: p.clock,
       logger: createLogger({ service: 'test', level: 'silent' }),
       timerShards: () => 4,

@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import { applyMigrations } from '../../lib/warehouse/migrations.ts';
 import { AvroEventWriter, EVENT_COLUMNS_FROM_AVRO } from '../../processors/history/events-avro.ts';
-import { packHistoryBatch } from '../../processors/history/history-transport.ts';
-import { eventRow, type HistoryEvent } from '../../processors/history/history-writer.ts';
+import { type AppliedEvent, eventRow, packEvents } from '../../processors/history/history-writer.ts';
 import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 import { type AvroSchema, loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { AvroCodec } from '../../schemas/codec.ts';
@@ -112,12 +111,12 @@ describe('events written as Avro (needs embedded ClickHouse)', () => {
 
     const [oldest, ...others] = workload('avro');
     const { source: _source, flags: _flags, ...v1Fields } = oldest as EventRecord;
-    const events: HistoryEvent[] = [
-      { memberId: member(oldest as EventRecord), encoded: olderWriter.encode(v1Fields) },
-      ...others.map((e, i) => (i % 3 === 0 ? { memberId: member(e), event: e } : { memberId: member(e), encoded: codec.encode(e) })),
+    const applied: AppliedEvent[] = [
+      { memberId: member(oldest as EventRecord), event: oldest as EventRecord, encoded: olderWriter.encode(v1Fields) },
+      ...others.map((e, i) => ({ memberId: member(e), event: e, encoded: i % 3 === 0 ? null : codec.encode(e) })),
     ];
-    const { packed } = packHistoryBatch({ events, identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] });
-    await new AvroEventWriter(warehouse, codec).write(packed);
+    // In two slices, as history holds them.
+    await new AvroEventWriter(warehouse, codec).write([packEvents(applied.slice(0, 50)), packEvents(applied.slice(50))]);
 
     const rows = await stored('events', 'rows');
     expect(rows).toHaveLength(PROPERTIES.length * CONTEXTS.length + 2);
@@ -129,8 +128,8 @@ describe('events written as Avro (needs embedded ClickHouse)', () => {
   });
 
   it('writes nothing for a batch without events, and refuses an event schema that already has a memberId field', async () => {
-    const { packed } = packHistoryBatch({ events: [], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] });
-    await new AvroEventWriter(warehouse, codec).write(packed);
+    await new AvroEventWriter(warehouse, codec).write([]);
+    await new AvroEventWriter(warehouse, codec).write([packEvents([])]);
     const clash = { schema: { type: 'record', name: 'E', fields: [{ name: 'memberId', type: 'string' }] }, subject: 's' } as unknown as AvroCodec<EventRecord>;
     expect(() => new AvroEventWriter(warehouse, clash)).toThrow(/without a field named memberId/);
   });

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createTopicCodecs } from '../../lib/kafka/codecs.ts';
 import { applyMigrations } from '../../lib/warehouse/migrations.ts';
 import { HistoryThread, type HistoryThreadSettings } from '../../processors/history/history-thread.ts';
+import { packEvents } from '../../processors/history/history-writer.ts';
 import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
@@ -71,8 +72,10 @@ describe.each(targets)('history thread: %s (needs ClickHouse)', (_name, settings
       };
       await thread.write({
         events: [
-          { memberId: 'm1', encoded: codec.encode(order) },
-          { memberId: 'm1', event: identify },
+          packEvents([
+            { memberId: 'm1', event: order, encoded: codec.encode(order) },
+            { memberId: 'm1', event: identify },
+          ]),
         ],
         identityChanges: [],
         transitions: [transition],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { packHistoryBatch, unpackHistoryBatch } from '../../../processors/history/history-transport.ts';
-import { type HistoryBatch, historyEventOf } from '../../../processors/history/history-writer.ts';
+import { unpackHistoryBatch } from '../../../processors/history/history-transport.ts';
+import { type HistoryBatch, historyRows, packEvents } from '../../../processors/history/history-writer.ts';
 import type { EventRecord } from '../../../schemas/records.ts';
 import { testEvent } from '../../harness/test-event.ts';
 
@@ -8,59 +8,67 @@ import { testEvent } from '../../harness/test-event.ts';
 const encode = (event: EventRecord) => Buffer.from(JSON.stringify(event));
 const decode = async (bytes: Buffer) => JSON.parse(bytes.toString()) as EventRecord;
 
+/** Bytes cut from a larger fetched response, as kafkajs hands them over. */
+function fetched(event: EventRecord): { response: Buffer; bytes: Buffer } {
+  const response = Buffer.alloc(1_000 + encode(event).length);
+  encode(event).copy(response, 1_000);
+  return { response, bytes: response.subarray(1_000) };
+}
+
 describe('history transport', () => {
-  it('sends events with their bytes as one transferable buffer and the rest as objects; unpacking gives the same batch', async () => {
+  it("packs a slice's events: the bytes of unchanged ones copied into one buffer of their own, changed ones as objects", () => {
     const a = testEvent('a', 1, { properties: '{"total":12.5}' });
     const b = testEvent('b', 2, { type: 'identify', traits: '{"phone_hash":"x"}' });
     const c = testEvent('c', 3, { event: 'Order Completed', type: 'track' });
+    const fromKafka = [fetched(a), fetched(c)];
+    const packed = packEvents([
+      { memberId: 'm1', event: a, encoded: fromKafka[0]?.bytes },
+      { memberId: 'm2', event: b, encoded: null },
+      { memberId: 'm3', event: c, encoded: fromKafka[1]?.bytes },
+    ]);
+    expect(packed.memberIds).toEqual(['m1', 'm3']);
+    expect(packed.decoded).toEqual([{ memberId: 'm2', event: b }]);
+    expect(Buffer.from(packed.bytes)).toEqual(Buffer.concat([encode(a), encode(c)]));
+    expect([...packed.ends]).toEqual([encode(a).length, encode(a).length + encode(c).length]);
+    // A copy: it does not keep the fetched responses alive.
+    for (const { response } of fromKafka) expect(packed.bytes.buffer).not.toBe(response.buffer);
+    expect(historyRows({ events: [packed, packed], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] })).toBe(6);
+  });
+
+  it('unpacks what the other thread receives (a structured clone) into the same events, slice after slice', async () => {
+    const a = testEvent('a', 1);
+    const b = testEvent('b', 2, { type: 'identify' });
+    const c = testEvent('c', 3);
     const transition = { id: 't', memberId: 'm1', fromStage: null, toStage: 'prospect' as const, at: 1, causeEventId: 'a', reason: 'first event' };
     const batch: HistoryBatch = {
       events: [
-        { memberId: 'm1', encoded: encode(a) },
-        { memberId: 'm2', event: b },
-        { memberId: 'm1', encoded: encode(c) },
+        packEvents([
+          { memberId: 'm1', event: a, encoded: encode(a) },
+          { memberId: 'm2', event: b },
+        ]),
+        packEvents([{ memberId: 'm1', event: c, encoded: encode(c) }]),
       ],
       identityChanges: [],
       transitions: [transition],
       segmentChanges: [],
       triggerFirings: [],
     };
-    const { packed, transfer } = packHistoryBatch(batch);
-    expect(packed.encoded.memberIds).toEqual(['m1', 'm1']);
-    expect(packed.events).toEqual([{ memberId: 'm2', event: b }]);
-    expect(transfer).toEqual([packed.encoded.bytes.buffer]);
-    expect(packed.encoded.bytes.byteLength).toBe(encode(a).length + encode(c).length);
-
-    // What the other thread receives is a structured clone; the buffer moves.
-    const received = structuredClone(packed, { transfer });
-    expect(packed.encoded.bytes.byteLength).toBe(0);
+    const received = structuredClone(batch);
     const unpacked = await unpackHistoryBatch(received, decode);
-    expect(unpacked.events.map((e) => [e.memberId, e.event])).toEqual(
-      expect.arrayContaining([
-        ['m1', a],
-        ['m2', b],
-        ['m1', c],
-      ]),
-    );
-    expect(unpacked.events).toHaveLength(3);
+    expect(unpacked.events).toEqual([
+      { memberId: 'm2', event: b },
+      { memberId: 'm1', event: a },
+      { memberId: 'm1', event: c },
+    ]);
     expect(unpacked.transitions).toEqual([transition]);
+    // The sender keeps its bytes (for a retry if the write fails).
+    expect(batch.events[0]?.bytes.byteLength).toBe(encode(a).length);
   });
 
-  it('packs a batch without events', async () => {
-    const { packed } = packHistoryBatch({ events: [], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] });
-    expect((await unpackHistoryBatch(packed, decode)).events).toEqual([]);
-  });
-
-  it('holds an applied event as a copy of its bytes when it has them, else as the object', () => {
-    const event = testEvent('a', 1);
-    // A fetched response of its own (Buffer.alloc does not use Node's shared pool).
-    const fetched = Buffer.alloc(1_000 + encode(event).length);
-    encode(event).copy(fetched, 1_000);
-    const bytes = fetched.subarray(fetched.length - encode(event).length);
-    const held = historyEventOf({ memberId: 'm1', event, encoded: bytes });
-    expect(held).toEqual({ memberId: 'm1', encoded: encode(event) });
-    // A copy: it does not keep the fetched response alive.
-    expect((held as { encoded: Buffer }).encoded.buffer).not.toBe(fetched.buffer);
-    expect(historyEventOf({ memberId: 'm2', event, encoded: null })).toEqual({ memberId: 'm2', event });
+  it('packs and unpacks a slice without events', async () => {
+    const empty = packEvents([]);
+    expect(empty.bytes.byteLength).toBe(0);
+    const unpacked = await unpackHistoryBatch({ events: [empty], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] }, decode);
+    expect(unpacked.events).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BufferedHistory } from '../../../processors/history/buffered-history.ts';
-import type { HistorySink } from '../../../processors/history/history-writer.ts';
+import { type HistorySink, type PackedEvents, packEvents } from '../../../processors/history/history-writer.ts';
 import type { SourceRecord } from '../../../processors/pipeline/batch-processor.ts';
 import { PartitionQueues } from '../../../processors/pipeline/partition-queues.ts';
 import { testEvent } from '../../harness/test-event.ts';
@@ -61,22 +61,31 @@ describe('PartitionQueues', () => {
   });
 });
 
+/** The ids of buffered events (all kept as objects here: they have no bytes). */
+const messageIds = (events: readonly PackedEvents[]) => events.flatMap((e) => e.decoded.map((d) => d.event.messageId));
+
 describe('BufferedHistory', () => {
   it('puts the rows of a failed write back in front, so the next flush writes them', async () => {
     const written: string[][] = [];
     let fail = true;
     const writer = {
-      write: async ({ events }: { events: readonly { event: { messageId: string } }[] }) => {
+      write: async ({ events }) => {
         if (fail) throw new Error('ClickHouse unavailable');
-        written.push(events.map((e) => e.event.messageId));
+        written.push(messageIds(events));
       },
-    } as unknown as HistorySink;
+    } satisfies HistorySink;
     const history = new BufferedHistory(writer, { maxRows: 3, maxAgeMs: 1_000 });
-    history.add({ events: [{ memberId: 'm', event: testEvent('a', 0) }], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] }, 0);
+    history.add(
+      { events: [packEvents([{ memberId: 'm', event: testEvent('a', 0) }])], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] },
+      0,
+    );
     await expect(history.flush()).rejects.toThrow('ClickHouse unavailable');
     expect(history.due(500)).toBe(false);
     expect(history.due(1_000)).toBe(true); // still as old as the failed rows
-    history.add({ events: [{ memberId: 'm', event: testEvent('b', 600) }], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] }, 600);
+    history.add(
+      { events: [packEvents([{ memberId: 'm', event: testEvent('b', 600) }])], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] },
+      600,
+    );
     fail = false;
     await history.flush();
     expect(written).toEqual([['a', 'b']]);
@@ -89,12 +98,15 @@ describe('BufferedHistory', () => {
     const writer: HistorySink = {
       write: ({ events }) =>
         new Promise<void>((resolve, reject) => {
-          pending.push({ resolve: () => resolve(void written.push(events.map((e) => ('event' in e ? e.event.messageId : '')))), reject });
+          pending.push({ resolve: () => resolve(void written.push(messageIds(events))), reject });
         }),
     };
     const history = new BufferedHistory(writer, { maxRows: 3, maxAgeMs: 1_000 });
     const add = (id: string) =>
-      history.add({ events: [{ memberId: 'm', event: testEvent(id, 0) }], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] }, 0);
+      history.add(
+        { events: [packEvents([{ memberId: 'm', event: testEvent(id, 0) }])], identityChanges: [], transitions: [], segmentChanges: [], triggerFirings: [] },
+        0,
+      );
     add('a');
     const first = history.flush();
     add('b');
