@@ -26,7 +26,7 @@ export class OutputPublisher {
     const lifecycle: { key: string; value: LifecycleTransitionRecord }[] = [];
     const segmentChanges: { key: string; value: SegmentChangeRecord }[] = [];
     const triggers: { key: string; value: TriggerFiringRecord }[] = [];
-    const published = new Map<string, number>();
+    const published = new Map<string, readonly OutboxEntry[]>();
     for (const [memberId, entries] of outboxes) {
       if (entries.length === 0) continue;
       for (const entry of entries) {
@@ -34,7 +34,7 @@ export class OutputPublisher {
         else if (entry.topic === 'segmentChanges') segmentChanges.push({ key: memberId, value: entry.record as unknown as SegmentChangeRecord });
         else triggers.push({ key: memberId, value: entry.record as unknown as TriggerFiringRecord });
       }
-      published.set(memberId, entries.length);
+      published.set(memberId, entries);
     }
     await Promise.all([
       this.#producer.send(this.#topics.lifecycle, lifecycle),

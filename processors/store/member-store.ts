@@ -221,11 +221,19 @@ export class MemberStore {
     return conflicts;
   }
 
-  /** Removes the first `count` outbox entries of each member once they are published. */
-  async acknowledgeOutbox(published: ReadonlyMap<string, number>): Promise<void> {
+  /**
+   * Removes published outbox entries, each by its value (one copy per copy published).
+   * Not by count: a slice that read a member's outbox while an earlier slice was still
+   * publishing it publishes those entries again, and trimming by its count would then
+   * also remove entries a later slice added and has not yet published.
+   */
+  async acknowledgeOutbox(published: ReadonlyMap<string, readonly OutboxEntry[]>): Promise<void> {
     if (published.size === 0) return;
     const pipeline = this.#redis.pipeline();
-    for (const [memberId, count] of published) pipeline.ltrim(this.#keys.outbox(memberId), count, -1);
+    for (const [memberId, entries] of published) {
+      // Stored as JSON.stringify wrote them, which parsing and writing again reproduces.
+      for (const entry of entries) pipeline.lrem(this.#keys.outbox(memberId), 1, JSON.stringify(entry));
+    }
     await pipeline.exec();
   }
 

@@ -55,7 +55,7 @@ export async function processorState(redis: Redis, start: Date, options: { rules
 
   /** Publishing stand-in: takes the outboxes and removes what it took, as the publisher does. */
   const drain = async (outboxes: Map<string, readonly OutboxEntry[]>) => {
-    await store.acknowledgeOutbox(new Map([...outboxes].map(([m, entries]) => [m, entries.length])));
+    await store.acknowledgeOutbox(outboxes);
     return { lifecycle: lifecycleRecordsIn(outboxes), segmentChanges: segmentChangesIn(outboxes), triggerFirings: triggerFiringsIn(outboxes) };
   };
 

@@ -41,7 +41,7 @@ describe('backfill of newly active rules (needs Redis)', () => {
       publisher: {
         publish: async (outboxes: Map<string, OutboxEntry[]>) => {
           published.push(...[...outboxes.values()].flat());
-          await p.store.acknowledgeOutbox(new Map([...outboxes].map(([m, entries]) => [m, entries.length])));
+          await p.store.acknowledgeOutbox(outboxes);
         },
       } as unknown as OutputPublisher,
       history: { write: async (batch: HistoryBatch) => void written.push(batch) } satisfies HistorySink,

@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createRedis } from '../../lib/redis.ts';
+import { emptyMemberState } from '../../processors/logic/member-state.ts';
+import { keysWithPrefix } from '../../processors/store/keys.ts';
+import { MemberStore, type OutboxEntry } from '../../processors/store/member-store.ts';
+
+const redis = createRedis(inject('services').redisUrl);
+beforeAll(() => redis.connect());
+afterAll(() => redis.quit());
+
+const entry = (id: string): OutboxEntry => ({ topic: 'lifecycle', record: { id, memberId: 'm1', toStage: 'new', at: 1 } });
+
+describe('member outbox (needs Redis)', () => {
+  it('acknowledging removes exactly the entries published, when slices of one member overlapped in publishing', async () => {
+    const store = new MemberStore(redis, keysWithPrefix(`t${Date.now()}${Math.random().toString(36).slice(2, 8)}:`));
+    /** A slice: reads the member, saves it with one new outbox entry, and returns what it will publish (the outbox it read and its entry). */
+    const slice = async (id: string) => {
+      const loaded = (await store.load([{ memberId: 'm1', messageIds: [] }])).get('m1');
+      if (!loaded) throw new Error('not loaded');
+      const added = entry(id);
+      const conflicts = await store.save([
+        {
+          memberId: 'm1',
+          expectedVersion: loaded.version,
+          state: emptyMemberState('m1'),
+          known: false,
+          outbox: [added],
+          seen: [],
+          seenHorizon: 0,
+          seenKeep: 10,
+        },
+      ]);
+      expect(conflicts).toEqual([]);
+      return [...loaded.outbox, added];
+    };
+    const outbox = async () => (await store.load([{ memberId: 'm1', messageIds: [] }])).get('m1')?.outbox.map((e) => e.record.id);
+
+    const first = await slice('a'); // publishes [a]
+    const second = await slice('b'); // read [a] while the first was still publishing: publishes [a, b]
+    await store.acknowledgeOutbox(new Map([['m1', first]]));
+    const third = await slice('c'); // publishes [b, c]
+    expect(third.map((e) => e.record.id)).toEqual(['b', 'c']);
+    await store.acknowledgeOutbox(new Map([['m1', second]]));
+    // c is not published yet: it must stay, so that a crash now still publishes it after the restart.
+    expect(await outbox()).toEqual(['c']);
+    await store.acknowledgeOutbox(new Map([['m1', third]]));
+    expect(await outbox()).toEqual([]);
+  });
+});
