@@ -6,13 +6,15 @@ import { eventVariables } from './event-view.ts';
 import type { MemberState } from './member-state.ts';
 import { memberEnv } from './segments.ts';
 
+const NOTHING_CHANGED: ReadonlySet<string> = new Set();
+
 /**
  * Adds an event to the member's computed traits it counts for (event time decides the
  * day), drops days their windows no longer reach, and returns the changed inputs.
  */
-export function applyComputedTraits(state: MemberState, event: EventRecord, rules: RuleSet, at: number): Set<string> {
+export function applyComputedTraits(state: MemberState, event: EventRecord, rules: RuleSet, at: number): ReadonlySet<string> {
+  if (event.type !== 'track' || rules.computed.length === 0) return NOTHING_CHANGED;
   const changed = new Set<string>();
-  if (event.type !== 'track' || rules.computed.length === 0) return changed;
   let view: Record<string, unknown> | undefined;
   for (const trait of rules.computed) {
     if (trait.spec.event !== event.event) continue;

@@ -77,9 +77,13 @@ function nextCalendarAt(rule: TriggerRule, state: MemberState, after: number, ti
  */
 export function applyTriggers(state: MemberState, known: boolean, rules: RuleSet, input: TriggerInput, settings: RuleSettings): TriggerFiringRecord[] {
   const triggers = rules.triggers;
+  if (triggers.length === 0) {
+    // No rules: nothing is waiting either (checked first: this runs for every event).
+    if (state.triggers.pending.length > 0) state.triggers.pending = [];
+    return [];
+  }
   const active = new Set(triggers.map((t) => t.id));
   state.triggers.pending = state.triggers.pending.filter((p) => active.has(p.ruleId));
-  if (triggers.length === 0) return [];
   const { event, at } = input;
   // Parsed only when a sequence needs its key or a rule goes on to its condition.
   let properties: Record<string, unknown> | undefined;

@@ -71,6 +71,8 @@ const deadLetter = (topic: string, record: SourceRecord, reason: string, detail:
 });
 
 /** Which timer shard a member's lifecycle checks live in. */
+const NO_TRAITS: ReadonlySet<string> = new Set();
+
 export function timerShardOf(memberId: string, shards: number): number {
   let h = 0;
   for (let i = 0; i < memberId.length; i++) h = (Math.imul(h, 31) + memberId.charCodeAt(i)) | 0;
@@ -288,10 +290,21 @@ export class BatchProcessor {
       for (const input of applyComputedTraits(target.state, event, rules, at)) changed.add(input);
       const segmentChanges = updateSegments(target.state, target.known, rules, at, plan.merge.length > 0 ? 'all' : changed, event.messageId, this.#segments);
       target.segmentChanges.push(...segmentChanges);
-      const changedTraits = new Set<string>();
-      for (const c of changed) if (c.startsWith('traits.')) changedTraits.add(c.slice('traits.'.length));
+      // Most events change no trait: no set is made for them.
+      let changedTraits: Set<string> | undefined;
+      for (const c of changed) {
+        if (!c.startsWith('traits.')) continue;
+        changedTraits ??= new Set();
+        changedTraits.add(c.slice('traits.'.length));
+      }
       target.triggerFirings.push(
-        ...applyTriggers(target.state, target.known, rules, { event, segmentChanges, transitions: outputs, at, changedTraits }, this.#segments),
+        ...applyTriggers(
+          target.state,
+          target.known,
+          rules,
+          { event, segmentChanges, transitions: outputs, at, changedTraits: changedTraits ?? NO_TRAITS },
+          this.#segments,
+        ),
       );
       target.state.applied[key] = offset;
       target.seen.push({ messageId: event.messageId, receivedAt: event.receivedAt });
