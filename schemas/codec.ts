@@ -55,11 +55,16 @@ export class AvroCodec<V> {
    * bytes when it was written with that schema (no decoding), else decoded and written again.
    */
   async latestBody(buffer: Buffer): Promise<Result<Buffer, DecodeFailure>> {
-    const wire = parseWire(buffer);
-    if (!wire.ok) return err({ reason: 'not_wire_format', detail: wire.error });
-    if (wire.value.schemaId === this.writerId) return ok(wire.value.body);
+    const own = this.ownLatestBody(buffer);
+    if (own) return ok(own);
     const decoded = await this.decode(buffer);
     return decoded.ok ? ok(this.encodeBody(decoded.value)) : decoded;
+  }
+
+  /** The record's own body when it is in wire format and written with the latest schema (a view, no copy); else undefined. */
+  ownLatestBody(buffer: Buffer): Buffer | undefined {
+    const wire = parseWire(buffer);
+    return wire.ok && wire.value.schemaId === this.writerId ? wire.value.body : undefined;
   }
 
   isValid(value: unknown, onInvalid?: (path: string[], value: unknown) => void): boolean {

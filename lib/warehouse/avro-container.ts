@@ -6,24 +6,36 @@
 
 const MAGIC = Buffer.from([0x4f, 0x62, 0x6a, 0x01]); // "Obj" 1
 
-/** An Avro long: zigzag, then base-128 varint. Exact up to 2^53. */
-export function avroLong(value: number): Buffer {
+/** Writes an Avro long (zigzag, then base-128 varint; exact up to 2^53) at `at`; returns where it ends. */
+export function writeAvroLong(target: Uint8Array, at: number, value: number): number {
   if (!Number.isSafeInteger(value)) throw new RangeError(`an Avro long must be a safe integer, received ${value}`);
-  const bytes: number[] = [];
   // Zigzag with arithmetic rather than bit operators, which would cut to 32 bits.
   let n = value >= 0 ? value * 2 : -value * 2 - 1;
+  let end = at;
   while (n >= 0x80) {
-    bytes.push((n % 0x80) | 0x80);
+    target[end++] = (n % 0x80) | 0x80;
     n = Math.floor(n / 0x80);
   }
-  bytes.push(n);
-  return Buffer.from(bytes);
+  target[end++] = n;
+  return end;
+}
+
+/** The most bytes an Avro long takes. */
+const MAX_LONG_BYTES = 10;
+
+export function avroLong(value: number): Buffer {
+  const out = Buffer.allocUnsafe(MAX_LONG_BYTES);
+  return out.subarray(0, writeAvroLong(out, 0, value));
 }
 
 /** Avro bytes (and string, as UTF-8): the length, then the bytes. */
 export function avroBytes(value: Uint8Array | string): Buffer {
-  const bytes = typeof value === 'string' ? Buffer.from(value) : value;
-  return Buffer.concat([avroLong(bytes.length), bytes]);
+  const length = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+  const out = Buffer.allocUnsafe(MAX_LONG_BYTES + length);
+  const at = writeAvroLong(out, 0, length);
+  if (typeof value === 'string') out.write(value, at);
+  else out.set(value, at);
+  return out.subarray(0, at + length);
 }
 
 /**

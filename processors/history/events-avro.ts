@@ -84,10 +84,8 @@ export class AvroEventWriter {
       let start = 0;
       for (let i = 0; i < memberIds.length; i++) {
         const end = ends[i] as number;
-        const body = await this.#codec.latestBody(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start));
-        // The processor decoded these same bytes already; failing here means the schema registry is unreachable.
-        if (!body.ok) throw new Error(`an event of the history batch cannot be read: ${body.error.detail}`);
-        parts.push(body.value, avroBytes(memberIds[i] as string));
+        const record = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start);
+        parts.push(this.#codec.ownLatestBody(record) ?? (await this.#rewritten(record)), avroBytes(memberIds[i] as string));
         start = end;
       }
       for (const { memberId, event } of decoded) parts.push(this.#codec.encodeBody(event), avroBytes(memberId));
@@ -100,5 +98,13 @@ export class AvroEventWriter {
       EVENT_COLUMNS_FROM_AVRO.map(([, sql]) => sql),
       container,
     );
+  }
+
+  /** A record of an older schema (or one the processor's codec had not met), written again in the latest. */
+  async #rewritten(record: Buffer): Promise<Buffer> {
+    const body = await this.#codec.latestBody(record);
+    // The processor decoded these same bytes already; failing here means the schema registry is unreachable.
+    if (!body.ok) throw new Error(`an event of the history batch cannot be read: ${body.error.detail}`);
+    return body.value;
   }
 }

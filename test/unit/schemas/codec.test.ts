@@ -70,6 +70,10 @@ describe('AvroCodec', () => {
     const rewritten = await codec.latestBody(olderWriter.encode(v1Fields));
     expect(rewritten).toEqual({ ok: true, value: codec.encodeBody({ ...sampleEvent, source: '', flags: [] }) });
     expect((await codec.latestBody(Buffer.from('not avro'))).ok).toBe(false);
+    // Without decoding: a view of the latest-schema record's own body, nothing for others.
+    expect(codec.ownLatestBody(latest)).toEqual(latest.subarray(5));
+    expect(codec.ownLatestBody(olderWriter.encode(v1Fields))).toBeUndefined();
+    expect(codec.ownLatestBody(Buffer.from('not avro'))).toBeUndefined();
   });
 
   it('reports unknown schema ids, foreign bytes and corrupt bodies as failures, not exceptions', async () => {
