@@ -15,8 +15,24 @@ export const identityKey = (ref: IdentityRef) => `${ref.kind}:${ref.hash}`;
 /** Traits that identify a person, by default; each becomes an identity kind of its own. */
 export const DEFAULT_IDENTITY_TRAITS: readonly string[] = ['phone', 'email', 'wechat_openid', 'wechat_unionid'];
 
-/** The identities an event names: its user id apart, the rest (anonymous id, alias previousId, identity traits, device id) together. */
-export function identitiesOf(event: EventRecord, hash: KeyedHash, identityTraits: readonly string[]): { user: IdentityRef | null; others: IdentityRef[] } {
+/** The device id in an event's context (context.device.id), if it names one. */
+export function deviceIdIn(context: string): string | null {
+  // Most events carry no device id; skip parsing their context.
+  if (!context.includes('"device"')) return null;
+  const device = (parseJsonObject(context).device as { id?: unknown } | undefined)?.id;
+  return typeof device === 'string' && device !== '' ? device : null;
+}
+
+/**
+ * The identities an event names: its user id apart, the rest (anonymous id, alias previousId, identity traits, device id) together.
+ * `deviceIdOf` reads the device id from the context (a caller may remember answers: a visitor's events repeat one context).
+ */
+export function identitiesOf(
+  event: EventRecord,
+  hash: KeyedHash,
+  identityTraits: readonly string[],
+  deviceIdOf: (context: string) => string | null = deviceIdIn,
+): { user: IdentityRef | null; others: IdentityRef[] } {
   const user = event.userId ? { kind: 'user', hash: hash('user', event.userId) } : null;
   const others: IdentityRef[] = [];
   if (event.anonymousId) others.push({ kind: 'anon', hash: hash('anon', event.anonymousId) });
@@ -32,10 +48,8 @@ export function identitiesOf(event: EventRecord, hash: KeyedHash, identityTraits
       if (typeof value === 'string' && value.trim() !== '') others.push({ kind: trait, hash: hash(trait, value) });
     }
   }
-  // Most events carry no device id; skip parsing their context.
-  const context = event.context.includes('"device"') ? parseJsonObject(event.context) : {};
-  const device = (context.device as { id?: unknown } | undefined)?.id;
-  if (typeof device === 'string' && device !== '') others.push({ kind: 'device', hash: hash('device', device) });
+  const device = deviceIdOf(event.context);
+  if (device !== null) others.push({ kind: 'device', hash: hash('device', device) });
   return { user, others };
 }
 

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { EventRecord } from '../../schemas/records.ts';
 import type { Keys } from '../store/keys.ts';
-import { type IdentityRef, identitiesOf, identityKey, planResolution, type ResolutionPlan } from './identities.ts';
+import { deviceIdIn, type IdentityRef, identitiesOf, identityKey, planResolution, type ResolutionPlan } from './identities.ts';
 import type { KeyedHash } from './keyed-hash.ts';
 
 export interface ResolvedEvent {
@@ -20,6 +20,8 @@ export class IdentityResolver {
   readonly #keys: Keys;
   readonly #hash: KeyedHash;
   readonly #identityTraits: readonly string[];
+  /** Device ids by context text: a visitor's events repeat one context, so most are parsed once. Bounded: cleared when full. */
+  readonly #deviceIds = new Map<string, string | null>();
 
   constructor(redis: Redis, keys: Keys, hash: KeyedHash, identityTraits: readonly string[]) {
     this.#redis = redis;
@@ -44,6 +46,16 @@ export class IdentityResolver {
     throw new Error(`merge chain from ${memberId} is longer than 16 hops`);
   }
 
+  readonly #deviceIdOf = (context: string): string | null => {
+    let device = this.#deviceIds.get(context);
+    if (device === undefined) {
+      device = deviceIdIn(context);
+      if (this.#deviceIds.size >= 10_000) this.#deviceIds.clear();
+      this.#deviceIds.set(context, device);
+    }
+    return device;
+  };
+
   async resolve(events: readonly EventRecord[]): Promise<ResolvedEvent[]> {
     for (let attempt = 1; ; attempt++) {
       const resolved = await this.#plan(events);
@@ -54,7 +66,7 @@ export class IdentityResolver {
   }
 
   async #plan(events: readonly EventRecord[]): Promise<ResolvedEvent[]> {
-    const identities = events.map((event) => identitiesOf(event, this.#hash, this.#identityTraits));
+    const identities = events.map((event) => identitiesOf(event, this.#hash, this.#identityTraits, this.#deviceIdOf));
     const refs = new Map<string, IdentityRef>();
     for (const { user, others } of identities) {
       if (user) refs.set(identityKey(user), user);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type IdentityRef, identitiesOf, identityKey, planResolution } from '../../../processors/identity/identities.ts';
+import { deviceIdIn, type IdentityRef, identitiesOf, identityKey, planResolution } from '../../../processors/identity/identities.ts';
 import { keyedHash } from '../../../processors/identity/keyed-hash.ts';
 import { protectEvent } from '../../../processors/identity/protect.ts';
 import type { EventRecord } from '../../../schemas/records.ts';
@@ -88,6 +88,21 @@ describe('identitiesOf', () => {
     const small = keyedHash('secret', 2);
     const values = ['a', 'b', 'c', 'a', 'b', 'c'].map((v) => small('anon', v));
     expect(values).toEqual(['a', 'b', 'c', 'a', 'b', 'c'].map((v) => keyedHash('secret')('anon', v)));
+  });
+
+  it('reads a device id only from context.device.id, as a non-empty string', () => {
+    expect(deviceIdIn('{"device":{"id":"dev-1","type":"ios"},"timezone":"Asia/Shanghai"}')).toBe('dev-1');
+    for (const context of [
+      '{}',
+      '{"device":{}}',
+      '{"device":{"id":""}}',
+      '{"device":{"id":42}}',
+      '{"device":"dev-1"}',
+      '{"library":{"name":"device"}}',
+      'not json',
+    ]) {
+      expect(deviceIdIn(context)).toBeNull();
+    }
   });
 
   it('links an alias previousId as an anonymous id or an earlier user id', () => {
