@@ -61,6 +61,10 @@ export const processorConfigSchema = defineConfig('processors', {
   PROCESSOR_BATCH_SIZE: int('Most events applied in one slice (one set of Redis round trips), taken from several partitions', { min: 1, max: 10_000 }).default(
     1_000,
   ),
+  PROCESSOR_HISTORY_MAX_ROWS: int('Most history rows written to ClickHouse in one insert (smaller inserts also commit offsets sooner; at least every second)', {
+    min: 1,
+    max: 1_000_000,
+  }).default(20_000),
   PROCESSOR_CONCURRENCY: int('Slices applied at the same time (a partition is in one slice at a time)', { min: 1, max: 64 }).default(2),
   PROCESSOR_TIMER_INTERVAL_MS: int('How often due lifecycle checks are swept', { min: 50 }).default(1_000),
   PROCESSOR_CRASH_AFTER_STATE_PROBABILITY: num('Testing only: chance of killing the process between the state update and the offset commit', {

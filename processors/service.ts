@@ -169,7 +169,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       );
       const applied = await applyMigrations(historyThread, HISTORY_MIGRATIONS);
       if (applied.length > 0) logger.info({ applied }, 'history tables migrated');
-      buffered = new BufferedHistory(historyThread, { maxRows: 20_000, maxAgeMs: HISTORY_MAX_AGE_MS });
+      buffered = new BufferedHistory(historyThread, { maxRows: config.PROCESSOR_HISTORY_MAX_ROWS, maxAgeMs: HISTORY_MAX_AGE_MS });
     },
     stop: async () => historyThread?.close(),
   });

@@ -174,6 +174,9 @@ describe('processor crash test (needs Kafka, Redis, ClickHouse)', () => {
       // A killed replica is waited for this long before its partitions move on.
       PROCESSOR_SESSION_TIMEOUT_MS: '6000',
       PROCESSOR_REBALANCE_TIMEOUT_MS: '6000',
+      // Small inserts commit often: more commit points for kills to land between, and each
+      // run gets only so far before its kill, however fast the processor is.
+      PROCESSOR_HISTORY_MAX_ROWS: '2000',
       LOG_LEVEL: 'error',
     };
     const logFile = openSync(join(tmpdir(), `segstream-crash-${run}.log`), 'a');
@@ -207,7 +210,7 @@ describe('processor crash test (needs Kafka, Redis, ClickHouse)', () => {
         outcome = await Promise.race([exit, sleep(250).then(() => null)]);
         done = await committedCount();
       }
-      if (!outcome && mode === 'external') outcome = await Promise.race([exit, sleep(random.int(0, 1_500)).then(() => null)]);
+      if (!outcome && mode === 'external') outcome = await Promise.race([exit, sleep(random.int(0, 500)).then(() => null)]);
       if (outcome === null) {
         child.kill('SIGKILL');
         await exit;
