@@ -70,9 +70,10 @@ const deadLetter = (topic: string, record: SourceRecord, reason: string, detail:
   at,
 });
 
-/** Which timer shard a member's lifecycle checks live in. */
+/** The changed traits of an event that changed none (shared: most events). */
 const NO_TRAITS: ReadonlySet<string> = new Set();
 
+/** Which timer shard a member's lifecycle checks live in. */
 export function timerShardOf(memberId: string, shards: number): number {
   let h = 0;
   for (let i = 0; i < memberId.length; i++) h = (Math.imul(h, 31) + memberId.charCodeAt(i)) | 0;
