@@ -3,16 +3,7 @@ import { mergeTriggerState } from '../../rules/engine/trigger-controls.ts';
 import type { LifecycleTransitionRecord } from '../../schemas/records.ts';
 import { lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from './lifecycle.ts';
 import { advanceTime, lifecycleTransitionId, type MemberState, type StateConfig } from './member-state.ts';
-import { type DayBuckets, roundMoney } from './windows.ts';
-
-function addBuckets(into: DayBuckets, from: DayBuckets): void {
-  for (const [day, bucket] of Object.entries(from)) {
-    const target = into[day] ?? { count: 0, sum: 0 };
-    target.count += bucket.count;
-    target.sum = roundMoney(target.sum + bucket.sum);
-    into[day] = target;
-  }
-}
+import { addAllBuckets, type DayBuckets, roundMoney } from './windows.ts';
 
 const minOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
@@ -33,9 +24,9 @@ export function foldMember(target: MemberState, source: MemberState, at: number,
   target.lastSeenAt = maxOf(target.lastSeenAt, source.lastSeenAt);
   for (const [name, buckets] of Object.entries(source.counters)) {
     target.counters[name] ??= {};
-    addBuckets(target.counters[name] as DayBuckets, buckets);
+    addAllBuckets(target.counters[name] as DayBuckets, buckets);
   }
-  addBuckets(target.paid, source.paid);
+  addAllBuckets(target.paid, source.paid);
   const t = target.orders;
   const s = source.orders;
   t.count += s.count;

@@ -17,12 +17,30 @@ export interface Bucket {
 /** Buckets by day number. Plain object so it serialises as is. */
 export type DayBuckets = Record<string, Bucket>;
 
-export function addToBuckets(buckets: DayBuckets, ts: number, amount: number, count = 1): void {
-  const day = String(dayOf(ts));
-  const bucket = buckets[day] ?? { count: 0, sum: 0 };
+/**
+ * The oldest day each bucket set was last pruned to, while it holds no older bucket: the
+ * functions below are the only writers of buckets, and forget it when they add an older
+ * day. Pruning then looks at the buckets only when a day has passed (or an older day came
+ * in), not at every event. A cache only: a set not in it (just read, say) is looked at.
+ */
+const prunedTo = new WeakMap<DayBuckets, number>();
+
+function addToDay(buckets: DayBuckets, day: number, amount: number, count: number): void {
+  if (day < (prunedTo.get(buckets) ?? Number.NEGATIVE_INFINITY)) prunedTo.delete(buckets);
+  const key = String(day);
+  const bucket = buckets[key] ?? { count: 0, sum: 0 };
   bucket.count += count;
   bucket.sum = roundMoney(bucket.sum + amount);
-  buckets[day] = bucket;
+  buckets[key] = bucket;
+}
+
+export function addToBuckets(buckets: DayBuckets, ts: number, amount: number, count = 1): void {
+  addToDay(buckets, dayOf(ts), amount, count);
+}
+
+/** Adds every bucket of `from` into `into` (a merge of two members). */
+export function addAllBuckets(into: DayBuckets, from: DayBuckets): void {
+  for (const [day, bucket] of Object.entries(from)) addToDay(into, Number(day), bucket.sum, bucket.count);
 }
 
 export function windowTotals(buckets: DayBuckets, at: number, days: number): Bucket {
@@ -66,7 +84,9 @@ export function windowsOf(buckets: DayBuckets, at: number, windowsDays: readonly
 /** Drops buckets no window can reach any more. */
 export function pruneBuckets(buckets: DayBuckets, at: number, longestWindowDays: number): void {
   const oldest = dayOf(at) - longestWindowDays + 1;
+  if (prunedTo.get(buckets) === oldest) return;
   for (const day of Object.keys(buckets)) if (Number(day) < oldest) delete buckets[day];
+  prunedTo.set(buckets, oldest);
 }
 
 /** Money is summed in cents so that 0.1 + 0.2 is 0.3. */

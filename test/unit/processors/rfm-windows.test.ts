@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MS_PER_DAY } from '../../../lib/clock.ts';
 import { rfmAt, rfmGroup } from '../../../processors/logic/rfm.ts';
-import { addToBuckets, type DayBuckets, pruneBuckets, windowsOf, windowTotals } from '../../../processors/logic/windows.ts';
+import { addAllBuckets, addToBuckets, type DayBuckets, pruneBuckets, windowsOf, windowTotals } from '../../../processors/logic/windows.ts';
 
 const day = (n: number, hour = 12) => Date.UTC(2026, 0, 1) + n * MS_PER_DAY + hour * 3_600_000;
 
@@ -24,6 +24,44 @@ describe('day-bucket windows', () => {
     addToBuckets(buckets, day(0), 0.2);
     addToBuckets(buckets, day(1), -0.3, 0);
     expect(windowTotals(buckets, day(1), 30)).toEqual({ count: 2, sum: 0 });
+  });
+});
+
+describe('pruning day buckets', () => {
+  const days = (buckets: DayBuckets) => Object.keys(buckets).map(Number);
+  const base = Math.floor(day(0) / MS_PER_DAY);
+
+  it('drops what the longest window no longer reaches, as each day passes', () => {
+    const buckets: DayBuckets = {};
+    for (const n of [0, 1, 2, 5]) addToBuckets(buckets, day(n), 1);
+    pruneBuckets(buckets, day(5), 5);
+    expect(days(buckets)).toEqual([1, 2, 5].map((n) => base + n));
+    pruneBuckets(buckets, day(5, 20), 5); // the same day: nothing to do
+    expect(days(buckets)).toEqual([1, 2, 5].map((n) => base + n));
+    pruneBuckets(buckets, day(7), 5);
+    expect(days(buckets)).toEqual([5].map((n) => base + n));
+  });
+
+  it('drops a late event older than the windows even on a day it already pruned', () => {
+    const buckets: DayBuckets = {};
+    addToBuckets(buckets, day(10), 1);
+    pruneBuckets(buckets, day(10), 5);
+    addToBuckets(buckets, day(2), 1); // late, beyond every window
+    pruneBuckets(buckets, day(10), 5);
+    expect(days(buckets)).toEqual([base + 10]);
+  });
+
+  it('drops merged-in buckets older than the windows even on a day it already pruned', () => {
+    const buckets: DayBuckets = {};
+    addToBuckets(buckets, day(10), 1, 1);
+    pruneBuckets(buckets, day(10), 5);
+    const other: DayBuckets = {};
+    addToBuckets(other, day(1), 7.25, 2);
+    addToBuckets(other, day(10), 0.5, 1);
+    addAllBuckets(buckets, other);
+    expect(buckets[String(base + 10)]).toEqual({ count: 2, sum: 1.5 });
+    pruneBuckets(buckets, day(10), 5);
+    expect(days(buckets)).toEqual([base + 10]);
   });
 });
 
