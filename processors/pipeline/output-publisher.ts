@@ -26,22 +26,20 @@ export class OutputPublisher {
     const lifecycle: { key: string; value: LifecycleTransitionRecord }[] = [];
     const segmentChanges: { key: string; value: SegmentChangeRecord }[] = [];
     const triggers: { key: string; value: TriggerFiringRecord }[] = [];
-    const published = new Map<string, readonly OutboxEntry[]>();
     for (const [memberId, entries] of outboxes) {
-      if (entries.length === 0) continue;
       for (const entry of entries) {
         if (entry.topic === 'lifecycle') lifecycle.push({ key: memberId, value: entry.record as unknown as LifecycleTransitionRecord });
         else if (entry.topic === 'segmentChanges') segmentChanges.push({ key: memberId, value: entry.record as unknown as SegmentChangeRecord });
         else triggers.push({ key: memberId, value: entry.record as unknown as TriggerFiringRecord });
       }
-      published.set(memberId, entries);
     }
     await Promise.all([
       this.#producer.send(this.#topics.lifecycle, lifecycle),
       this.#producer.send(this.#topics.segmentChanges, segmentChanges),
       this.#producer.send(this.#topics.triggers, triggers),
     ]);
-    await this.#store.acknowledgeOutbox(published);
+    // Everything sent is acknowledged, entry by entry (members without entries add no command).
+    await this.#store.acknowledgeOutbox(outboxes);
     this.#metrics.outputs.inc({ topic: 'lifecycle' }, lifecycle.length);
     this.#metrics.outputs.inc({ topic: 'segmentChanges' }, segmentChanges.length);
     this.#metrics.outputs.inc({ topic: 'triggers' }, triggers.length);
