@@ -28,13 +28,12 @@ export function avroLong(value: number): Buffer {
   return out.subarray(0, writeAvroLong(out, 0, value));
 }
 
-/** Avro bytes (and string, as UTF-8): the length, then the bytes. */
-export function avroBytes(value: Uint8Array | string): Buffer {
-  const length = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+/** An Avro string as UTF-8: the length, then the bytes (Avro bytes encode alike, so the metadata values use it too). */
+export function avroString(value: string): Buffer {
+  const length = Buffer.byteLength(value);
   const out = Buffer.allocUnsafe(MAX_LONG_BYTES + length);
   const at = writeAvroLong(out, 0, length);
-  if (typeof value === 'string') out.write(value, at);
-  else out.set(value, at);
+  out.write(value, at);
   return out.subarray(0, at + length);
 }
 
@@ -50,10 +49,10 @@ export function avroObjectContainer(schema: object, block: { readonly count: num
   const file: Uint8Array[] = [
     MAGIC,
     avroLong(2),
-    avroBytes('avro.schema'),
-    avroBytes(JSON.stringify(schema)),
-    avroBytes('avro.codec'),
-    avroBytes('null'),
+    avroString('avro.schema'),
+    avroString(JSON.stringify(schema)),
+    avroString('avro.codec'),
+    avroString('null'),
     avroLong(0),
     sync,
   ];

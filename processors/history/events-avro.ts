@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { avroBytes, avroObjectContainer } from '../../lib/warehouse/avro-container.ts';
+import { avroObjectContainer, avroString } from '../../lib/warehouse/avro-container.ts';
 import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { EventRecord } from '../../schemas/records.ts';
@@ -86,10 +86,10 @@ export class AvroEventWriter {
       for (let i = 0; i < memberIds.length; i++) {
         const end = ends[i] as number;
         const record = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start);
-        parts.push(this.#codec.ownLatestBody(record) ?? (await this.#rewritten(record)), avroBytes(memberIds[i] as string));
+        parts.push(this.#codec.ownLatestBody(record) ?? (await this.#rewritten(record)), avroString(memberIds[i] as string));
         start = end;
       }
-      for (const { memberId, event } of decoded) parts.push(this.#codec.encodeBody(event), avroBytes(memberId));
+      for (const { memberId, event } of decoded) parts.push(this.#codec.encodeBody(event), avroString(memberId));
     }
     if (parts.length === 0) return;
     const container = avroObjectContainer(this.#schema, { count: parts.length / 2, parts }, randomBytes(16));

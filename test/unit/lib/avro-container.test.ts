@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import avsc from 'avsc';
 import { describe, expect, it } from 'vitest';
-import { avroBytes, avroLong, avroObjectContainer } from '../../../lib/warehouse/avro-container.ts';
+import { avroLong, avroObjectContainer, avroString } from '../../../lib/warehouse/avro-container.ts';
 
 const LONG = avsc.Type.forSchema('long');
 
@@ -14,8 +14,8 @@ describe('Avro container encoding', () => {
   });
 
   it('encodes strings as their UTF-8 length and bytes', () => {
-    expect(avroBytes('m-中文😀')).toEqual(avsc.Type.forSchema('string').toBuffer('m-中文😀'));
-    expect(avroBytes('')).toEqual(Buffer.from([0]));
+    expect(avroString('m-中文😀')).toEqual(avsc.Type.forSchema('string').toBuffer('m-中文😀'));
+    expect(avroString('')).toEqual(Buffer.from([0]));
   });
 
   it('frames records already in Avro binary into a file any Avro reader reads back', async () => {
