@@ -6,7 +6,7 @@ import { emptyTriggerState, type TriggerMemberState } from '../../rules/engine/t
 import type { EventRecord, LifecycleStage, LifecycleTransitionRecord } from '../../schemas/records.ts';
 import { type CounterSpec, counterAmount } from './counters.ts';
 import { type LifecycleConfig, lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from './lifecycle.ts';
-import { addToBuckets, type DayBuckets, pruneBuckets, roundMoney } from './windows.ts';
+import { addToBuckets, type DayBuckets, pruneBuckets, roundMoney, storedBuckets } from './windows.ts';
 
 /** Everything the engine keeps about one member, stored as one JSON value in Redis. */
 export interface MemberState {
@@ -64,7 +64,7 @@ export function emptyMemberState(memberId: string): MemberState {
     lastSeenAt: null,
     counters: {},
     orders: { count: 0, spend: 0, refunds: 0, refunded: 0, firstAt: null, lastAt: null, recent: [] },
-    paid: {},
+    paid: [],
     lifecycle: null,
     nextCheckAt: null,
     applied: {},
@@ -76,6 +76,21 @@ export function emptyMemberState(memberId: string): MemberState {
     coupons: {},
     computed: {},
   };
+}
+
+/** A member as read from storage, in the shape of today (members stored by earlier versions lack newer parts). */
+export function storedMemberState(stored: MemberState): MemberState {
+  const state = stored;
+  // Stored before segments, triggers, coupons and computed traits existed.
+  state.segments ??= {};
+  state.segmentsCheckAt ??= null;
+  state.triggers ??= emptyTriggerState();
+  state.coupons ??= {};
+  state.computed ??= {};
+  // Day buckets stored in their earlier form (objects keyed by day).
+  for (const name in state.counters) state.counters[name] = storedBuckets(state.counters[name]);
+  state.paid = storedBuckets(state.paid);
+  return state;
 }
 
 export function lifecycleTransitionId(memberId: string, from: LifecycleStage | null, to: LifecycleStage, at: number): string {
@@ -152,7 +167,7 @@ export function applyEvent(state: MemberState, event: EventRecord, config: State
   for (const spec of config.counters) {
     const amount = counterAmount(spec, event, properties);
     if (amount === undefined) continue;
-    state.counters[spec.name] ??= {};
+    state.counters[spec.name] ??= [];
     addToBuckets(state.counters[spec.name] as DayBuckets, at, amount);
     changed.add(`counters.${spec.name}`);
   }

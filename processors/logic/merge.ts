@@ -23,7 +23,7 @@ export function foldMember(target: MemberState, source: MemberState, at: number,
   target.firstSeenAt = minOf(target.firstSeenAt, source.firstSeenAt);
   target.lastSeenAt = maxOf(target.lastSeenAt, source.lastSeenAt);
   for (const [name, buckets] of Object.entries(source.counters)) {
-    target.counters[name] ??= {};
+    target.counters[name] ??= [];
     addAllBuckets(target.counters[name] as DayBuckets, buckets);
   }
   addAllBuckets(target.paid, source.paid);

@@ -6,7 +6,7 @@ import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { SegmentChangeRecord } from '../../schemas/records.ts';
 import type { MemberState, StateConfig } from './member-state.ts';
 import { type RfmConfig, rfmAt } from './rfm.ts';
-import { type Bucket, windowsOf, windowTotals } from './windows.ts';
+import { type Bucket, NO_BUCKETS, windowsOf, windowTotals } from './windows.ts';
 
 export interface SegmentSettings {
   readonly state: StateConfig;
@@ -38,7 +38,7 @@ export function ruleContext(
     Object.defineProperty(counters, name, {
       enumerable: true,
       get: () => {
-        windows ??= windowsOf(state.counters[name] ?? {}, at, settings.windowsDays);
+        windows ??= windowsOf(state.counters[name] ?? NO_BUCKETS, at, settings.windowsDays);
         return windows;
       },
     });
@@ -71,7 +71,7 @@ export function memberEnv(state: MemberState, at: number): MemberEnv {
   return {
     now: at,
     segments: new Set(Object.keys(state.segments)),
-    window: (name, days) => windowTotals(state.counters[name] ?? {}, at, days),
+    window: (name, days) => windowTotals(state.counters[name] ?? NO_BUCKETS, at, days),
     noteTime: () => {},
   };
 }

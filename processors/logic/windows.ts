@@ -14,24 +14,29 @@ export interface Bucket {
   sum: number;
 }
 
-/** Buckets by day number. Plain object so it serialises as is. */
-export type DayBuckets = Record<string, Bucket>;
-
 /**
- * The oldest day each bucket set was last pruned to, while it holds no older bucket: the
- * functions below are the only writers of buckets, and forget it when they add an older
- * day. Pruning then looks at the buckets only when a day has passed (or an older day came
- * in), not at every event. A cache only: a set not in it (just read, say) is looked at.
+ * One counter's buckets as a flat list of numbers sorted by day: day, count, sum, day,
+ * count, sum, ... Stored as it is (in the member's JSON). Flat numbers, not an object
+ * keyed by day: they parse, stringify and scan without an object and a key string per
+ * day, and day numbers as keys put an object in V8's slow dictionary mode.
  */
-const prunedTo = new WeakMap<DayBuckets, number>();
+export type DayBuckets = number[];
+
+const STRIDE = 3;
+
+/** The buckets of a counter that has none yet (for reading). */
+export const NO_BUCKETS: Readonly<DayBuckets> = Object.freeze([]);
 
 function addToDay(buckets: DayBuckets, day: number, amount: number, count: number): void {
-  if (day < (prunedTo.get(buckets) ?? Number.NEGATIVE_INFINITY)) prunedTo.delete(buckets);
-  const key = String(day);
-  const bucket = buckets[key] ?? { count: 0, sum: 0 };
-  bucket.count += count;
-  bucket.sum = roundMoney(bucket.sum + amount);
-  buckets[key] = bucket;
+  // Most events land on the newest day: look from the end.
+  let i = buckets.length - STRIDE;
+  while (i >= 0 && (buckets[i] as number) > day) i -= STRIDE;
+  if (i >= 0 && buckets[i] === day) {
+    buckets[i + 1] = (buckets[i + 1] as number) + count;
+    buckets[i + 2] = roundMoney((buckets[i + 2] as number) + amount);
+  } else {
+    buckets.splice(i + STRIDE, 0, day, count, roundMoney(amount));
+  }
 }
 
 export function addToBuckets(buckets: DayBuckets, ts: number, amount: number, count = 1): void {
@@ -39,38 +44,57 @@ export function addToBuckets(buckets: DayBuckets, ts: number, amount: number, co
 }
 
 /** Adds every bucket of `from` into `into` (a merge of two members). */
-export function addAllBuckets(into: DayBuckets, from: DayBuckets): void {
-  for (const [day, bucket] of Object.entries(from)) addToDay(into, Number(day), bucket.sum, bucket.count);
+export function addAllBuckets(into: DayBuckets, from: Readonly<DayBuckets>): void {
+  for (let i = 0; i < from.length; i += STRIDE) addToDay(into, from[i] as number, from[i + 2] as number, from[i + 1] as number);
 }
 
-export function windowTotals(buckets: DayBuckets, at: number, days: number): Bucket {
+/** The buckets as days with their totals, oldest first (for reading and tests). */
+export function bucketDays(buckets: Readonly<DayBuckets>): { day: number; count: number; sum: number }[] {
+  const days: { day: number; count: number; sum: number }[] = [];
+  for (let i = 0; i < buckets.length; i += STRIDE) days.push({ day: buckets[i] as number, count: buckets[i + 1] as number, sum: buckets[i + 2] as number });
+  return days;
+}
+
+/**
+ * Buckets as stored, in this form or the earlier one (an object of day -> { count, sum },
+ * written before this form existed): read either, so stored members keep their counters.
+ */
+export function storedBuckets(stored: unknown): DayBuckets {
+  if (Array.isArray(stored)) return stored as DayBuckets;
+  const buckets: DayBuckets = [];
+  if (typeof stored !== 'object' || stored === null) return buckets;
+  // Integer-like keys enumerate in ascending order, so the days come out sorted.
+  for (const [day, bucket] of Object.entries(stored as Record<string, Bucket>)) buckets.push(Number(day), bucket.count, bucket.sum);
+  return buckets;
+}
+
+export function windowTotals(buckets: Readonly<DayBuckets>, at: number, days: number): Bucket {
   const last = dayOf(at);
   const first = last - days + 1;
   let count = 0;
   let sum = 0;
-  for (const [day, bucket] of Object.entries(buckets)) {
-    const d = Number(day);
+  for (let i = 0; i < buckets.length; i += STRIDE) {
+    const d = buckets[i] as number;
     if (d >= first && d <= last) {
-      count += bucket.count;
-      sum += bucket.sum;
+      count += buckets[i + 1] as number;
+      sum += buckets[i + 2] as number;
     }
   }
   return { count, sum: roundMoney(sum) };
 }
 
 /** Totals of several windows at once, keyed `${days}d`, in one pass over the buckets. */
-export function windowsOf(buckets: DayBuckets, at: number, windowsDays: readonly number[]): Record<string, Bucket> {
+export function windowsOf(buckets: Readonly<DayBuckets>, at: number, windowsDays: readonly number[]): Record<string, Bucket> {
   const last = dayOf(at);
   const totals = windowsDays.map(() => ({ count: 0, sum: 0 }));
-  for (const day in buckets) {
-    const age = last - Number(day);
+  for (let b = 0; b < buckets.length; b += STRIDE) {
+    const age = last - (buckets[b] as number);
     if (age < 0) continue;
-    const bucket = buckets[day] as Bucket;
     for (let i = 0; i < windowsDays.length; i++) {
       if (age < (windowsDays[i] as number)) {
         const total = totals[i] as Bucket;
-        total.count += bucket.count;
-        total.sum += bucket.sum;
+        total.count += buckets[b + 1] as number;
+        total.sum += buckets[b + 2] as number;
       }
     }
   }
@@ -81,12 +105,12 @@ export function windowsOf(buckets: DayBuckets, at: number, windowsDays: readonly
   return result;
 }
 
-/** Drops buckets no window can reach any more. */
+/** Drops buckets no window can reach any more (the oldest, as the list is sorted by day). */
 export function pruneBuckets(buckets: DayBuckets, at: number, longestWindowDays: number): void {
   const oldest = dayOf(at) - longestWindowDays + 1;
-  if (prunedTo.get(buckets) === oldest) return;
-  for (const day of Object.keys(buckets)) if (Number(day) < oldest) delete buckets[day];
-  prunedTo.set(buckets, oldest);
+  let keepFrom = 0;
+  while (keepFrom < buckets.length && (buckets[keepFrom] as number) < oldest) keepFrom += STRIDE;
+  if (keepFrom > 0) buckets.splice(0, keepFrom);
 }
 
 /** Money is summed in cents so that 0.1 + 0.2 is 0.3. */

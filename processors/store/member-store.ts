@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
-import { emptyTriggerState } from '../../rules/engine/trigger-controls.ts';
 import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
-import { emptyMemberState, type MemberState, nextDueAt } from '../logic/member-state.ts';
+import { emptyMemberState, type MemberState, nextDueAt, storedMemberState } from '../logic/member-state.ts';
 import type { Keys } from './keys.ts';
 
 /** An output waiting in a member's outbox: the topic it goes to and the record. */
@@ -160,13 +159,7 @@ export class MemberStore {
       if (hashError) throw hashError;
       if (outboxError) throw outboxError;
       const [version, stateJson, known, into] = hash;
-      const state = stateJson ? (JSON.parse(stateJson) as MemberState) : emptyMemberState(memberId);
-      // Members stored before segments existed.
-      state.segments ??= {};
-      state.segmentsCheckAt ??= null;
-      state.triggers ??= emptyTriggerState();
-      state.coupons ??= {};
-      state.computed ??= {};
+      const state = stateJson ? storedMemberState(JSON.parse(stateJson)) : emptyMemberState(memberId);
       state.version = Number(version ?? 0);
       loaded.set(memberId, {
         state,

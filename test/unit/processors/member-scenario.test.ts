@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock, MS_PER_DAY } from '../../../lib/clock.ts';
 import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../../processors/logic/counters.ts';
 import { DEFAULT_LIFECYCLE } from '../../../processors/logic/lifecycle.ts';
-import { advanceTime, applyEvent, emptyMemberState } from '../../../processors/logic/member-state.ts';
+import { advanceTime, applyEvent, emptyMemberState, storedMemberState } from '../../../processors/logic/member-state.ts';
 import { memberView } from '../../../processors/logic/member-view.ts';
 import { DEFAULT_RFM } from '../../../processors/logic/rfm.ts';
+import { windowTotals } from '../../../processors/logic/windows.ts';
 import type { EventRecord, LifecycleTransitionRecord } from '../../../schemas/records.ts';
 import { testEvent } from '../../harness/test-event.ts';
 
@@ -84,5 +85,25 @@ describe('one member, step by step (pure state machine)', () => {
     expect(counters?.['1d']).toEqual({ count: 1, sum: 0 });
     expect(counters?.['7d']).toEqual({ count: 2, sum: 0 });
     expect(state.firstSeenAt).toBe(clock.now() - 3 * MS_PER_DAY);
+  });
+});
+
+describe('a member stored by an earlier version', () => {
+  it('reads day buckets stored as objects keyed by day and goes on counting from them', () => {
+    const clock = new ManualClock(new Date('2026-03-10T09:00:00Z'));
+    const today = Math.floor(clock.now() / MS_PER_DAY);
+    const stored = JSON.parse(JSON.stringify(emptyMemberState('member-3')));
+    stored.counters = { page_views: { [today - 2]: { count: 3, sum: 0 }, [today]: { count: 1, sum: 0 } } };
+    stored.paid = { [today - 40]: { count: 1, sum: 19.99 } };
+    delete stored.segments;
+    delete stored.coupons;
+    const state = storedMemberState(stored);
+    applyEvent(state, event(clock, { type: 'page', name: 'Home' }), config);
+    const view = memberView(state, clock.now(), DEFAULT_WINDOWS_DAYS, DEFAULT_RFM);
+    expect(view.counters.page_views?.['1d']).toEqual({ count: 2, sum: 0 });
+    expect(view.counters.page_views?.['7d']).toEqual({ count: 5, sum: 0 });
+    expect(windowTotals(state.paid, clock.now(), 90)).toEqual({ count: 1, sum: 19.99 });
+    expect(state.segments).toEqual({});
+    expect(state.coupons).toEqual({});
   });
 });
