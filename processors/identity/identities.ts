@@ -1,3 +1,4 @@
+import { boundedMemo } from '../../lib/bounded-memo.ts';
 import { parseJsonObject } from '../../lib/json.ts';
 import type { EventRecord } from '../../schemas/records.ts';
 import type { KeyedHash } from './keyed-hash.ts';
@@ -6,11 +7,24 @@ import type { KeyedHash } from './keyed-hash.ts';
 export interface IdentityRef {
   readonly kind: string;
   readonly hash: string;
+  /** "kind:hash": the identity as stored (member identities, index keys) and compared. */
+  readonly key: string;
   /** Only looked up, never created: an alias previousId may be an earlier user id, or not. */
   readonly lookupOnly?: boolean;
 }
 
-export const identityKey = (ref: IdentityRef) => `${ref.kind}:${ref.hash}`;
+export const identityRef = (kind: string, hash: string): IdentityRef => ({ kind, hash, key: `${kind}:${hash}` });
+
+/** The ref of an identity from its value as sent (hashed with the key). */
+export type IdentityRefOf = (kind: string, value: string) => IdentityRef;
+
+/**
+ * Refs by value, remembered (bounded): the same visitor's events give the very same ref,
+ * whose key string is made (and hashed by maps) once rather than per event.
+ */
+export function identityRefs(hash: KeyedHash, cacheSize = 100_000): IdentityRefOf {
+  return boundedMemo((kind, value) => identityRef(kind, hash(kind, value)), cacheSize);
+}
 
 /** Traits that identify a person, by default; each becomes an identity kind of its own. */
 export const DEFAULT_IDENTITY_TRAITS: readonly string[] = ['phone', 'email', 'wechat_openid', 'wechat_unionid'];
@@ -29,27 +43,27 @@ export function deviceIdIn(context: string): string | null {
  */
 export function identitiesOf(
   event: EventRecord,
-  hash: KeyedHash,
+  refOf: IdentityRefOf,
   identityTraits: readonly string[],
   deviceIdOf: (context: string) => string | null = deviceIdIn,
 ): { user: IdentityRef | null; others: IdentityRef[] } {
-  const user = event.userId ? { kind: 'user', hash: hash('user', event.userId) } : null;
+  const user = event.userId ? refOf('user', event.userId) : null;
   const others: IdentityRef[] = [];
-  if (event.anonymousId) others.push({ kind: 'anon', hash: hash('anon', event.anonymousId) });
+  if (event.anonymousId) others.push(refOf('anon', event.anonymousId));
   if (event.type === 'alias' && event.previousId) {
     // previousId is usually an anonymous id, sometimes an earlier user id.
-    others.push({ kind: 'anon', hash: hash('anon', event.previousId) });
-    others.push({ kind: 'user', hash: hash('user', event.previousId), lookupOnly: true });
+    others.push(refOf('anon', event.previousId));
+    others.push({ ...refOf('user', event.previousId), lookupOnly: true });
   }
   if (event.type === 'identify') {
     const traits = parseJsonObject(event.traits);
     for (const trait of identityTraits) {
       const value = traits[trait];
-      if (typeof value === 'string' && value.trim() !== '') others.push({ kind: trait, hash: hash(trait, value) });
+      if (typeof value === 'string' && value.trim() !== '') others.push(refOf(trait, value));
     }
   }
   const device = deviceIdOf(event.context);
-  if (device !== null) others.push({ kind: 'device', hash: hash('device', device) });
+  if (device !== null) others.push(refOf('device', device));
   return { user, others };
 }
 

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { boundedMemo } from '../../lib/bounded-memo.ts';
 
 /**
  * Identifiers are stored and compared only as keyed hashes (HMAC-SHA256 with the
@@ -9,31 +10,14 @@ export type KeyedHash = (kind: string, value: string) => string;
 
 export function keyedHash(secret: string, cacheSize = 100_000): KeyedHash {
   // The same identities come back event after event; an HMAC costs several microseconds.
-  // Cached per kind by the value as sent, so a hit builds no string.
-  const cache = new Map<string, Map<string, string>>();
-  let cached = 0;
-  return (kind, value) => {
-    let byValue = cache.get(kind);
-    if (byValue === undefined) {
-      byValue = new Map();
-      cache.set(kind, byValue);
-    }
-    let hashed = byValue.get(value);
-    if (hashed === undefined) {
-      hashed = createHmac('sha256', secret)
+  return boundedMemo(
+    (kind, value) =>
+      createHmac('sha256', secret)
         .update(`${kind}\0${normalize(kind, value)}`)
         .digest('base64url')
-        .slice(0, 32);
-      // Bounded: when full, start over (a miss only costs one HMAC).
-      if (cached >= cacheSize) {
-        for (const values of cache.values()) values.clear();
-        cached = 0;
-      }
-      byValue.set(value, hashed);
-      cached++;
-    }
-    return hashed;
-  };
+        .slice(0, 32),
+    cacheSize,
+  );
 }
 
 /** The same person types the same phone or email in several ways. */

@@ -1,13 +1,18 @@
 import type { EventRecord } from '../../schemas/records.ts';
 import type { KeyedHash } from './keyed-hash.ts';
 
-/** Whether the JSON text may hold one of the traits as a key (an escaped key could spell it otherwise). */
-function mayName(json: string, identityTraits: readonly string[]): boolean {
-  return json.includes('\\u') || identityTraits.some((trait) => json.includes(`"${trait}"`));
+/**
+ * Whether a JSON text may hold one of the traits as a key: one scan for all of them (an
+ * escaped key could spell one otherwise, so any \u escape counts too).
+ */
+function keyFinder(identityTraits: readonly string[]): (json: string) => boolean {
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(['\\\\u', ...identityTraits.map((trait) => `"${escape(trait)}"`)].join('|'));
+  return (json) => pattern.test(json);
 }
 
-function protectObject(json: string, identityTraits: readonly string[], hash: KeyedHash): string {
-  if (!mayName(json, identityTraits)) return json;
+function protectObject(json: string, identityTraits: readonly string[], mayName: (json: string) => boolean, hash: KeyedHash): string {
+  if (!mayName(json)) return json;
   let value: unknown;
   try {
     value = JSON.parse(json);
@@ -28,12 +33,15 @@ function protectObject(json: string, identityTraits: readonly string[], hash: Ke
 }
 
 /**
- * The event as the engine may store it: every identity trait (phone, email, OpenID, ...)
- * in traits and properties replaced by `<trait>_hash`, its keyed hash. Done once, before
- * member state or history sees the event.
+ * Gives the event as the engine may store it: every identity trait (phone, email,
+ * OpenID, ...) in traits and properties replaced by `<trait>_hash`, its keyed hash. Done
+ * once, before member state or history sees the event.
  */
-export function protectEvent(event: EventRecord, identityTraits: readonly string[], hash: KeyedHash): EventRecord {
-  const traits = protectObject(event.traits, identityTraits, hash);
-  const properties = protectObject(event.properties, identityTraits, hash);
-  return traits === event.traits && properties === event.properties ? event : { ...event, traits, properties };
+export function eventProtector(identityTraits: readonly string[], hash: KeyedHash): (event: EventRecord) => EventRecord {
+  const mayName = keyFinder(identityTraits);
+  return (event) => {
+    const traits = protectObject(event.traits, identityTraits, mayName, hash);
+    const properties = protectObject(event.properties, identityTraits, mayName, hash);
+    return traits === event.traits && properties === event.properties ? event : { ...event, traits, properties };
+  };
 }

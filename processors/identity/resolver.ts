@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { EventRecord } from '../../schemas/records.ts';
 import type { Keys } from '../store/keys.ts';
-import { deviceIdIn, type IdentityRef, identitiesOf, identityKey, planResolution, type ResolutionPlan } from './identities.ts';
+import { deviceIdIn, type IdentityRef, type IdentityRefOf, identitiesOf, identityRefs, planResolution, type ResolutionPlan } from './identities.ts';
 import type { KeyedHash } from './keyed-hash.ts';
 
 export interface ResolvedEvent {
@@ -20,6 +20,7 @@ export class IdentityResolver {
   readonly #keys: Keys;
   readonly #hash: KeyedHash;
   readonly #identityTraits: readonly string[];
+  readonly #refOf: IdentityRefOf;
   /** Device ids by context text: a visitor's events repeat one context, so most are parsed once. Bounded: cleared when full. */
   readonly #deviceIds = new Map<string, string | null>();
 
@@ -28,6 +29,7 @@ export class IdentityResolver {
     this.#keys = keys;
     this.#hash = hash;
     this.#identityTraits = identityTraits;
+    this.#refOf = identityRefs(hash);
   }
 
   /** The member an identity belongs to now (following merges), for lookups. */
@@ -66,18 +68,18 @@ export class IdentityResolver {
   }
 
   async #plan(events: readonly EventRecord[]): Promise<ResolvedEvent[]> {
-    const identities = events.map((event) => identitiesOf(event, this.#hash, this.#identityTraits, this.#deviceIdOf));
+    const identities = events.map((event) => identitiesOf(event, this.#refOf, this.#identityTraits, this.#deviceIdOf));
     const refs = new Map<string, IdentityRef>();
     for (const { user, others } of identities) {
-      if (user) refs.set(identityKey(user), user);
-      for (const ref of others) refs.set(identityKey(ref), ref);
+      if (user) refs.set(user.key, user);
+      for (const ref of others) refs.set(ref.key, ref);
     }
 
     const owners = new Map<string, string | null>();
     const refList = [...refs.values()];
     const found = refList.length > 0 ? await this.#redis.mget(...refList.map((r) => this.#keys.identity(r.kind, r.hash))) : [];
     refList.forEach((ref, i) => {
-      owners.set(identityKey(ref), found[i] ?? null);
+      owners.set(ref.key, found[i] ?? null);
     });
 
     const facts = new Map<string, { known: boolean; into: string | null }>();
@@ -103,26 +105,17 @@ export class IdentityResolver {
     };
 
     const NOT_KNOWN = { known: false };
-    const keyOf = new Map<IdentityRef, string>();
-    const key = (ref: IdentityRef) => {
-      let k = keyOf.get(ref);
-      if (k === undefined) {
-        k = identityKey(ref);
-        keyOf.set(ref, k);
-      }
-      return k;
-    };
     const ownerOf = (ref: IdentityRef) => {
-      const owner = owners.get(key(ref));
+      const owner = owners.get(ref.key);
       return owner ? follow(owner) : null;
     };
     const factsOf = (id: string) => facts.get(id) ?? NOT_KNOWN;
-    const newMemberId = (ref: IdentityRef) => `m_${this.#hash('member', key(ref)).slice(0, 24)}`;
+    const newMemberId = (ref: IdentityRef) => `m_${this.#hash('member', ref.key).slice(0, 24)}`;
     return events.map((event, index) => {
       const { user, others } = identities[index] as (typeof identities)[number];
       const plan = planResolution(user, others, ownerOf, factsOf, newMemberId);
       // Later events of the batch see what this one decided.
-      for (const ref of plan.link) owners.set(key(ref), plan.memberId);
+      for (const ref of plan.link) owners.set(ref.key, plan.memberId);
       const targetFacts = facts.get(plan.memberId);
       if (targetFacts === undefined || targetFacts.into !== null || (!targetFacts.known && user !== null))
         facts.set(plan.memberId, { known: (targetFacts?.known ?? false) || user !== null, into: null });
@@ -134,8 +127,7 @@ export class IdentityResolver {
   /** Claims new identities; true when another processor got one first. */
   async #claim(resolved: readonly ResolvedEvent[]): Promise<boolean> {
     const claims = new Map<string, { ref: IdentityRef; memberId: string }>();
-    for (const { plan } of resolved)
-      for (const ref of plan.link) if (!claims.has(identityKey(ref))) claims.set(identityKey(ref), { ref, memberId: plan.memberId });
+    for (const { plan } of resolved) for (const ref of plan.link) if (!claims.has(ref.key)) claims.set(ref.key, { ref, memberId: plan.memberId });
     if (claims.size === 0) return false;
     const list = [...claims.values()];
     const pipeline = this.#redis.pipeline();

@@ -4,9 +4,8 @@ import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { AppliedEvent } from '../history/history-writer.ts';
-import { identityKey } from '../identity/identities.ts';
 import type { KeyedHash } from '../identity/keyed-hash.ts';
-import { protectEvent } from '../identity/protect.ts';
+import { eventProtector } from '../identity/protect.ts';
 import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
 import { applyComputedTraits } from '../logic/computed.ts';
 import { applyEvent, type MemberState, type StateConfig } from '../logic/member-state.ts';
@@ -92,10 +91,10 @@ export class BatchProcessor {
   readonly #clock: Clock;
   readonly #state: StateConfig;
   readonly #limits: ProcessingLimits;
-  readonly #hash: KeyedHash;
   readonly #segments: RuleSettings;
   readonly #rules: () => RuleSet;
   readonly #locks: MemberLocks;
+  readonly #protect: (event: EventRecord) => EventRecord;
 
   constructor(deps: {
     codec: AvroCodec<EventRecord>;
@@ -113,13 +112,13 @@ export class BatchProcessor {
     this.#locks = deps.locks;
     this.#segments = deps.segments;
     this.#rules = deps.rules;
-    this.#hash = deps.hash;
     this.#codec = deps.codec;
     this.#resolver = deps.resolver;
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#state = deps.state;
     this.#limits = deps.limits;
+    this.#protect = eventProtector(deps.limits.identityTraits, deps.hash);
   }
 
   async process(topic: string, records: readonly SourceRecord[]): Promise<BatchResult> {
@@ -177,7 +176,7 @@ export class BatchProcessor {
       // Resolved again on every attempt: a conflict may mean a member was merged meanwhile.
       // Identities are resolved from the event as sent; everything stored gets the protected copy.
       resolved = (await this.#resolver.resolve(accepted.map((a) => a.event))).map(({ event, plan }) => ({
-        event: protectEvent(event, this.#limits.identityTraits, this.#hash),
+        event: this.#protect(event),
         plan,
       }));
       // Another slice of this process working on one of these members finishes first.
@@ -272,7 +271,7 @@ export class BatchProcessor {
         merges.push({ source: sourceId, into: plan.memberId });
       }
       const segmentsAt = () => Math.max(event.timestamp, target.state.lifecycle?.evaluatedAt ?? 0);
-      for (const ref of plan.link) if (!target.state.identities.includes(identityKey(ref))) target.state.identities.push(identityKey(ref));
+      for (const ref of plan.link) if (!target.state.identities.includes(ref.key)) target.state.identities.push(ref.key);
       if (event.userId) target.known = true;
       const offset = Number(record.offset);
       const key = partitionKey(record);

@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { deviceIdIn, type IdentityRef, identitiesOf, identityKey, planResolution } from '../../../processors/identity/identities.ts';
+import { deviceIdIn, type IdentityRef, identitiesOf, identityRef, identityRefs, planResolution } from '../../../processors/identity/identities.ts';
 import { keyedHash } from '../../../processors/identity/keyed-hash.ts';
-import { protectEvent } from '../../../processors/identity/protect.ts';
+import { eventProtector } from '../../../processors/identity/protect.ts';
 import type { EventRecord } from '../../../schemas/records.ts';
 import { testEvent } from '../../harness/test-event.ts';
 
-const ref = (kind: string, hash: string): IdentityRef => ({ kind, hash });
+const ref = identityRef;
 const plan = (user: IdentityRef | null, others: IdentityRef[], owners: Record<string, string>, known: string[] = []) =>
   planResolution(
     user,
     others,
-    (r) => owners[identityKey(r)] ?? null,
+    (r) => owners[r.key] ?? null,
     (m) => ({ known: known.includes(m) }),
-    (r) => `new:${identityKey(r)}`,
+    (r) => `new:${r.key}`,
   );
 
 describe('planResolution', () => {
@@ -74,14 +74,25 @@ describe('identitiesOf', () => {
       traits: '{"phone":"+86 138 0000 0000","email":"A@Example.com","plan":"gold"}',
       context: '{"device":{"id":"dev-1"}}',
     };
-    const { user, others } = identitiesOf(event, hash, ['phone', 'email']);
-    expect(user).toEqual({ kind: 'user', hash: hash('user', 'u1') });
+    const { user, others } = identitiesOf(event, identityRefs(hash), ['phone', 'email']);
+    expect(user).toEqual(ref('user', hash('user', 'u1')));
     expect(others.map((o) => o.kind)).toEqual(['anon', 'phone', 'email', 'device']);
     expect(JSON.stringify(others)).not.toContain('138');
     // The same phone typed differently, and the same email in other case, match.
     expect(others.find((o) => o.kind === 'phone')?.hash).toBe(hash('phone', '+8613800000000'));
     expect(others.find((o) => o.kind === 'email')?.hash).toBe(hash('email', 'a@example.com'));
     expect(keyedHash('other-secret')('phone', '+8613800000000')).not.toBe(hash('phone', '+8613800000000'));
+  });
+
+  it('gives the very same ref for the same value (its key made once), also after a small cache starts over', () => {
+    const refOf = identityRefs(hash, 2);
+    const first = refOf('anon', 'a1');
+    expect(refOf('anon', 'a1')).toBe(first);
+    expect(first).toEqual(ref('anon', hash('anon', 'a1')));
+    expect(first.key).toBe(`anon:${hash('anon', 'a1')}`);
+    refOf('anon', 'a2');
+    refOf('anon', 'a3');
+    expect(refOf('anon', 'a1')).toEqual(first);
   });
 
   it('hashes the same way from its cache, and a small cache evicts without changing results', () => {
@@ -106,25 +117,32 @@ describe('identitiesOf', () => {
   });
 
   it('links an alias previousId as an anonymous id or an earlier user id', () => {
-    const { user, others } = identitiesOf({ ...base, type: 'alias', userId: 'u1', previousId: 'a9' }, hash, []);
+    const { user, others } = identitiesOf({ ...base, type: 'alias', userId: 'u1', previousId: 'a9' }, identityRefs(hash), []);
     expect(user?.kind).toBe('user');
     expect(others).toEqual([ref('anon', hash('anon', 'a9')), { ...ref('user', hash('user', 'a9')), lookupOnly: true }]);
   });
 });
 
-describe('protectEvent', () => {
+describe('eventProtector', () => {
   const hash = keyedHash('secret');
   const base = testEvent('m', 0);
 
   it('replaces identity traits by their hashes, also when the key is spelled with JSON escapes', () => {
     const event = { ...base, traits: '{"\\u0070hone":"+8613800000000","plan":"gold"}', properties: '{"email":"a@example.com"}' };
-    const protectedEvent = protectEvent(event, ['phone', 'email'], hash);
+    const protectedEvent = eventProtector(['phone', 'email'], hash)(event);
     expect(JSON.parse(protectedEvent.traits)).toEqual({ phone_hash: hash('phone', '+8613800000000'), plan: 'gold' });
     expect(JSON.parse(protectedEvent.properties)).toEqual({ email_hash: hash('email', 'a@example.com') });
   });
 
   it('leaves an event without identity traits as it is', () => {
     const event = { ...base, traits: '{"plan":"gold"}', properties: '{"total":5}' };
-    expect(protectEvent(event, ['phone', 'email'], hash)).toBe(event);
+    expect(eventProtector(['phone', 'email'], hash)(event)).toBe(event);
+  });
+
+  it('reads configured trait names literally, not as patterns', () => {
+    const event = { ...base, traits: '{"email":"a@example.com","e.mail":"b@example.com"}', properties: '{}' };
+    expect(JSON.parse(eventProtector(['e.mail'], hash)(event).traits)).toEqual({ email: 'a@example.com', 'e.mail_hash': hash('e.mail', 'b@example.com') });
+    const other = { ...base, traits: '{"email":"a@example.com"}', properties: '{}' };
+    expect(eventProtector(['e.mail'], hash)(other)).toBe(other);
   });
 });
