@@ -6,8 +6,8 @@ import type { KeyedHash } from './keyed-hash.ts';
  * escaped key could spell one otherwise, so any \u escape counts too).
  */
 function keyFinder(identityTraits: readonly string[]): (json: string) => boolean {
-  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const pattern = new RegExp(['\\\\u', ...identityTraits.map((trait) => `"${escape(trait)}"`)].join('|'));
+  const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(['\\\\u', ...identityTraits.map((trait) => `"${literal(trait)}"`)].join('|'));
   return (json) => pattern.test(json);
 }
 
