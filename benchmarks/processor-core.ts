@@ -10,8 +10,8 @@
  */
 import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
 import { ManualClock } from '../lib/clock.ts';
+import { RedisPipelineClient } from '../lib/redis/pipeline-client.ts';
 import { DEFAULT_IDENTITY_TRAITS } from '../processors/identity/identities.ts';
 import { keyedHash } from '../processors/identity/keyed-hash.ts';
 import { IdentityResolver } from '../processors/identity/resolver.ts';
@@ -39,7 +39,7 @@ const perPartition = Number(process.argv[4] ?? 500);
 const PARTITIONS = 16;
 
 const redisServer = await startLocalRedis(resolve('.segstream/bench'));
-const redis = new Redis(redisServer.url);
+const memberRedis = new RedisPipelineClient(redisServer.url);
 try {
   const catalog = await loadSchemaCatalog();
   const latest = catalog.latest('segstream.Event');
@@ -75,8 +75,8 @@ try {
   const hash = keyedHash('benchmark-secret-0123456789');
   const processor = new BatchProcessor({
     codec,
-    resolver: new IdentityResolver(redis, keys, hash, DEFAULT_IDENTITY_TRAITS),
-    store: new MemberStore(redis, keys),
+    resolver: new IdentityResolver(memberRedis, keys, hash, DEFAULT_IDENTITY_TRAITS),
+    store: new MemberStore(memberRedis, keys),
     clock: new ManualClock(new Date(now)),
     hash,
     state: STATE_CONFIG,
@@ -136,6 +136,6 @@ try {
   console.log(`CPU µs per event: node ${c.node} (main thread ${c.mainThread}, of it GC pauses ${c.mainThreadGcPauses}), redis ${c.redis}`);
   console.log(`written to ${writeResults('processor-core', figures)}`);
 } finally {
-  await redis.quit();
+  await memberRedis.close();
   await terminate(redisServer.pid);
 }

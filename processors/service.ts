@@ -9,6 +9,7 @@ import { TopicProducer } from '../lib/kafka/topic-producer.ts';
 import { ServiceLifecycle } from '../lib/lifecycle.ts';
 import { isTimeZone } from '../lib/local-time.ts';
 import type { Logger } from '../lib/logger.ts';
+import { RedisPipelineClient } from '../lib/redis/pipeline-client.ts';
 import { createRedis } from '../lib/redis.ts';
 import { applyMigrations } from '../lib/warehouse/migrations.ts';
 import { ActiveRules } from '../rules/store/active-rules.ts';
@@ -141,8 +142,10 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const redis = createRedis(config.REDIS_URL);
   const keys = keysWithPrefix(config.REDIS_KEY_PREFIX);
   const hash = keyedHash(config.SEGSTREAM_HMAC_SECRET);
-  const store = new MemberStore(redis, keys);
-  const resolver = new IdentityResolver(redis, keys, hash, config.PROCESSOR_IDENTITY_TRAITS);
+  // Member state and identities: many commands per batch, over a connection of their own built for that.
+  const memberRedis = new RedisPipelineClient(config.REDIS_URL);
+  const store = new MemberStore(memberRedis, keys);
+  const resolver = new IdentityResolver(memberRedis, keys, hash, config.PROCESSOR_IDENTITY_TRAITS);
   const metrics = new ProcessorMetrics();
   const publisher = new OutputPublisher(producer, topics, store, metrics);
   const ruleStore = new RuleStore(redis, config.REDIS_KEY_PREFIX);
@@ -160,6 +163,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
 
   const lifecycle = new ServiceLifecycle({ logger, stopTimeoutMs: 15_000 });
   lifecycle.add({ name: 'redis', start: () => redis.connect(), stop: async () => void (await redis.quit()) });
+  lifecycle.add({ name: 'member redis', start: async () => void (await memberRedis.call('PING')), stop: () => memberRedis.close() });
   lifecycle.add({ name: 'rules', start: () => rules.start(config.PROCESSOR_RULES_POLL_MS), stop: () => rules.stop() });
   lifecycle.add({
     name: 'clickhouse',

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
+import type { RedisCommand } from '../../lib/redis/resp.ts';
 import type { EventRecord } from '../../schemas/records.ts';
 import type { Keys } from '../store/keys.ts';
 import { deviceIdIn, type IdentityRef, type IdentityRefOf, identitiesOf, identityRefs, planResolution, type ResolutionPlan } from './identities.ts';
@@ -16,7 +17,7 @@ export interface ResolvedEvent {
  * processor claimed one first, the batch is planned again from fresh reads.
  */
 export class IdentityResolver {
-  readonly #redis: Redis;
+  readonly #redis: RedisPipelineClient;
   readonly #keys: Keys;
   readonly #hash: KeyedHash;
   readonly #identityTraits: readonly string[];
@@ -24,7 +25,7 @@ export class IdentityResolver {
   /** Device ids by context text: a visitor's events repeat one context, so most are parsed once. Bounded: cleared when full. */
   readonly #deviceIds = new Map<string, string | null>();
 
-  constructor(redis: Redis, keys: Keys, hash: KeyedHash, identityTraits: readonly string[]) {
+  constructor(redis: RedisPipelineClient, keys: Keys, hash: KeyedHash, identityTraits: readonly string[]) {
     this.#redis = redis;
     this.#keys = keys;
     this.#hash = hash;
@@ -34,14 +35,14 @@ export class IdentityResolver {
 
   /** The member an identity belongs to now (following merges), for lookups. */
   async memberOf(kind: string, value: string): Promise<string | null> {
-    const owner = await this.#redis.get(this.#keys.identity(kind, this.#hash(kind, value)));
+    const owner = (await this.#redis.call('GET', this.#keys.identity(kind, this.#hash(kind, value)))) as string | null;
     return owner === null ? null : this.#follow(owner);
   }
 
   async #follow(memberId: string): Promise<string> {
     let current = memberId;
     for (let hops = 0; hops < 16; hops++) {
-      const into = await this.#redis.hget(this.#keys.member(current), 'into');
+      const into = (await this.#redis.call('HGET', this.#keys.member(current), 'into')) as string | null;
       if (!into) return current;
       current = into;
     }
@@ -77,7 +78,7 @@ export class IdentityResolver {
 
     const owners = new Map<string, string | null>();
     const refList = [...refs.values()];
-    const found = refList.length > 0 ? await this.#redis.mget(...refList.map((r) => this.#keys.identity(r.kind, r.hash))) : [];
+    const found = refList.length > 0 ? ((await this.#redis.call('MGET', ...refList.map((r) => this.#keys.identity(r.kind, r.hash)))) as (string | null)[]) : [];
     refList.forEach((ref, i) => {
       owners.set(ref.key, found[i] ?? null);
     });
@@ -85,14 +86,12 @@ export class IdentityResolver {
     const facts = new Map<string, { known: boolean; into: string | null }>();
     let unknown = [...new Set([...owners.values()].filter((m): m is string => m !== null))];
     while (unknown.length > 0) {
-      const pipeline = this.#redis.pipeline();
-      for (const id of unknown) pipeline.hmget(this.#keys.member(id), 'k', 'into');
-      const results = (await pipeline.exec()) ?? [];
+      const results = await this.#redis.exec(unknown.map((id) => ['HMGET', this.#keys.member(id), 'k', 'into']));
       const next: string[] = [];
       unknown.forEach((id, i) => {
-        const [error, value] = results[i] as [Error | null, (string | null)[]];
-        if (error) throw error;
-        const [known, into] = value;
+        const reply = results[i];
+        if (reply instanceof Error) throw reply;
+        const [known, into] = reply as (string | null)[];
         facts.set(id, { known: known === '1', into: into ?? null });
         if (into && !facts.has(into)) next.push(into);
       });
@@ -130,23 +129,23 @@ export class IdentityResolver {
     for (const { plan } of resolved) for (const ref of plan.link) if (!claims.has(ref.key)) claims.set(ref.key, { ref, memberId: plan.memberId });
     if (claims.size === 0) return false;
     const list = [...claims.values()];
-    const pipeline = this.#redis.pipeline();
-    for (const { ref, memberId } of list) pipeline.set(this.#keys.identity(ref.kind, ref.hash), memberId, 'NX');
-    const results = (await pipeline.exec()) ?? [];
-    const refused = list.filter((_, i) => (results[i] as [Error | null, string | null])[1] !== 'OK');
+    const results = await this.#redis.exec(list.map(({ ref, memberId }) => ['SET', this.#keys.identity(ref.kind, ref.hash), memberId, 'NX']));
+    const failed = results.find((reply) => reply instanceof Error);
+    if (failed) throw failed;
+    const refused = list.filter((_, i) => results[i] !== 'OK');
     if (refused.length === 0) return false;
-    const holders = await this.#redis.mget(...refused.map((c) => this.#keys.identity(c.ref.kind, c.ref.hash)));
+    const holders = (await this.#redis.call('MGET', ...refused.map((c) => this.#keys.identity(c.ref.kind, c.ref.hash)))) as (string | null)[];
     return refused.some((claim, i) => holders[i] !== claim.memberId);
   }
 
   /** After a merge, the merged member's identities point at the member it merged into. */
   async repoint(identities: readonly string[], memberId: string): Promise<void> {
     if (identities.length === 0) return;
-    const pipeline = this.#redis.pipeline();
-    for (const identity of identities) {
+    const commands: RedisCommand[] = identities.map((identity) => {
       const separator = identity.indexOf(':');
-      pipeline.set(this.#keys.identity(identity.slice(0, separator), identity.slice(separator + 1)), memberId);
-    }
-    await pipeline.exec();
+      return ['SET', this.#keys.identity(identity.slice(0, separator), identity.slice(separator + 1)), memberId];
+    });
+    const failed = (await this.#redis.exec(commands)).find((reply) => reply instanceof Error);
+    if (failed) throw failed;
   }
 }

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
+import type { RedisCommand, RedisReply } from '../../lib/redis/resp.ts';
 import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import { emptyMemberState, type MemberState, nextDueAt, storedMemberState } from '../logic/member-state.ts';
 import type { Keys } from './keys.ts';
@@ -125,39 +126,37 @@ end
 return 1
 `;
 
+/** The reply as it is, or its error thrown. */
+function ok<T extends RedisReply>(reply: RedisReply | undefined): T {
+  if (reply instanceof Error) throw reply;
+  return reply as T;
+}
+
 /** Member state in Redis, read and written in pipelines (one round trip per batch each way). */
 export class MemberStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisPipelineClient;
   readonly #keys: Keys;
+  readonly #saveScript: string;
 
-  constructor(redis: Redis, keys: Keys) {
+  constructor(redis: RedisPipelineClient, keys: Keys) {
     this.#redis = redis;
     this.#keys = keys;
-    this.#redis.defineCommand('segstreamSaveMembers', { lua: SAVE_SCRIPT });
+    this.#saveScript = redis.script(SAVE_SCRIPT);
   }
 
   async load(requests: readonly { memberId: string; messageIds: readonly string[] }[]): Promise<Map<string, LoadedMember>> {
-    const pipeline = this.#redis.pipeline();
+    const commands: RedisCommand[] = [];
     for (const { memberId, messageIds } of requests) {
-      pipeline.hmget(this.#keys.member(memberId), 'v', 's', 'k', 'into');
-      pipeline.lrange(this.#keys.outbox(memberId), 0, -1);
-      if (messageIds.length > 0) pipeline.zmscore(this.#keys.seen(memberId), ...messageIds);
+      commands.push(['HMGET', this.#keys.member(memberId), 'v', 's', 'k', 'into'], ['LRANGE', this.#keys.outbox(memberId), 0, -1]);
+      if (messageIds.length > 0) commands.push(['ZMSCORE', this.#keys.seen(memberId), ...messageIds]);
     }
-    const results = await pipeline.exec();
-    if (!results) throw new Error('Redis pipeline returned nothing');
+    const results = await this.#redis.exec(commands);
     const loaded = new Map<string, LoadedMember>();
     let i = 0;
     for (const { memberId, messageIds } of requests) {
-      const [hashError, hash] = results[i++] as [Error | null, (string | null)[]];
-      const [outboxError, outbox] = results[i++] as [Error | null, string[]];
-      let scores: (string | null)[] = [];
-      if (messageIds.length > 0) {
-        const [seenError, seenScores] = results[i++] as [Error | null, (string | null)[]];
-        if (seenError) throw seenError;
-        scores = seenScores;
-      }
-      if (hashError) throw hashError;
-      if (outboxError) throw outboxError;
+      const hash = ok<(string | null)[]>(results[i++]);
+      const outbox = ok<string[]>(results[i++]);
+      const scores = messageIds.length > 0 ? ok<(string | null)[]>(results[i++]) : [];
       const [version, stateJson, known, into] = hash;
       const state = stateJson ? storedMemberState(JSON.parse(stateJson)) : emptyMemberState(memberId);
       state.version = Number(version ?? 0);
@@ -183,32 +182,31 @@ export class MemberStore {
     const inMerge = (w: MemberWrite) => w.mergedInto !== undefined || targets.has(w.memberId);
     const merging = writes.filter(inMerge);
     const groups = [...writes.filter((w) => !inMerge(w)).map((w) => [w]), ...(merging.length > 0 ? [merging] : [])];
-    const pipeline = this.#redis.pipeline();
+    const commands: RedisCommand[] = [];
     for (const group of groups) {
       const keys = group.flatMap((w) => [this.#keys.member(w.memberId), this.#keys.outbox(w.memberId), this.#keys.seen(w.memberId)]);
       const args = group.flatMap((w) => [
-        String(w.expectedVersion),
+        w.expectedVersion,
         JSON.stringify({ ...w.state, version: w.expectedVersion + 1 }),
         w.known ? '1' : '0',
-        String(w.seenHorizon),
+        w.seenHorizon,
         w.mergedInto ?? '',
-        String(w.outbox.length),
+        w.outbox.length,
         ...w.outbox.map((entry) => JSON.stringify(entry)),
-        String(w.seen.length),
-        ...w.seen.flatMap((seen) => [String(seen.receivedAt), seen.messageId]),
-        String(w.seenKeep),
+        w.seen.length,
+        ...w.seen.flatMap((seen) => [seen.receivedAt, seen.messageId]),
+        w.seenKeep,
       ]);
-      (pipeline as unknown as { segstreamSaveMembers: (...args: (string | number)[]) => unknown }).segstreamSaveMembers(keys.length, ...keys, ...args);
+      commands.push(['EVALSHA', this.#saveScript, keys.length, ...keys, ...args]);
     }
     for (const w of writes) {
       const dueAt = nextDueAt(w.state);
-      if (w.timerShard !== undefined && dueAt !== null) pipeline.zadd(this.#keys.timers(w.timerShard), 'LT', dueAt, w.memberId);
+      if (w.timerShard !== undefined && dueAt !== null) commands.push(['ZADD', this.#keys.timers(w.timerShard), 'LT', dueAt, w.memberId]);
     }
-    const results = await pipeline.exec();
-    if (!results) throw new Error('Redis pipeline returned nothing');
+    const results = await this.#redis.exec(commands);
     const conflicts: string[] = [];
-    results.forEach(([error, result], index) => {
-      if (error) throw error;
+    results.forEach((result, index) => {
+      ok(result);
       if (index < groups.length && result === 0) conflicts.push(...(groups[index] as MemberWrite[]).map((w) => w.memberId));
     });
     return conflicts;
@@ -222,12 +220,12 @@ export class MemberStore {
    */
   async acknowledgeOutbox(published: ReadonlyMap<string, readonly OutboxEntry[]>): Promise<void> {
     if (published.size === 0) return;
-    const pipeline = this.#redis.pipeline();
+    const commands: RedisCommand[] = [];
     for (const [memberId, entries] of published) {
       // Stored as JSON.stringify wrote them, which parsing and writing again reproduces.
-      for (const entry of entries) pipeline.lrem(this.#keys.outbox(memberId), 1, JSON.stringify(entry));
+      for (const entry of entries) commands.push(['LREM', this.#keys.outbox(memberId), 1, JSON.stringify(entry)]);
     }
-    await pipeline.exec();
+    for (const reply of await this.#redis.exec(commands)) ok(reply);
   }
 
   /**
@@ -236,13 +234,13 @@ export class MemberStore {
    * "0" when done.
    */
   async scanMembers(cursor: string, count: number): Promise<{ cursor: string; memberIds: string[] }> {
-    const [next, keys] = await this.#redis.scan(cursor, 'MATCH', this.#keys.memberPattern, 'COUNT', count, 'TYPE', 'hash');
+    const [next, keys] = (await this.#redis.call('SCAN', cursor, 'MATCH', this.#keys.memberPattern, 'COUNT', count, 'TYPE', 'hash')) as [string, string[]];
     return { cursor: next, memberIds: keys.map((key) => this.#keys.memberIdOf(key)) };
   }
 
   /** Every message id a member saw within the horizon, with when it was received (carried over on a merge). */
   async allSeen(memberId: string): Promise<{ messageId: string; receivedAt: number }[]> {
-    const flat = await this.#redis.zrange(this.#keys.seen(memberId), '0', '-1', 'WITHSCORES');
+    const flat = (await this.#redis.call('ZRANGE', this.#keys.seen(memberId), 0, -1, 'WITHSCORES')) as string[];
     const seen: { messageId: string; receivedAt: number }[] = [];
     for (let i = 0; i < flat.length; i += 2) seen.push({ messageId: flat[i] as string, receivedAt: Number(flat[i + 1]) });
     return seen;

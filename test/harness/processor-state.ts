@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { ManualClock } from '../../lib/clock.ts';
+import { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import { DEFAULT_IDENTITY_TRAITS } from '../../processors/identity/identities.ts';
 import { keyedHash } from '../../processors/identity/keyed-hash.ts';
 import { IdentityResolver } from '../../processors/identity/resolver.ts';
@@ -29,14 +30,16 @@ export const RULE_SETTINGS = { state: STATE_CONFIG, windowsDays: DEFAULT_WINDOWS
  * straight to the batch processor and time is moved by hand. Every test gets its own
  * key prefix.
  */
-export async function processorState(redis: Redis, start: Date, options: { rules?: () => RuleSet } = {}) {
+export async function processorState(redis: Redis, redisUrl: string, start: Date, options: { rules?: () => RuleSet } = {}) {
   const rules = options.rules ?? (() => NO_RULES);
   const segments = RULE_SETTINGS;
   const clock = new ManualClock(start);
   const keys = keysWithPrefix(`t${Date.now()}${Math.random().toString(36).slice(2, 8)}:`);
   const hash = keyedHash('test-secret');
-  const store = new MemberStore(redis, keys);
-  const resolver = new IdentityResolver(redis, keys, hash, DEFAULT_IDENTITY_TRAITS);
+  // As the processor does: member state over a pipeline connection (idle, it does not hold the test process open).
+  const memberRedis = new RedisPipelineClient(redisUrl);
+  const store = new MemberStore(memberRedis, keys);
+  const resolver = new IdentityResolver(memberRedis, keys, hash, DEFAULT_IDENTITY_TRAITS);
   const catalog = await loadSchemaCatalog();
   const latest = catalog.latest('segstream.Event');
   const codec = await AvroCodec.create<EventRecord>(new FileSchemaRegistry(catalog), latest.subject, latest.schema);

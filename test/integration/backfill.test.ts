@@ -16,7 +16,7 @@ afterAll(() => redis.quit());
 describe('backfill of newly active rules (needs Redis)', () => {
   it('computes a segment for every existing member and schedules calendar triggers for members that send nothing', async () => {
     let ruleSet: RuleSet = NO_RULES;
-    const p = await processorState(redis, new Date('2026-03-01T09:00:00Z'), { rules: () => ruleSet });
+    const p = await processorState(redis, inject('services').redisUrl, new Date('2026-03-01T09:00:00Z'), { rules: () => ruleSet });
     // 30 members exist before any rule: 10 have ordered, all have a birthday on March 10.
     for (let i = 0; i < 30; i++)
       await p.feed([

@@ -1,18 +1,17 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRedis } from '../../lib/redis.ts';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import { emptyMemberState } from '../../processors/logic/member-state.ts';
 import { keysWithPrefix } from '../../processors/store/keys.ts';
 import { MemberStore, type OutboxEntry } from '../../processors/store/member-store.ts';
 
-const redis = createRedis(inject('services').redisUrl);
-beforeAll(() => redis.connect());
-afterAll(() => redis.quit());
+const memberRedis = new RedisPipelineClient(inject('services').redisUrl);
+afterAll(() => memberRedis.close());
 
 const entry = (id: string): OutboxEntry => ({ topic: 'lifecycle', record: { id, memberId: 'm1', toStage: 'new', at: 1 } });
 
 describe('member outbox (needs Redis)', () => {
   it('acknowledging removes exactly the entries published, when slices of one member overlapped in publishing', async () => {
-    const store = new MemberStore(redis, keysWithPrefix(`t${Date.now()}${Math.random().toString(36).slice(2, 8)}:`));
+    const store = new MemberStore(memberRedis, keysWithPrefix(`t${Date.now()}${Math.random().toString(36).slice(2, 8)}:`));
     /** A slice: reads the member, saves it with one new outbox entry, and returns what it will publish (the outbox it read and its entry). */
     const slice = async (id: string) => {
       const loaded = (await store.load([{ memberId: 'm1', messageIds: [] }])).get('m1');

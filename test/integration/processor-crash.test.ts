@@ -8,6 +8,7 @@ import { createKafka } from '../../lib/kafka/client.ts';
 import { createTopicCodecs } from '../../lib/kafka/codecs.ts';
 import { TopicProducer } from '../../lib/kafka/topic-producer.ts';
 import { createLogger } from '../../lib/logger.ts';
+import { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import { createRedis } from '../../lib/redis.ts';
 import { keyedHash } from '../../processors/identity/keyed-hash.ts';
 import { IdentityResolver } from '../../processors/identity/resolver.ts';
@@ -241,8 +242,9 @@ describe('processor crash test (needs Kafka, Redis, ClickHouse)', () => {
     // Every person's member against the recomputation.
     await redis.connect().catch(() => {});
     const keys = keysWithPrefix(prefix);
-    const resolver = new IdentityResolver(redis, keys, keyedHash(SECRET), []);
-    const store = new MemberStore(redis, keys);
+    const memberRedis = new RedisPipelineClient(services.redisUrl);
+    const resolver = new IdentityResolver(memberRedis, keys, keyedHash(SECRET), []);
+    const store = new MemberStore(memberRedis, keys);
     const expected = expectedTotals(log);
     const mismatches: string[] = [];
     for (const [person, want] of expected) {

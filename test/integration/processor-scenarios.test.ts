@@ -14,7 +14,7 @@ const order = (id: string, total: number) => JSON.stringify({ order_id: id, tota
 
 describe('processor state in Redis, step by step (needs Redis)', () => {
   it('a visitor browses, signs up, orders twice, goes quiet, comes back and refunds', async () => {
-    const p = await processorState(redis, new Date('2026-03-01T09:00:00Z'));
+    const p = await processorState(redis, inject('services').redisUrl, new Date('2026-03-01T09:00:00Z'));
     const anon = { anonymousId: 'anon-1' };
 
     // Browses anonymously.
@@ -79,7 +79,7 @@ describe('processor state in Redis, step by step (needs Redis)', () => {
   });
 
   it('replaying the same records, or a client retry at a new offset, changes nothing', async () => {
-    const p = await processorState(redis, new Date('2026-04-01T09:00:00Z'));
+    const p = await processorState(redis, inject('services').redisUrl, new Date('2026-04-01T09:00:00Z'));
     const events = [p.event({ userId: 'u-r', event: 'Order Completed', properties: order('o1', 10) }), p.event({ userId: 'u-r', event: 'Product Viewed' })];
     const first = await p.feed(events, [10, 11]);
     expect(first).toMatchObject({ applied: 2, duplicates: 0 });
@@ -92,7 +92,7 @@ describe('processor state in Redis, step by step (needs Redis)', () => {
   });
 
   it('applies a batch again when another writer changed one of its members, and counts what the first attempt saved as applied, not duplicate', async () => {
-    const p = await processorState(redis, new Date('2026-04-01T09:00:00Z'));
+    const p = await processorState(redis, inject('services').redisUrl, new Date('2026-04-01T09:00:00Z'));
     const save = p.store.save.bind(p.store);
     let interfered = false;
     // Another writer changes one member between this batch's read and its write, once.
@@ -119,7 +119,7 @@ describe('processor state in Redis, step by step (needs Redis)', () => {
   });
 
   it('drops the client retries of an old log replayed today, and keeps only the newest message ids past the horizon', async () => {
-    const p = await processorState(redis, new Date('2026-06-01T09:00:00Z'));
+    const p = await processorState(redis, inject('services').redisUrl, new Date('2026-06-01T09:00:00Z'));
     const longAgo = p.clock.now() - 60 * 86_400_000;
     const viewed = (i: number) => ({ ...p.event({ userId: 'u-h', event: 'Product Viewed' }), timestamp: longAgo + i, receivedAt: longAgo + i });
     const original = viewed(0);
@@ -133,7 +133,7 @@ describe('processor state in Redis, step by step (needs Redis)', () => {
   });
 
   it('folds an anonymous member into the known member exactly once, and never merges two known people', async () => {
-    const p = await processorState(redis, new Date('2026-05-01T09:00:00Z'));
+    const p = await processorState(redis, inject('services').redisUrl, new Date('2026-05-01T09:00:00Z'));
     await p.feed([p.event({ userId: 'u-m', anonymousId: 'device-a', event: 'Order Completed', properties: order('o1', 30) })]);
     // Later, browsing anonymously on another device.
     await p.feed([p.event({ anonymousId: 'device-b', event: 'Product Viewed' }), p.event({ anonymousId: 'device-b', event: 'Product Added' })]);
@@ -160,7 +160,7 @@ describe('processor state in Redis, step by step (needs Redis)', () => {
   });
 
   it('sends undecodable, unknown-schema, too old and too far future records to the dead-letter topic with a reason', async () => {
-    const p = await processorState(redis, new Date('2026-06-01T09:00:00Z'));
+    const p = await processorState(redis, inject('services').redisUrl, new Date('2026-06-01T09:00:00Z'));
     const ok = p.event({ userId: 'u-d', event: 'Product Viewed' });
     const result = await p.feedRaw([
       { partition: 2, offset: '5', key: Buffer.from('k'), value: Buffer.from('{"not":"avro"}') },

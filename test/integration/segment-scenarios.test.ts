@@ -30,7 +30,7 @@ describe('segments evaluated per event and when time passes (needs Redis)', () =
       Object.entries(SEGMENTS).map(([id, condition]) => ({ id, condition })),
     );
     expect(rules.current().segments.map((s) => s.id)).toEqual(['big_spenders', 'browsers', 'buyers', 'gold_buyers', 'lapsed']);
-    const p = await processorState(redis, new Date('2026-03-01T09:00:00Z'), { rules: () => rules.current() });
+    const p = await processorState(redis, inject('services').redisUrl, new Date('2026-03-01T09:00:00Z'), { rules: () => rules.current() });
 
     // A visitor browses twice: a browser.
     const browsing = [p.event({ anonymousId: 'anon-1', type: 'page', name: 'Home' }), p.event({ anonymousId: 'anon-1', type: 'page', name: 'Shoes' })];
@@ -109,7 +109,7 @@ describe('computed traits (needs Redis)', () => {
       { id: 'browsing_shoppers', condition: { '>=': [{ var: 'computed.distinct_products_7d' }, 3] } },
     ]);
     expect(rules.current().computed).toHaveLength(7);
-    const p = await processorState(redis, new Date('2026-05-01T10:00:00Z'), { rules: () => rules.current() });
+    const p = await processorState(redis, inject('services').redisUrl, new Date('2026-05-01T10:00:00Z'), { rules: () => rules.current() });
     const view = (product: string, price: number, category: string) =>
       p.event({ userId: 'u1', event: 'Product Viewed', properties: JSON.stringify({ product_id: product, price, category }) });
     await p.feed([view('p1', 30, 'bags'), view('p2', 12.5, 'shoes')]);

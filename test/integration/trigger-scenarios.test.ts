@@ -30,7 +30,7 @@ async function withRules(start: string, specs: RuleSpec[]) {
       .map((s) => s.id)
       .sort(),
   );
-  return processorState(redis, new Date(start), { rules: () => rules.current() });
+  return processorState(redis, inject('services').redisUrl, new Date(start), { rules: () => rules.current() });
 }
 
 const outcomes = (records: readonly TriggerFiringRecord[]) => records.map((r) => `${r.ruleId} ${r.outcome}${r.reason ? ` ${r.reason}` : ''}`);
