@@ -1,7 +1,7 @@
 /**
  * Processor throughput and latency against a baseline measured in the same run.
  *   ./segstream bench processor [events] [live events/s]
- *   BENCH_PROCESSOR_ENV=PROCESSOR_CONCURRENCY=2,PROCESSOR_BATCH_SIZE=1000 overrides processor settings (to compare them).
+ *   BENCH_PROCESSOR_ENV=PROCESSOR_CONCURRENCY=2,PROCESSOR_BATCH_SIZE=4000 overrides processor settings (to compare them).
  * Baseline: consume the same records with a consumer group, decode them, and run one
  * small Lua update per event, pipelined per batch (what any exact per-event Redis
  * counter costs at least). Processor: the real service (identity, state, outbox,

@@ -59,7 +59,7 @@ export const processorConfigSchema = defineConfig('processors', {
     { min: 0 },
   ).default(1_000),
   PROCESSOR_BATCH_SIZE: int('Most events applied in one slice (one set of Redis round trips), taken from several partitions', { min: 1, max: 10_000 }).default(
-    1_000,
+    4_000,
   ),
   PROCESSOR_HISTORY_MAX_ROWS: int('Most history rows written to ClickHouse in one insert (smaller inserts also commit offsets sooner; at least every second)', {
     min: 1,
