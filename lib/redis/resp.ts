@@ -14,15 +14,48 @@ export class RedisReplyError extends Error {
 /** A reply: an error reply is a RedisReplyError (a pipeline goes on past it), never thrown. */
 export type RedisReply = string | number | null | RedisReplyError | RedisReply[];
 
-/** Commands as Redis reads them (arrays of bulk strings), in one buffer. */
+/** A number that is not a safe integer, as JavaScript prints it; safe integers are written digit by digit. */
+function numberText(value: number): string | undefined {
+  return Number.isSafeInteger(value) ? undefined : String(value);
+}
+
+function digitCount(value: number): number {
+  let digits = value < 0 ? 2 : 1;
+  for (let rest = Math.abs(value); rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  return digits;
+}
+
+/** Writes a safe integer in decimal at `at`; returns the new offset. */
+function writeInteger(out: Buffer, at: number, value: number): number {
+  let position = at;
+  if (value < 0) out[position++] = 45; // -
+  const digits = digitCount(Math.abs(value));
+  let rest = Math.abs(value);
+  for (let i = digits - 1; i >= 0; i--) {
+    out[position + i] = 48 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+  return position + digits;
+}
+
+/** A header line: `*` or `$`, the number, CRLF. */
+function writeHeader(out: Buffer, at: number, marker: number, value: number): number {
+  out[at] = marker;
+  const end = writeInteger(out, at + 1, value);
+  out[end] = 13;
+  out[end + 1] = 10;
+  return end + 2;
+}
+
+/** Commands as Redis reads them (arrays of bulk strings), in one buffer, with no string built on the way. */
 export function encodeCommands(commands: readonly RedisCommand[]): Buffer {
-  // Each string is measured, then written once: no intermediate strings.
+  // Each string is measured, then written once.
   const lengths: number[] = [];
   let size = 0;
   for (const command of commands) {
     size += 16;
     for (const arg of command) {
-      const length = typeof arg === 'string' ? Buffer.byteLength(arg) : typeof arg === 'number' ? String(arg).length : arg.length;
+      const length = typeof arg === 'string' ? Buffer.byteLength(arg) : typeof arg === 'number' ? (numberText(arg)?.length ?? digitCount(arg)) : arg.length;
       lengths.push(length);
       size += length + 16;
     }
@@ -31,13 +64,14 @@ export function encodeCommands(commands: readonly RedisCommand[]): Buffer {
   let at = 0;
   let n = 0;
   for (const command of commands) {
-    at += out.write(`*${command.length}\r\n`, at, 'latin1');
+    at = writeHeader(out, at, 42, command.length);
     for (const arg of command) {
-      const length = lengths[n++] as number;
-      at += out.write(`$${length}\r\n`, at, 'latin1');
+      at = writeHeader(out, at, 36, lengths[n++] as number);
       if (typeof arg === 'string') at += out.write(arg, at, 'utf8');
-      else if (typeof arg === 'number') at += out.write(String(arg), at, 'latin1');
-      else at += arg.copy(out, at);
+      else if (typeof arg === 'number') {
+        const text = numberText(arg);
+        at = text === undefined ? writeInteger(out, at, arg) : at + out.write(text, at, 'latin1');
+      } else at += arg.copy(out, at);
       out[at++] = 13;
       out[at++] = 10;
     }

@@ -81,6 +81,14 @@ export function nextLifecycleCheckAt(history: OrderHistory, at: number, config: 
 /** Orders that can still influence the stage; the latest is always kept. */
 export function trimRecentOrders(orders: readonly number[], at: number, config: LifecycleConfig = DEFAULT_LIFECYCLE): number[] {
   const keepFrom = at - Math.max(2 * config.activeDays, config.churnedAfterDays) * MS_PER_DAY;
+  // Runs at every event: when the list is in order and keeps everything, it is returned as it is.
+  let inOrder = true;
+  let anyOld = false;
+  for (let i = 0; i < orders.length; i++) {
+    if (i > 0 && (orders[i] as number) < (orders[i - 1] as number)) inOrder = false;
+    if ((orders[i] as number) <= keepFrom) anyOld = true;
+  }
+  if (inOrder && !anyOld) return orders as number[];
   const sorted = [...orders].sort((a, b) => a - b);
   const latest = sorted.at(-1);
   return sorted.filter((o) => o > keepFrom || o === latest);

@@ -15,6 +15,12 @@ describe('encodeCommands', () => {
     expect(encoded.equals(expected)).toBe(true);
   });
 
+  it('writes numbers as Redis reads them: integers of any size and sign, and fractions', () => {
+    const values = [0, 7, 10, 99, 100, -1, -10, 1_790_754_413_402, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 17.5, -0.25, 1e21];
+    const expected = values.map((v) => `$${String(v).length}\r\n${String(v)}\r\n`).join('');
+    expect(encodeCommands([values]).toString()).toBe(`*${values.length}\r\n${expected}`);
+  });
+
   it('writes empty strings and empty command lists', () => {
     expect(encodeCommands([['GET', '']]).toString()).toBe('*2\r\n$3\r\nGET\r\n$0\r\n\r\n');
     expect(encodeCommands([]).length).toBe(0);

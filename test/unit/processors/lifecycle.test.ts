@@ -48,5 +48,11 @@ describe('nextLifecycleCheckAt', () => {
   it('trims orders that can no longer matter, keeping the latest', () => {
     expect(trimRecentOrders([day(0), day(50), day(100)], day(100))).toEqual([day(50), day(100)]);
     expect(trimRecentOrders([day(0)], day(400))).toEqual([day(0)]);
+    // Late orders come in out of order: sorted, and the latest kept.
+    expect(trimRecentOrders([day(100), day(0), day(60)], day(100))).toEqual([day(60), day(100)]);
+    expect(trimRecentOrders([day(300), day(0)], day(400))).toEqual([day(300)]);
+    // Nothing to drop and in order: the same list, not a copy.
+    const recent = [day(60), day(90)];
+    expect(trimRecentOrders(recent, day(100))).toBe(recent);
   });
 });
