@@ -70,11 +70,17 @@ export class RedisPipelineClient {
     return replies;
   }
 
+  /** Runs the commands in one round trip (as exec); the first error reply, if any, is thrown once all have run. */
+  async execOrThrow(commands: readonly RedisCommand[]): Promise<RedisReply[]> {
+    const replies = await this.exec(commands);
+    const failed = replies.find((reply) => reply instanceof Error);
+    if (failed) throw failed;
+    return replies;
+  }
+
   /** Runs one command; an error reply is thrown. */
   async call(...command: RedisCommand): Promise<RedisReply> {
-    const [reply] = await this.exec([command]);
-    if (reply instanceof Error) throw reply;
-    return reply as RedisReply;
+    return (await this.execOrThrow([command]))[0] as RedisReply;
   }
 
   async close(): Promise<void> {

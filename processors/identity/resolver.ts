@@ -86,12 +86,10 @@ export class IdentityResolver {
     const facts = new Map<string, { known: boolean; into: string | null }>();
     let unknown = [...new Set([...owners.values()].filter((m): m is string => m !== null))];
     while (unknown.length > 0) {
-      const results = await this.#redis.exec(unknown.map((id) => ['HMGET', this.#keys.member(id), 'k', 'into']));
+      const results = await this.#redis.execOrThrow(unknown.map((id) => ['HMGET', this.#keys.member(id), 'k', 'into']));
       const next: string[] = [];
       unknown.forEach((id, i) => {
-        const reply = results[i];
-        if (reply instanceof Error) throw reply;
-        const [known, into] = reply as (string | null)[];
+        const [known, into] = results[i] as (string | null)[];
         facts.set(id, { known: known === '1', into: into ?? null });
         if (into && !facts.has(into)) next.push(into);
       });
@@ -129,9 +127,7 @@ export class IdentityResolver {
     for (const { plan } of resolved) for (const ref of plan.link) if (!claims.has(ref.key)) claims.set(ref.key, { ref, memberId: plan.memberId });
     if (claims.size === 0) return false;
     const list = [...claims.values()];
-    const results = await this.#redis.exec(list.map(({ ref, memberId }) => ['SET', this.#keys.identity(ref.kind, ref.hash), memberId, 'NX']));
-    const failed = results.find((reply) => reply instanceof Error);
-    if (failed) throw failed;
+    const results = await this.#redis.execOrThrow(list.map(({ ref, memberId }) => ['SET', this.#keys.identity(ref.kind, ref.hash), memberId, 'NX']));
     const refused = list.filter((_, i) => results[i] !== 'OK');
     if (refused.length === 0) return false;
     const holders = (await this.#redis.call('MGET', ...refused.map((c) => this.#keys.identity(c.ref.kind, c.ref.hash)))) as (string | null)[];
@@ -145,7 +141,6 @@ export class IdentityResolver {
       const separator = identity.indexOf(':');
       return ['SET', this.#keys.identity(identity.slice(0, separator), identity.slice(separator + 1)), memberId];
     });
-    const failed = (await this.#redis.exec(commands)).find((reply) => reply instanceof Error);
-    if (failed) throw failed;
+    await this.#redis.execOrThrow(commands);
   }
 }

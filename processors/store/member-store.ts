@@ -1,5 +1,5 @@
 import type { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
-import type { RedisCommand, RedisReply } from '../../lib/redis/resp.ts';
+import type { RedisCommand } from '../../lib/redis/resp.ts';
 import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import { emptyMemberState, type MemberState, nextDueAt, storedMemberState } from '../logic/member-state.ts';
 import type { Keys } from './keys.ts';
@@ -126,12 +126,6 @@ end
 return 1
 `;
 
-/** The reply as it is, or its error thrown. */
-function ok<T extends RedisReply>(reply: RedisReply | undefined): T {
-  if (reply instanceof Error) throw reply;
-  return reply as T;
-}
-
 /** Member state in Redis, read and written in pipelines (one round trip per batch each way). */
 export class MemberStore {
   readonly #redis: RedisPipelineClient;
@@ -150,13 +144,13 @@ export class MemberStore {
       commands.push(['HMGET', this.#keys.member(memberId), 'v', 's', 'k', 'into'], ['LRANGE', this.#keys.outbox(memberId), 0, -1]);
       if (messageIds.length > 0) commands.push(['ZMSCORE', this.#keys.seen(memberId), ...messageIds]);
     }
-    const results = await this.#redis.exec(commands);
+    const results = await this.#redis.execOrThrow(commands);
     const loaded = new Map<string, LoadedMember>();
     let i = 0;
     for (const { memberId, messageIds } of requests) {
-      const hash = ok<(string | null)[]>(results[i++]);
-      const outbox = ok<string[]>(results[i++]);
-      const scores = messageIds.length > 0 ? ok<(string | null)[]>(results[i++]) : [];
+      const hash = results[i++] as (string | null)[];
+      const outbox = results[i++] as string[];
+      const scores = messageIds.length > 0 ? (results[i++] as (string | null)[]) : [];
       const [version, stateJson, known, into] = hash;
       const state = stateJson ? storedMemberState(JSON.parse(stateJson)) : emptyMemberState(memberId);
       state.version = Number(version ?? 0);
@@ -203,12 +197,9 @@ export class MemberStore {
       const dueAt = nextDueAt(w.state);
       if (w.timerShard !== undefined && dueAt !== null) commands.push(['ZADD', this.#keys.timers(w.timerShard), 'LT', dueAt, w.memberId]);
     }
-    const results = await this.#redis.exec(commands);
+    const results = await this.#redis.execOrThrow(commands);
     const conflicts: string[] = [];
-    results.forEach((result, index) => {
-      ok(result);
-      if (index < groups.length && result === 0) conflicts.push(...(groups[index] as MemberWrite[]).map((w) => w.memberId));
-    });
+    for (let index = 0; index < groups.length; index++) if (results[index] === 0) conflicts.push(...(groups[index] as MemberWrite[]).map((w) => w.memberId));
     return conflicts;
   }
 
@@ -225,7 +216,7 @@ export class MemberStore {
       // Stored as JSON.stringify wrote them, which parsing and writing again reproduces.
       for (const entry of entries) commands.push(['LREM', this.#keys.outbox(memberId), 1, JSON.stringify(entry)]);
     }
-    for (const reply of await this.#redis.exec(commands)) ok(reply);
+    await this.#redis.execOrThrow(commands);
   }
 
   /**
