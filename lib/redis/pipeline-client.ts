@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { encodeCommands, type RedisCommand, type RedisReply, RedisReplyError, RespReader } from './resp.ts';
 
@@ -130,7 +130,9 @@ export class RedisPipelineClient {
   async #open(): Promise<Socket> {
     const host = this.#url.hostname.replace(/^\[|\]$/g, '');
     const port = Number(this.#url.port || 6379);
-    const socket = this.#url.protocol === 'rediss:' ? connectTls({ host, port, servername: host }) : connectTcp({ host, port, noDelay: true });
+    // TLS names a server by host name only (SNI), never by address.
+    const socket = this.#url.protocol === 'rediss:' ? connectTls({ host, port, servername: isIP(host) ? undefined : host }) : connectTcp({ host, port });
+    socket.setNoDelay(true);
     this.#socket = socket;
     this.#ready = undefined;
     this.#reader.reset();
