@@ -29,8 +29,12 @@ export class RedisPipelineClient {
   #connecting: Promise<Socket> | undefined;
   #closed = false;
 
-  constructor(url: string, options: { connectTimeoutMs?: number } = {}) {
+  readonly #tlsCa: string | Buffer | undefined;
+
+  /** `tlsCa`: the certificate authorities to trust for rediss:// instead of Node's own (without it, NODE_EXTRA_CA_CERTS adds to those). */
+  constructor(url: string, options: { connectTimeoutMs?: number; tlsCa?: string | Buffer } = {}) {
     this.#url = new URL(url);
+    this.#tlsCa = options.tlsCa;
     if (this.#url.protocol !== 'redis:' && this.#url.protocol !== 'rediss:')
       throw new Error(`Redis URL must start with redis:// or rediss://; received ${this.#url.protocol}//`);
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
@@ -131,7 +135,10 @@ export class RedisPipelineClient {
     const host = this.#url.hostname.replace(/^\[|\]$/g, '');
     const port = Number(this.#url.port || 6379);
     // TLS names a server by host name only (SNI), never by address.
-    const socket = this.#url.protocol === 'rediss:' ? connectTls({ host, port, servername: isIP(host) ? undefined : host }) : connectTcp({ host, port });
+    const socket =
+      this.#url.protocol === 'rediss:'
+        ? connectTls({ host, port, servername: isIP(host) ? undefined : host, ...(this.#tlsCa ? { ca: this.#tlsCa } : {}) })
+        : connectTcp({ host, port });
     socket.setNoDelay(true);
     this.#socket = socket;
     this.#ready = undefined;

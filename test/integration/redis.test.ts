@@ -1,7 +1,12 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import { RedisReplyError } from '../../lib/redis/resp.ts';
 import { createRedis } from '../../lib/redis.ts';
+import { freePort } from '../../scripts/stack/processes.ts';
 
 const redis = createRedis(inject('services').redisUrl);
 const prefix = `test:${Date.now()}`;
@@ -124,6 +129,84 @@ describe('the pipeline connection of member state (needs Redis)', () => {
       await client.call('DEL', key('db'));
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('the pipeline connection over TLS (needs redis-server built with TLS, and openssl)', () => {
+  it('speaks TLS for rediss:// URLs and refuses a server it cannot trust, saying why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'segstream-redis-tls-'));
+    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost',
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const port = await freePort();
+    const server = spawn(
+      'redis-server',
+      [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--tls-cert-file',
+        cert,
+        '--tls-key-file',
+        key,
+        '--tls-ca-cert-file',
+        cert,
+        '--tls-auth-clients',
+        'no',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ],
+      { stdio: 'ignore' },
+    );
+    const client = new RedisPipelineClient(`rediss://localhost:${port}`, { tlsCa: readFileSync(cert) });
+    const untrusted = new RedisPipelineClient(`rediss://localhost:${port}`);
+    try {
+      const deadline = Date.now() + 10_000;
+      while ((await client.call('PING').catch(() => null)) !== 'PONG') {
+        if (Date.now() > deadline) throw new Error(`redis-server with TLS did not come up on port ${port}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(
+        await client.exec([
+          ['SET', 'tls', 'yes'],
+          ['GET', 'tls'],
+        ]),
+      ).toEqual(['OK', 'yes']);
+      await expect(untrusted.call('PING')).rejects.toThrow(/cannot connect to Redis at localhost:\d+: .*certificate/);
+    } finally {
+      await client.close();
+      await untrusted.close();
+      server.kill();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
