@@ -3,7 +3,7 @@ import { avroObjectContainer, avroString } from '../../lib/warehouse/avro-contai
 import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { EventRecord } from '../../schemas/records.ts';
-import type { PackedEvents } from './history-writer.ts';
+import { type PackedEvents, packedRecords } from './history-writer.ts';
 
 const MEMBER_FIELD = 'memberId';
 const JSON_NUMBER = "('Int64', 'UInt64', 'Double')";
@@ -81,15 +81,10 @@ export class AvroEventWriter {
   async write(events: readonly PackedEvents[]): Promise<void> {
     // Each event is two parts: its body, then its member id.
     const parts: Uint8Array[] = [];
-    for (const { memberIds, bytes, ends, decoded } of events) {
-      let start = 0;
-      for (let i = 0; i < memberIds.length; i++) {
-        const end = ends[i] as number;
-        const record = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start);
-        parts.push(this.#codec.ownLatestBody(record) ?? (await this.#rewritten(record)), avroString(memberIds[i] as string));
-        start = end;
-      }
-      for (const { memberId, event } of decoded) parts.push(this.#codec.encodeBody(event), avroString(memberId));
+    for (const packed of events) {
+      for (const { memberId, record } of packedRecords(packed))
+        parts.push(this.#codec.ownLatestBody(record) ?? (await this.#rewritten(record)), avroString(memberId));
+      for (const { memberId, event } of packed.decoded) parts.push(this.#codec.encodeBody(event), avroString(memberId));
     }
     if (parts.length === 0) return;
     const container = avroObjectContainer(this.#schema, { count: parts.length / 2, parts }, randomBytes(16));

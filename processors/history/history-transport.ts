@@ -1,5 +1,5 @@
 import type { EventRecord } from '../../schemas/records.ts';
-import type { DecodedHistoryBatch, DecodedHistoryEvent, HistoryBatch } from './history-writer.ts';
+import { type DecodedHistoryBatch, type DecodedHistoryEvent, type HistoryBatch, packedRecords } from './history-writer.ts';
 
 /**
  * A history batch as the history thread receives it (a structured clone: the packed bytes
@@ -9,14 +9,9 @@ import type { DecodedHistoryBatch, DecodedHistoryEvent, HistoryBatch } from './h
  */
 export async function unpackHistoryBatch(batch: HistoryBatch, decode: (bytes: Buffer) => Promise<EventRecord>): Promise<DecodedHistoryBatch> {
   const events: DecodedHistoryEvent[] = [];
-  for (const { memberIds, bytes, ends, decoded } of batch.events) {
-    events.push(...decoded);
-    let start = 0;
-    for (let i = 0; i < memberIds.length; i++) {
-      const end = ends[i] as number;
-      events.push({ memberId: memberIds[i] as string, event: await decode(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start)) });
-      start = end;
-    }
+  for (const packed of batch.events) {
+    events.push(...packed.decoded);
+    for (const { memberId, record } of packedRecords(packed)) events.push({ memberId, event: await decode(record) });
   }
   const { identityChanges, transitions, segmentChanges, triggerFirings } = batch;
   return { events, identityChanges, transitions, segmentChanges, triggerFirings };

@@ -53,6 +53,16 @@ export function packEvents(events: readonly AppliedEvent[]): PackedEvents {
   return { memberIds, bytes, ends, decoded };
 }
 
+/** Each event held as bytes: its member id and its bytes (a view into the packed buffer), in order. */
+export function* packedRecords({ memberIds, bytes, ends }: PackedEvents): Generator<{ memberId: string; record: Buffer }> {
+  let start = 0;
+  for (let i = 0; i < memberIds.length; i++) {
+    const end = ends[i] as number;
+    yield { memberId: memberIds[i] as string, record: Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start) };
+    start = end;
+  }
+}
+
 export const packedEventCount = (events: PackedEvents) => events.memberIds.length + events.decoded.length;
 
 /** What one write puts into ClickHouse: events as packed per slice, or as objects (DecodedHistoryBatch). */

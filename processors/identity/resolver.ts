@@ -1,3 +1,4 @@
+import { boundedMemo } from '../../lib/bounded-memo.ts';
 import type { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import type { RedisCommand } from '../../lib/redis/resp.ts';
 import type { EventRecord } from '../../schemas/records.ts';
@@ -22,8 +23,8 @@ export class IdentityResolver {
   readonly #hash: KeyedHash;
   readonly #identityTraits: readonly string[];
   readonly #refOf: IdentityRefOf;
-  /** Device ids by context text: a visitor's events repeat one context, so most are parsed once. Bounded: cleared when full. */
-  readonly #deviceIds = new Map<string, string | null>();
+  /** Device ids by context text: a visitor's events repeat one context, so most are parsed once. */
+  readonly #deviceIds = boundedMemo((_, context) => deviceIdIn(context), 10_000);
 
   constructor(redis: RedisPipelineClient, keys: Keys, hash: KeyedHash, identityTraits: readonly string[]) {
     this.#redis = redis;
@@ -49,15 +50,7 @@ export class IdentityResolver {
     throw new Error(`merge chain from ${memberId} is longer than 16 hops`);
   }
 
-  readonly #deviceIdOf = (context: string): string | null => {
-    let device = this.#deviceIds.get(context);
-    if (device === undefined) {
-      device = deviceIdIn(context);
-      if (this.#deviceIds.size >= 10_000) this.#deviceIds.clear();
-      this.#deviceIds.set(context, device);
-    }
-    return device;
-  };
+  readonly #deviceIdOf = (context: string): string | null => this.#deviceIds('context', context);
 
   async resolve(events: readonly EventRecord[]): Promise<ResolvedEvent[]> {
     for (let attempt = 1; ; attempt++) {

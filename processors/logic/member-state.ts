@@ -79,8 +79,7 @@ export function emptyMemberState(memberId: string): MemberState {
 }
 
 /** A member as read from storage, in the shape of today (members stored by earlier versions lack newer parts). */
-export function storedMemberState(stored: MemberState): MemberState {
-  const state = stored;
+export function storedMemberState(state: MemberState): MemberState {
   // Stored before segments, triggers, coupons and computed traits existed.
   state.segments ??= {};
   state.segmentsCheckAt ??= null;
