@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyMigrations } from '../../lib/warehouse/migrations.ts';
+import { applyMigrations, createdBy } from '../../lib/warehouse/migrations.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
 import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
@@ -88,5 +88,18 @@ describe('orders table (needs ClickHouse)', () => {
         products: 0,
       },
     ]);
+  });
+});
+
+describe('migrations (needs ClickHouse)', () => {
+  it('recreate a table that is gone, and the orders view fills it again', async () => {
+    await warehouse.command('DROP TABLE events');
+    await warehouse.command('DROP TABLE orders');
+    expect(await applyMigrations(warehouse, HISTORY_MIGRATIONS)).toEqual([1, 4]);
+    expect(await applyMigrations(warehouse, HISTORY_MIGRATIONS)).toEqual([]);
+    await warehouse.insert('events', [eventRow('m1', paid)]);
+    expect((await orders()).map((o) => o.message_id)).toEqual(['msg-paid']);
+    const tables = await warehouse.query<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name');
+    expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(HISTORY_MIGRATIONS.flatMap((m) => createdBy(m))));
   });
 });
