@@ -7,7 +7,19 @@
 import { loadConfig } from '../lib/config/load.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { stackConfigSchema } from './stack/config.ts';
-import { ENV_FILE, stackDown, stackStatus, stackUp } from './stack/local-stack.ts';
+import { ENV_FILE, type StackConfig, type StackState, stackDown, stackStatus, stackUp } from './stack/local-stack.ts';
+import { isAlive } from './stack/processes.ts';
+
+/** What runs where, for people: addresses and processes, never the tokens the state files also hold. */
+function describe(state: StackState, config: StackConfig): string[] {
+  const running = (pid: number | null) => (pid === null ? ' (yours)' : isAlive(pid) ? ` (local, pid ${pid})` : ` (local, pid ${pid}, NOT RUNNING)`);
+  return [
+    `  redis       ${state.redis.url}${running(state.redis.pid)}`,
+    `  kafka       ${state.kafka.brokers.join(',')}${running(state.kafka.pid)}${state.kafka.pid ? `, ${state.kafka.partitions} partitions per topic` : ''}`,
+    `  clickhouse  ${state.clickhouse.url ?? `embedded (chdb) at ${state.clickhouse.path}`}`,
+    `  env file    ${config.SEGSTREAM_STATE_DIR}/${ENV_FILE} (readable by its owner only)`,
+  ];
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command = 'status', ...flags] = argv;
@@ -17,12 +29,7 @@ async function main(argv: readonly string[]): Promise<number> {
       const started = Date.now();
       const state = await stackUp(config);
       console.log(`stack up in ${Date.now() - started} ms`);
-      console.log(`  redis       ${state.redis.url}${state.redis.pid ? ` (local, pid ${state.redis.pid})` : ' (yours)'}`);
-      console.log(
-        `  kafka       ${state.kafka.brokers.join(',')}${state.kafka.pid ? ` (local mock cluster, pid ${state.kafka.pid}, ${state.kafka.partitions} partitions per topic)` : ' (yours)'}`,
-      );
-      console.log(`  clickhouse  ${state.clickhouse.url ?? `embedded (chdb) at ${state.clickhouse.path}`}`);
-      console.log(`  env file    ${config.SEGSTREAM_STATE_DIR}/${ENV_FILE}`);
+      console.log(describe(state, config).join('\n'));
       return 0;
     }
     case 'down': {
@@ -32,7 +39,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'status': {
       const state = stackStatus(config);
-      console.log(state ? JSON.stringify(state, null, 2) : 'the local stack is not up (run: ./segstream stack up)');
+      console.log(state ? ['the local stack:', ...describe(state, config)].join('\n') : 'the local stack is not up (run: ./segstream stack up)');
       return 0;
     }
     default:

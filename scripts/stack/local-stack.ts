@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { ConfigOf } from '../../lib/config/load.ts';
@@ -73,6 +73,12 @@ async function upKafka(config: StackConfig, stateDir: string, topics: readonly s
   return { brokers: broker.bootstrap, pid: broker.pid, partitions, topics };
 }
 
+/** Both state files hold tokens: readable by their owner only, however they were created before. */
+function writePrivate(file: string, text: string): void {
+  writeFileSync(file, text, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
 function envFileText(env: Readonly<Record<string, string>>): string {
   const lines = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   return `# Written by "./segstream stack up"; services and tests read it. Variables set in the environment win.\n${lines.join('\n')}\n`;
@@ -95,7 +101,7 @@ function embeddedWarehouseEnv(path: string, previous: StackState | undefined): R
 /** Brings every service up (or reuses what is already running) and records how to reach it. */
 export async function stackUp(config: StackConfig): Promise<StackState> {
   const stateDir = resolve(config.SEGSTREAM_STATE_DIR);
-  mkdirSync(stateDir, { recursive: true });
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const previous = readState(stateDir);
   const topicNames = allTopics(buildTopics(topicNamesFromConfig(config), await loadSchemaCatalog())).map((t) => t.name);
 
@@ -118,8 +124,8 @@ export async function stackUp(config: StackConfig): Promise<StackState> {
       : embeddedWarehouseEnv(clickhouse.path as string, previous)),
   };
   const state: StackState = { redis, kafka, clickhouse, env };
-  writeFileSync(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
-  writeFileSync(join(stateDir, ENV_FILE), envFileText(env));
+  writePrivate(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  writePrivate(join(stateDir, ENV_FILE), envFileText(env));
   return state;
 }
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,6 +33,11 @@ describe('scripts/stack.ts (needs redis-server and librdkafka)', () => {
     expect(env).toContain(`REDIS_URL=${state.redis.url}`);
     expect(env).toContain(`KAFKA_BROKERS=${state.kafka.brokers.join(',')}`);
     expect(env).toContain('KAFKA_TOPIC_EVENTS=segstream.events.v1');
+    // They hold the warehouse token: readable by their owner only.
+    for (const file of ['stack.env', 'stack.json']) expect(statSync(join(stateDir, file)).mode & 0o077, file).toBe(0);
+    const status = (await stack('status')).stdout;
+    expect(status).toContain(state.redis.url);
+    expect(status).not.toContain(state.env.QUERY_WAREHOUSE_TOKEN as string);
     expect(state.kafka.brokers).toHaveLength(3);
 
     // Every product topic exists with the configured partition count.
