@@ -39,10 +39,17 @@ export const processorConfigSchema = defineConfig('processors', {
   PROCESSOR_PORT: int('Port of the member lookup and metrics HTTP server', { min: 0, max: 65535 }).default(8081),
   PROCESSOR_API_TOKENS: list('Bearer tokens allowed to look members up').secret().required(),
   PROCESSOR_WAREHOUSE_TOKENS: list(
-    'Bearer tokens of services (the query service) allowed to read the embedded ClickHouse this processor owns, at POST /warehouse/query; empty: not served',
+    'Bearer tokens of services (the query service) allowed to run analyses on the ClickHouse this processor owns, at POST /warehouse/analyses/<name> (named analyses only, never SQL); empty: not served',
   )
     .secret()
     .default([]),
+  PROCESSOR_WAREHOUSE_TIMEOUT_MS: int('Longest an analysis asked for at /warehouse/analyses may run before it is stopped', { min: 100, max: 600_000 }).default(
+    30_000,
+  ),
+  PROCESSOR_WAREHOUSE_MAX_MEMORY_MB: int('Most memory an analysis asked for at /warehouse/analyses may use in ClickHouse before it is stopped', {
+    min: 16,
+    max: 1_048_576,
+  }).default(4_096),
   SEGSTREAM_HMAC_SECRET: str('Secret key of the keyed hashes of personal identifiers (at least 16 characters); changing it orphans every stored identity', {
     minLength: 16,
   })

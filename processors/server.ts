@@ -1,10 +1,11 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { AnalysisRunner } from '../lib/analytics/runner.ts';
+import { registerWarehouseRoutes } from '../lib/analytics/warehouse-routes.ts';
 import type { Clock } from '../lib/clock.ts';
 import { bearerToken, unauthorized } from '../lib/http/bearer.ts';
 import type { Logger } from '../lib/logger.ts';
-import { registerWarehouseQueryRoute } from '../lib/warehouse/query-route.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
 import type { IdentityResolver } from './identity/resolver.ts';
 import { memberView } from './logic/member-view.ts';
@@ -15,8 +16,8 @@ import type { LoadedMember, MemberStore } from './store/member-store.ts';
 
 export interface LookupDependencies {
   readonly tokens: readonly string[];
-  /** Tokens of processes allowed to read the warehouse this process owns (empty: the route is off). */
-  readonly warehouseTokens: readonly string[];
+  /** Analyses other processes may run on the warehouse this process owns, and their tokens (no tokens: not served). */
+  readonly warehouseReads: { readonly runner: AnalysisRunner; readonly tokens: readonly string[]; readonly timeoutMs: number };
   readonly identityKinds: readonly string[];
   readonly resolver: IdentityResolver;
   readonly store: MemberStore;
@@ -150,7 +151,13 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
       return reply.code(422).send({ error, ...rest });
     },
   );
-  if (deps.warehouseTokens.length > 0) registerWarehouseQueryRoute(app, { warehouse: deps.warehouse, tokens: deps.warehouseTokens });
+  if (deps.warehouseReads.tokens.length > 0)
+    await registerWarehouseRoutes(app, {
+      ...deps.warehouseReads,
+      tokensVariable: 'PROCESSOR_WAREHOUSE_TOKENS',
+      timeoutVariable: 'PROCESSOR_WAREHOUSE_TIMEOUT_MS',
+      logger: deps.logger,
+    });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const ready = await deps.ready();

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { WarehouseAnalysisRunner } from '../lib/analytics/runner.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { ConfigOf } from '../lib/config/load.ts';
 import { ConfigError } from '../lib/errors.ts';
@@ -286,7 +287,15 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
     start: async () => {
       server = await buildProcessorServer({
         tokens: config.PROCESSOR_API_TOKENS,
-        warehouseTokens: config.PROCESSOR_WAREHOUSE_TOKENS,
+        warehouseReads: {
+          runner: new WarehouseAnalysisRunner(historyThread as HistoryThread, {
+            timeoutMs: config.PROCESSOR_WAREHOUSE_TIMEOUT_MS,
+            maxMemoryBytes: config.PROCESSOR_WAREHOUSE_MAX_MEMORY_MB * 1_048_576,
+            configuredBy: { timeout: 'PROCESSOR_WAREHOUSE_TIMEOUT_MS', memory: 'PROCESSOR_WAREHOUSE_MAX_MEMORY_MB' },
+          }),
+          tokens: config.PROCESSOR_WAREHOUSE_TOKENS,
+          timeoutMs: config.PROCESSOR_WAREHOUSE_TIMEOUT_MS,
+        },
         identityKinds: ['user', 'anon', 'device', ...config.PROCESSOR_IDENTITY_TRAITS],
         resolver,
         store,

@@ -1,37 +1,35 @@
 import type { FastifyInstance } from 'fastify';
+import { RemoteAnalysisRunner } from '../lib/analytics/remote-runner.ts';
+import { type AnalysisRunner, WarehouseAnalysisRunner } from '../lib/analytics/runner.ts';
 import type { ConfigOf } from '../lib/config/load.ts';
 import { errorMessage, ServiceUnavailableError } from '../lib/errors.ts';
 import { listeningUrl } from '../lib/http/listening-url.ts';
 import { ServiceLifecycle } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/logger.ts';
 import { openWarehouse } from '../lib/warehouse/open.ts';
-import { RemoteWarehouse } from '../lib/warehouse/remote.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
 import type { queryConfigSchema } from './config.ts';
 import { buildQueryServer } from './server.ts';
 
 export type QueryConfig = ConfigOf<(typeof queryConfigSchema)['vars']>;
 
-/** The analytics query service: the warehouse behind the query API. */
+/** The analytics query service: the query API over a warehouse it opens, or over the processor that owns embedded ClickHouse. */
 export function createQueryService(config: QueryConfig, logger: Logger) {
   let warehouse: Warehouse | undefined;
+  let runner: AnalysisRunner | undefined;
   let server: Awaited<ReturnType<typeof buildQueryServer>> | undefined;
   const lifecycle = new ServiceLifecycle({ logger, stopTimeoutMs: 10_000 });
   lifecycle.add({
     name: 'clickhouse',
     start: async () => {
       if (config.QUERY_WAREHOUSE_URL) {
-        const remote = new RemoteWarehouse({
-          url: config.QUERY_WAREHOUSE_URL,
-          token: config.QUERY_WAREHOUSE_TOKEN ?? '',
-          database: config.CLICKHOUSE_DATABASE,
-        });
+        const remote = new RemoteAnalysisRunner({ url: config.QUERY_WAREHOUSE_URL, token: config.QUERY_WAREHOUSE_TOKEN ?? '' });
         try {
-          await remote.query('SELECT 1 AS ok');
+          await remote.probe();
         } catch (error) {
           throw new ServiceUnavailableError('ClickHouse', `could not read through ${config.QUERY_WAREHOUSE_URL} (${errorMessage(error)})`, { cause: error });
         }
-        warehouse = remote;
+        runner = remote;
         return;
       }
       try {
@@ -44,13 +42,18 @@ export function createQueryService(config: QueryConfig, logger: Logger) {
           { cause: error },
         );
       }
+      runner = new WarehouseAnalysisRunner(warehouse, {
+        timeoutMs: config.QUERY_TIMEOUT_MS,
+        maxMemoryBytes: config.QUERY_MAX_MEMORY_MB * 1_048_576,
+        configuredBy: { timeout: 'QUERY_TIMEOUT_MS', memory: 'QUERY_MAX_MEMORY_MB' },
+      });
     },
     stop: async () => warehouse?.close(),
   });
   lifecycle.add({
     name: 'http',
     start: async () => {
-      server = await buildQueryServer({ warehouse: warehouse as Warehouse, tokens: config.QUERY_API_TOKENS, timeoutMs: config.QUERY_TIMEOUT_MS, logger });
+      server = await buildQueryServer({ runner: runner as AnalysisRunner, tokens: config.QUERY_API_TOKENS, timeoutMs: config.QUERY_TIMEOUT_MS, logger });
       const address = await server.listen({ host: config.QUERY_HOST, port: config.QUERY_PORT });
       logger.info({ address }, 'query API running');
     },

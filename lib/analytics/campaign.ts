@@ -1,4 +1,4 @@
-import { propertyMoneySql } from '../../lib/warehouse/warehouse.ts';
+import { propertyMoneySql } from '../warehouse/warehouse.ts';
 import { Params } from './filters.ts';
 import { byPerson } from './people.ts';
 

@@ -1,21 +1,32 @@
-import type { Warehouse } from '../lib/warehouse/warehouse.ts';
-import { ATTRIBUTION_MODELS, type AttributionRequest, attributionResult, attributionSql } from './analytics/attribution.ts';
-import { type CampaignRequest, campaignResult, campaignSql } from './analytics/campaign.ts';
-import { type FunnelRequest, funnelResult, funnelSql } from './analytics/funnel.ts';
-import { type LtvRequest, ltvResult, ltvSql } from './analytics/ltv.ts';
-import { type DailyRange, sizesResult, sizesSql, type TrendRequest, trendResult, trendSql } from './analytics/over-time.ts';
-import { type PathsRequest, pathsResult, pathsSql } from './analytics/paths.ts';
-import { type RetentionRequest, retentionResult, retentionSql } from './analytics/retention.ts';
-import { type RfmRequest, rfmResult, rfmSql } from './analytics/rfm.ts';
+import { ATTRIBUTION_MODELS, type AttributionRequest, attributionResult, attributionSql } from './attribution.ts';
+import { type CampaignRequest, campaignResult, campaignSql } from './campaign.ts';
+import { type FunnelRequest, funnelResult, funnelSql } from './funnel.ts';
+import { type LtvRequest, ltvResult, ltvSql } from './ltv.ts';
+import { type DailyRange, sizesResult, sizesSql, type TrendRequest, trendResult, trendSql } from './over-time.ts';
+import { type PathsRequest, pathsResult, pathsSql } from './paths.ts';
+import { type RetentionRequest, retentionResult, retentionSql } from './retention.ts';
+import { type RfmRequest, rfmResult, rfmSql } from './rfm.ts';
 
-/** One analysis the API serves: its request schema, a check JSON Schema cannot express, and how it runs. */
-export interface Analysis<Request> {
-  readonly path: string;
+/** SQL with its bound parameters, as every builder here makes it. */
+export interface BuiltQuery {
+  readonly sql: string;
+  readonly params: Record<string, unknown>;
+}
+
+/**
+ * One analysis: its request schema, a check JSON Schema cannot express, the SQL it builds
+ * and how its rows become the answer. This catalogue is the only SQL that analytics reads
+ * run: callers name an analysis and send its request, never SQL.
+ */
+export interface Analysis<Request = never> {
+  /** Its name in routes: /analyses/<name> on the query API, /warehouse/analyses/<name> on a warehouse owner. */
+  readonly name: string;
   readonly summary: string;
   readonly body: Record<string, unknown>;
   /** Problems JSON Schema cannot catch (e.g. from before to), as "field: what is wrong". */
   readonly check?: (request: Request) => string[];
-  readonly run: (warehouse: Warehouse, request: Request, settings: string) => Promise<unknown>;
+  readonly sql: (request: Request) => BuiltQuery;
+  readonly result: (request: Request, rows: readonly Record<string, unknown>[]) => unknown;
 }
 
 const time = { type: 'integer', minimum: 0, description: 'epoch milliseconds' } as const;
@@ -42,13 +53,9 @@ const zoneCheck = (r: { timeZone: string }) => {
   }
 };
 
-/** Runs generated SQL with the per-query settings appended (they are fixed numbers, never request values). */
-const query = (warehouse: Warehouse, built: { sql: string; params: Record<string, unknown> }, settings: string) =>
-  warehouse.query<Record<string, unknown>>(`${built.sql}\n${settings}`, built.params);
-
 export const ANALYSES: readonly Analysis<never>[] = [
   {
-    path: '/funnel',
+    name: 'funnel',
     summary: 'Funnel: members per step, conversion from the previous and the first step, median time to convert',
     body: {
       type: 'object',
@@ -80,10 +87,11 @@ export const ANALYSES: readonly Analysis<never>[] = [
       },
     },
     check: range,
-    run: async (w, r: FunnelRequest, s) => funnelResult(r, await query(w, funnelSql(r), s)),
+    sql: funnelSql,
+    result: funnelResult,
   } satisfies Analysis<FunnelRequest>,
   {
-    path: '/retention',
+    name: 'retention',
     summary: 'Retention: cohorts by first event per day/week/month, returns per period, as a matrix',
     body: {
       type: 'object',
@@ -100,10 +108,11 @@ export const ANALYSES: readonly Analysis<never>[] = [
       },
     },
     check: (r: RetentionRequest) => [...range(r), ...zoneCheck(r)],
-    run: async (w, r: RetentionRequest, s) => retentionResult(await query(w, retentionSql(r), s)),
+    sql: retentionSql,
+    result: (_, rows) => retentionResult(rows),
   } satisfies Analysis<RetentionRequest>,
   {
-    path: '/attribution',
+    name: 'attribution',
     summary: 'Attribution of paid orders to campaign clicks, UTM visits and fired triggers by first/last touch, linear, 40/20/40 and time decay',
     body: {
       type: 'object',
@@ -118,10 +127,11 @@ export const ANALYSES: readonly Analysis<never>[] = [
       },
     },
     check: range,
-    run: async (w, r: AttributionRequest, s) => attributionResult(r, await query(w, attributionSql(r), s)),
+    sql: attributionSql,
+    result: attributionResult,
   } satisfies Analysis<AttributionRequest>,
   {
-    path: '/paths',
+    name: 'paths',
     summary: 'Paths: the most frequent next (or previous) events after (before) an event',
     body: {
       type: 'object',
@@ -137,10 +147,11 @@ export const ANALYSES: readonly Analysis<never>[] = [
       },
     },
     check: range,
-    run: async (w, r: PathsRequest, s) => pathsResult(await query(w, pathsSql(r), s)),
+    sql: pathsSql,
+    result: (_, rows) => pathsResult(rows),
   } satisfies Analysis<PathsRequest>,
   {
-    path: '/trends',
+    name: 'trends',
     summary: 'Event trends: events and unique members per local day, optionally per property value',
     body: {
       type: 'object',
@@ -155,27 +166,30 @@ export const ANALYSES: readonly Analysis<never>[] = [
       },
     },
     check: (r: TrendRequest) => [...dayRange(r), ...zoneCheck(r)],
-    run: async (w, r: TrendRequest, s) => trendResult(r, await query(w, trendSql(r), s)),
+    sql: trendSql,
+    result: trendResult,
   } satisfies Analysis<TrendRequest>,
   ...(['lifecycle', 'segments'] as const).map(
     (kind) =>
       ({
-        path: kind === 'lifecycle' ? '/lifecycle-sizes' : '/segment-sizes',
+        name: kind === 'lifecycle' ? 'lifecycle-sizes' : 'segment-sizes',
         summary: kind === 'lifecycle' ? 'Members per lifecycle stage at the end of each local day' : 'Members per segment at the end of each local day',
         body: { type: 'object', additionalProperties: false, required: ['fromDay', 'toDay'], properties: { fromDay: day, toDay: day, timeZone } },
         check: (r: DailyRange) => [...dayRange(r), ...zoneCheck(r)],
-        run: async (w, r: DailyRange, s) => sizesResult(await query(w, sizesSql(kind, r), s)),
+        sql: (r: DailyRange) => sizesSql(kind, r),
+        result: (_, rows) => sizesResult(rows),
       }) satisfies Analysis<DailyRange>,
   ),
   {
-    path: '/ltv',
+    name: 'ltv',
     summary: 'LTV/CLV per monthly cohort of first paid order: average order value x monthly purchase frequency x lifespan',
     body: { type: 'object', additionalProperties: false, required: ['at'], properties: { at: time, timeZone } },
     check: zoneCheck,
-    run: async (w, r: LtvRequest, s) => ltvResult(await query(w, ltvSql(r), s)),
+    sql: ltvSql,
+    result: (_, rows) => ltvResult(rows),
   } satisfies Analysis<LtvRequest>,
   {
-    path: '/campaign',
+    name: 'campaign',
     summary:
       'Campaign report for a trigger rule: targeted, suppressed by reason, held out; reach, conversion and revenue within N days; coupons; AOV before/after; recall; lift over the holdout',
     body: {
@@ -185,12 +199,14 @@ export const ANALYSES: readonly Analysis<never>[] = [
       properties: { ruleId: { type: 'string', minLength: 1 }, from: time, to: time, days: { type: 'integer', minimum: 1, maximum: 365 } },
     },
     check: range,
-    run: async (w, r: CampaignRequest, s) => campaignResult(r, await query(w, campaignSql(r), s)),
+    sql: campaignSql,
+    result: campaignResult,
   } satisfies Analysis<CampaignRequest>,
   {
-    path: '/rfm',
+    name: 'rfm',
     summary: 'RFM distribution at a moment: the 8 groups, R x F and R x M matrices',
     body: { type: 'object', additionalProperties: false, required: ['at'], properties: { at: time } },
-    run: async (w, r: RfmRequest, s) => rfmResult(await query(w, rfmSql(r), s)),
+    sql: rfmSql,
+    result: (_, rows) => rfmResult(rows),
   } satisfies Analysis<RfmRequest>,
 ] as unknown as readonly Analysis<never>[];

@@ -1,4 +1,4 @@
-import { instantOf } from '../../lib/local-time.ts';
+import { instantOf } from '../local-time.ts';
 import { Params } from './filters.ts';
 import { byPerson } from './people.ts';
 

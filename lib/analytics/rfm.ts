@@ -1,5 +1,5 @@
-import { DEFAULT_RFM, type RfmConfig } from '../../lib/rfm-config.ts';
 import { RFM_GROUPS, type RfmGroup } from '../../schemas/records.ts';
+import { DEFAULT_RFM, type RfmConfig } from '../rfm-config.ts';
 import { Params } from './filters.ts';
 import { byPerson } from './people.ts';
 

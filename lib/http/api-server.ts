@@ -1,24 +1,20 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../logger.ts';
+import { strictValidatorCompiler } from './strict-validation.ts';
 
 /**
  * A bearer-token JSON API as the rules and query services serve it: OpenAPI at /docs, and
- * schemas that mean what they say. Bodies are validated strictly (a number sent as text is
- * refused, an unknown field is an error, not silently dropped); query strings and path
- * parameters arrive as text, so they are converted to the types their schemas name.
- * Validation failures are a 400 naming the field; other errors keep their status.
+ * schemas that mean what they say (strictValidatorCompiler). Validation failures are a
+ * 400 naming the field; other errors keep their status.
  */
 export async function createApiServer(options: { title: string; description: string; logger: Logger }): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
-  const strict = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, removeAdditional: false, allowUnionTypes: true });
-  const fromText = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: 'array', removeAdditional: false, allowUnionTypes: true });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : fromText).compile(schema));
+  app.setValidatorCompiler(strictValidatorCompiler());
   await app.register(swagger, {
     openapi: {
       info: { title: options.title, version: '1', description: options.description },

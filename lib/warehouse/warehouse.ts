@@ -6,7 +6,7 @@
 export type QueryParams = Readonly<Record<string, unknown>>;
 
 export interface Warehouse {
-  readonly kind: 'embedded' | 'server' | 'remote';
+  readonly kind: 'embedded' | 'server';
   readonly database: string;
   /** Runs a SELECT and returns its rows as objects (64-bit integers as numbers). */
   query<Row = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<Row[]>;

@@ -1,11 +1,12 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { funnelResult, funnelSql } from '../../lib/analytics/funnel.ts';
+import { RemoteAnalysisRunner } from '../../lib/analytics/remote-runner.ts';
+import { WarehouseAnalysisRunner } from '../../lib/analytics/runner.ts';
+import { registerWarehouseRoutes } from '../../lib/analytics/warehouse-routes.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { registerWarehouseQueryRoute } from '../../lib/warehouse/query-route.ts';
-import { RemoteWarehouse } from '../../lib/warehouse/remote.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
-import { funnelResult, funnelSql } from '../../query/analytics/funnel.ts';
 import { buildQueryServer } from '../../query/server.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
@@ -13,6 +14,8 @@ import { testEvent } from '../harness/test-event.ts';
 const DAY = 86_400_000;
 const START = Date.UTC(2026, 4, 1);
 const auth = { authorization: 'Bearer query-token' };
+const LIMITS = { timeoutMs: 30_000, maxMemoryBytes: 1 << 30, configuredBy: { timeout: 'QUERY_TIMEOUT_MS', memory: 'QUERY_MAX_MEMORY_MB' } };
+const logger = createLogger({ service: 'test', level: 'silent' });
 let warehouse: Warehouse;
 let app: FastifyInstance;
 let slow: FastifyInstance;
@@ -34,9 +37,9 @@ beforeAll(async () => {
           ),
         );
   await warehouse.insert('events', rows);
-  const logger = createLogger({ service: 'test', level: 'silent' });
-  app = await buildQueryServer({ warehouse, tokens: ['query-token'], timeoutMs: 30_000, logger });
-  slow = await buildQueryServer({ warehouse, tokens: ['query-token'], timeoutMs: 1, logger });
+  const runner = new WarehouseAnalysisRunner(warehouse, LIMITS);
+  app = await buildQueryServer({ runner, tokens: ['query-token'], timeoutMs: 30_000, logger });
+  slow = await buildQueryServer({ runner, tokens: ['query-token'], timeoutMs: 1, logger });
 }, 60_000);
 afterAll(() => warehouse.close());
 
@@ -126,27 +129,36 @@ describe('query API (needs ClickHouse: a server when the harness has one, else e
 });
 
 describe('query API reading through the process that owns embedded ClickHouse (needs ClickHouse)', () => {
-  it('answers as with direct access; the route wants its token and runs only SELECTs', async () => {
+  it('answers as with direct access; the owner wants its token and takes analyses by name, never SQL', async () => {
     const owner = Fastify();
-    registerWarehouseQueryRoute(owner, { warehouse, tokens: ['owner-token'] });
+    await registerWarehouseRoutes(owner, {
+      runner: new WarehouseAnalysisRunner(warehouse, LIMITS),
+      tokens: ['owner-token'],
+      tokensVariable: 'PROCESSOR_WAREHOUSE_TOKENS',
+      timeoutMs: 30_000,
+      timeoutVariable: 'PROCESSOR_WAREHOUSE_TIMEOUT_MS',
+      logger,
+    });
     const address = await owner.listen({ host: '127.0.0.1', port: 0 });
     try {
-      const remote = new RemoteWarehouse({ url: address, token: 'owner-token', database: 'analytics' });
-      const logger = createLogger({ service: 'test', level: 'silent' });
-      const through = await buildQueryServer({ warehouse: remote, tokens: ['query-token'], timeoutMs: 30_000, logger });
-      const direct = await post(app, '/analyses/funnel', { ...funnel, breakdown: { property: 'plan' } });
-      const viaOwner = await post(through, '/analyses/funnel', { ...funnel, breakdown: { property: 'plan' } });
-      expect(viaOwner.statusCode).toBe(200);
-      expect(viaOwner.json()).toEqual(direct.json());
-      expect(viaOwner.json().length).toBe(2);
+      const remote = new RemoteAnalysisRunner({ url: address, token: 'owner-token' });
+      await remote.probe();
+      const through = await buildQueryServer({ runner: remote, tokens: ['query-token'], timeoutMs: 30_000, logger });
+      for (const body of [{ ...funnel, breakdown: { property: 'plan' } }, funnel]) {
+        const direct = await post(app, '/analyses/funnel', body);
+        const viaOwner = await post(through, '/analyses/funnel', body);
+        expect(viaOwner.statusCode).toBe(200);
+        expect(viaOwner.json()).toEqual(direct.json());
+      }
+      expect((await post(through, '/analyses/funnel', { ...funnel, to: START })).statusCode).toBe(422);
 
-      await expect(new RemoteWarehouse({ url: address, token: 'wrong', database: 'analytics' }).query('SELECT 1')).rejects.toThrow(
-        /answered 401: .*PROCESSOR_WAREHOUSE_TOKENS/,
-      );
-      await expect(remote.query("INSERT INTO events (message_id) VALUES ('x')")).rejects.toThrow(/answered 400: .*Syntax error/);
-      await expect(remote.query('SELECT 1 INTO OUTFILE {file:String}', { file: 'x.csv' })).rejects.toThrow(/answered 400/);
-      await expect(remote.command()).rejects.toThrow(/read-only/);
-      expect(await warehouse.query("SELECT count() AS n FROM events WHERE message_id = 'x'")).toEqual([{ n: 0 }]);
+      await expect(new RemoteAnalysisRunner({ url: address, token: 'wrong' }).probe()).rejects.toThrow(/answered 401: .*PROCESSOR_WAREHOUSE_TOKENS/);
+      const ask = (url: string, payload: object) => owner.inject({ method: 'POST', url, headers: { authorization: 'Bearer owner-token' }, payload });
+      expect((await ask('/warehouse/query', { sql: 'SELECT 1' })).statusCode).toBe(404);
+      const withSql = await ask('/warehouse/analyses/rfm', { at: START, sql: 'SELECT 1' });
+      expect(withSql.statusCode).toBe(400);
+      expect(withSql.json().message).toMatch(/must NOT have additional properties/);
+      expect((await ask('/warehouse/analyses/rfm', { at: '1' })).json().message).toMatch(/body\/at must be integer/);
     } finally {
       await owner.close();
     }
