@@ -10,6 +10,7 @@
  */
 import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { NO_RULES } from '../domain/rules/rule-set.ts';
 import { ManualClock } from '../lib/clock.ts';
 import { RedisPipelineClient } from '../lib/redis/pipeline-client.ts';
 import { DEFAULT_IDENTITY_TRAITS } from '../processors/identity/identities.ts';
@@ -19,7 +20,6 @@ import { BatchProcessor, type SourceRecord, timerShardOf } from '../processors/p
 import { MemberLocks } from '../processors/pipeline/member-locks.ts';
 import { keysWithPrefix } from '../processors/store/keys.ts';
 import { MemberStore } from '../processors/store/member-store.ts';
-import { NO_RULES } from '../rules/engine/rule-set.ts';
 import { loadSchemaCatalog } from '../schemas/catalog.ts';
 import { AvroCodec } from '../schemas/codec.ts';
 import type { EventRecord } from '../schemas/records.ts';

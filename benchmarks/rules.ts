@@ -9,13 +9,13 @@
  *    Kafka costs are outside both and the same; the state's extra size is reported.
  */
 import jsonLogic from 'json-logic-js';
-import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../processors/logic/counters.ts';
-import { DEFAULT_LIFECYCLE } from '../processors/logic/lifecycle.ts';
-import { applyEvent, emptyMemberState, type MemberState, type StateConfig } from '../processors/logic/member-state.ts';
-import { DEFAULT_RFM } from '../processors/logic/rfm.ts';
-import { memberEnv, ruleContext, type SegmentSettings, updateSegments } from '../processors/logic/segments.ts';
-import type { RuleSet } from '../rules/engine/rule-set.ts';
-import { type CompiledSegmentRule, compileSegmentRule, orderByDependencies } from '../rules/engine/segment-rules.ts';
+import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../domain/member/counters.ts';
+import { DEFAULT_LIFECYCLE } from '../domain/member/lifecycle.ts';
+import { applyEvent, emptyMemberState, type MemberState, type StateConfig } from '../domain/member/member-state.ts';
+import { DEFAULT_RFM } from '../domain/member/rfm.ts';
+import { memberEnv, ruleContext, type SegmentSettings, updateSegments } from '../domain/member/segments.ts';
+import type { RuleSet } from '../domain/rules/rule-set.ts';
+import { type CompiledSegmentRule, compileSegmentRule, orderByDependencies } from '../domain/rules/segment-rules.ts';
 import { toEventRecord } from '../test/workload/event-record.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { Random } from '../test/workload/random.ts';

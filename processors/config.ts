@@ -1,10 +1,10 @@
+import { DEFAULT_WINDOWS_DAYS } from '../domain/member/counters.ts';
+import { DEFAULT_LIFECYCLE } from '../domain/member/lifecycle.ts';
+import { DEFAULT_RFM } from '../domain/member/rfm.ts';
 import { clickhouseVars, kafkaVars, loggingVars, redisVars, topicVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
 import { int, list, num, oneOf, str } from '../lib/config/variables.ts';
 import { DEFAULT_IDENTITY_TRAITS } from './identity/identities.ts';
-import { DEFAULT_WINDOWS_DAYS } from './logic/counters.ts';
-import { DEFAULT_LIFECYCLE } from './logic/lifecycle.ts';
-import { DEFAULT_RFM } from './logic/rfm.ts';
 
 const ascending4 = (description: string, fallback: readonly number[]) =>
   list(`${description} (four ascending numbers)`, { pattern: /^\d+(\.\d+)?$/ }).default(fallback.map(String));

@@ -1,14 +1,14 @@
+import { memberEnv, ruleContext, type SegmentSettings } from '../domain/member/segments.ts';
+import { typeOfAggregate } from '../domain/rules/computed-traits.ts';
+import { readVariable } from '../domain/rules/evaluate-segments.ts';
+import { type ExplainedPart, explainLogic } from '../domain/rules/explain.ts';
+import type { LogicProblem } from '../domain/rules/json-logic.ts';
+import { MEMBER_OPERATORS } from '../domain/rules/operators.ts';
+import type { RuleSet } from '../domain/rules/rule-set.ts';
+import { compileSegmentRule, type RuleEnvironment } from '../domain/rules/segment-rules.ts';
 import type { Clock } from '../lib/clock.ts';
 import { err, ok, type Result } from '../lib/result.ts';
-import { typeOfAggregate } from '../rules/engine/computed-traits.ts';
-import { readVariable } from '../rules/engine/evaluate-segments.ts';
-import { type ExplainedPart, explainLogic } from '../rules/engine/explain.ts';
-import type { LogicProblem } from '../rules/engine/json-logic.ts';
-import { MEMBER_OPERATORS } from '../rules/engine/operators.ts';
-import type { RuleSet } from '../rules/engine/rule-set.ts';
-import { compileSegmentRule, type RuleEnvironment } from '../rules/engine/segment-rules.ts';
-import type { RuleStore } from '../rules/store/rule-store.ts';
-import { memberEnv, ruleContext, type SegmentSettings } from './logic/segments.ts';
+import type { RuleStore } from '../lib/rule-store/rule-store.ts';
 import type { LoadedMember, MemberStore } from './store/member-store.ts';
 
 export type InspectError =

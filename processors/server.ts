@@ -1,6 +1,8 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import { memberView } from '../domain/member/member-view.ts';
+import type { RfmConfig } from '../domain/member/rfm.ts';
 import type { AnalysisRunner } from '../lib/analytics/runner.ts';
 import { registerWarehouseRoutes } from '../lib/analytics/warehouse-routes.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -8,8 +10,6 @@ import { bearerToken, unauthorized } from '../lib/http/bearer.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Warehouse } from '../lib/warehouse/warehouse.ts';
 import type { IdentityResolver } from './identity/resolver.ts';
-import { memberView } from './logic/member-view.ts';
-import type { RfmConfig } from './logic/rfm.ts';
 import type { ProcessorMetrics } from './metrics.ts';
 import type { RulesInspector } from './rules-inspector.ts';
 import type { LoadedMember, MemberStore } from './store/member-store.ts';

@@ -3,9 +3,9 @@ import { createApiServer } from '../lib/http/api-server.ts';
 import { bearerToken, unauthorized } from '../lib/http/bearer.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Result } from '../lib/result.ts';
+import type { RuleStore } from '../lib/rule-store/rule-store.ts';
 import type { AdminError, RuleAdmin, RuleChange, RuleInput } from './admin/rule-admin.ts';
 import { allows, type Caller, type Role } from './admin/tokens.ts';
-import type { RuleStore } from './store/rule-store.ts';
 
 export interface RulesServerDependencies {
   readonly admin: RuleAdmin;

@@ -5,11 +5,11 @@ import { listeningUrl } from '../lib/http/listening-url.ts';
 import { ServiceLifecycle } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createRedis } from '../lib/redis.ts';
+import { RuleStore } from '../lib/rule-store/rule-store.ts';
 import { RuleAdmin } from './admin/rule-admin.ts';
 import { tokenTable } from './admin/tokens.ts';
 import type { rulesConfigSchema } from './config.ts';
 import { buildRulesServer } from './server.ts';
-import { RuleStore } from './store/rule-store.ts';
 
 export type RulesConfig = ConfigOf<(typeof rulesConfigSchema)['vars']>;
 

@@ -1,17 +1,17 @@
+import { applyComputedTraits } from '../../domain/member/computed.ts';
+import { applyEvent, type MemberState, type StateConfig } from '../../domain/member/member-state.ts';
+import { foldMember } from '../../domain/member/merge.ts';
+import { exitAllSegments, updateSegments } from '../../domain/member/segments.ts';
+import { applyTriggers, type RuleSettings } from '../../domain/member/triggers.ts';
+import type { RuleSet } from '../../domain/rules/rule-set.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { MS_PER_DAY } from '../../lib/clock.ts';
-import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { AppliedEvent } from '../history/history-writer.ts';
 import type { KeyedHash } from '../identity/keyed-hash.ts';
 import { eventProtector } from '../identity/protect.ts';
 import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
-import { applyComputedTraits } from '../logic/computed.ts';
-import { applyEvent, type MemberState, type StateConfig } from '../logic/member-state.ts';
-import { foldMember } from '../logic/merge.ts';
-import { exitAllSegments, updateSegments } from '../logic/segments.ts';
-import { applyTriggers, type RuleSettings } from '../logic/triggers.ts';
 import { type LoadedMember, type MemberStore, type MemberWrite, type OutboxEntry, outboxEntries } from '../store/member-store.ts';
 import type { MemberLocks } from './member-locks.ts';
 

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { updateSegments } from '../../domain/member/segments.ts';
+import { applyTriggers, type RuleSettings } from '../../domain/member/triggers.ts';
+import type { RuleSet } from '../../domain/rules/rule-set.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { RuleSet } from '../../rules/engine/rule-set.ts';
-import type { BackfillProgress, RuleStore } from '../../rules/store/rule-store.ts';
+import type { BackfillProgress, RuleStore } from '../../lib/rule-store/rule-store.ts';
 import type { HistorySink } from '../history/history-writer.ts';
-import { updateSegments } from '../logic/segments.ts';
-import { applyTriggers, type RuleSettings } from '../logic/triggers.ts';
 import type { LoadedMember, MemberStore, MemberWrite, OutboxEntry } from '../store/member-store.ts';
 import { outboxEntries, segmentChangesIn, triggerFiringsIn } from '../store/member-store.ts';
 import { timerShardOf } from './batch-processor.ts';

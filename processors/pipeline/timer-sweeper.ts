@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
+import { advanceTime, nextDueAt } from '../../domain/member/member-state.ts';
+import { updateSegments } from '../../domain/member/segments.ts';
+import { applyTriggers, dueTriggers, type RuleSettings } from '../../domain/member/triggers.ts';
+import type { RuleSet } from '../../domain/rules/rule-set.ts';
 import type { Clock } from '../../lib/clock.ts';
-import type { RuleSet } from '../../rules/engine/rule-set.ts';
-import { advanceTime, nextDueAt } from '../logic/member-state.ts';
-import { updateSegments } from '../logic/segments.ts';
-import { applyTriggers, dueTriggers, type RuleSettings } from '../logic/triggers.ts';
 import type { Keys } from '../store/keys.ts';
 import { type LoadedMember, type MemberStore, type MemberWrite, type OutboxEntry, outboxEntries } from '../store/member-store.ts';
 

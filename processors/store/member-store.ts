@@ -1,7 +1,7 @@
+import { emptyMemberState, type MemberState, nextDueAt, storedMemberState } from '../../domain/member/member-state.ts';
 import type { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import type { RedisCommand } from '../../lib/redis/resp.ts';
 import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
-import { emptyMemberState, type MemberState, nextDueAt, storedMemberState } from '../logic/member-state.ts';
 import type { Keys } from './keys.ts';
 
 /** An output waiting in a member's outbox: the topic it goes to and the record. */

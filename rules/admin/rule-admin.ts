@@ -1,11 +1,11 @@
+import { type ComputedTraitSpec, compileComputedTrait } from '../../domain/rules/computed-traits.ts';
+import type { LogicProblem } from '../../domain/rules/json-logic.ts';
+import { compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../../domain/rules/segment-rules.ts';
+import { compileTriggerRule, conflictsWith } from '../../domain/rules/trigger-rules.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { err, ok, type Result } from '../../lib/result.ts';
-import { type ComputedTraitSpec, compileComputedTrait } from '../engine/computed-traits.ts';
-import type { LogicProblem } from '../engine/json-logic.ts';
-import { compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../engine/segment-rules.ts';
-import { compileTriggerRule, conflictsWith } from '../engine/trigger-rules.ts';
-import { compileComputedTraits } from '../store/active-rules.ts';
-import { type KindFields, type RuleKind, type RuleStore, type StoredRule, triggerRuleOf, VersionConflictError } from '../store/rule-store.ts';
+import { compileComputedTraits } from '../../lib/rule-store/active-rules.ts';
+import { type KindFields, type RuleKind, type RuleStore, type StoredRule, triggerRuleOf, VersionConflictError } from '../../lib/rule-store/rule-store.ts';
 
 /** What went wrong with a rule change, in terms the API maps to a status code. */
 export type AdminError =

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
+import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../domain/member/counters.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../processors/logic/counters.ts';
-import { ActiveRules } from '../../rules/store/active-rules.ts';
-import { RuleStore, type StoredRule } from '../../rules/store/rule-store.ts';
+import { ActiveRules } from '../../lib/rule-store/active-rules.ts';
+import { RuleStore, type StoredRule } from '../../lib/rule-store/rule-store.ts';
 
 /** A rule as a test writes it: an id and whatever differs from an active segment rule whose condition is true. */
 export type RuleSpec = Partial<StoredRule> & { readonly id: string };

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_COUNTERS } from '../../domain/member/counters.ts';
+import { DEFAULT_LIFECYCLE } from '../../domain/member/lifecycle.ts';
+import { applyEvent, emptyMemberState, type MemberState } from '../../domain/member/member-state.ts';
+import { rfmAt } from '../../domain/member/rfm.ts';
+import { windowTotals } from '../../domain/member/windows.ts';
 import { type RfmDistribution, rfmResult, rfmSql } from '../../lib/analytics/rfm.ts';
 import { DEFAULT_RFM } from '../../lib/rfm-config.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { eventRow } from '../../processors/history/history-writer.ts';
-import { DEFAULT_COUNTERS } from '../../processors/logic/counters.ts';
-import { DEFAULT_LIFECYCLE } from '../../processors/logic/lifecycle.ts';
-import { applyEvent, emptyMemberState, type MemberState } from '../../processors/logic/member-state.ts';
-import { rfmAt } from '../../processors/logic/rfm.ts';
-import { windowTotals } from '../../processors/logic/windows.ts';
 import { RFM_GROUPS, type RfmGroup } from '../../schemas/records.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { personOf, someMerges, writeMerges } from '../harness/merges.ts';

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { NO_RULES, type RuleSet } from '../../domain/rules/rule-set.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createRedis } from '../../lib/redis.ts';
 import type { HistoryBatch, HistorySink } from '../../processors/history/history-writer.ts';
 import type { OutputPublisher } from '../../processors/pipeline/output-publisher.ts';
 import { SegmentBackfill } from '../../processors/pipeline/segment-backfill.ts';
 import type { OutboxEntry } from '../../processors/store/member-store.ts';
-import { NO_RULES, type RuleSet } from '../../rules/engine/rule-set.ts';
 import { activeRules } from '../harness/active-rules.ts';
 import { processorState } from '../harness/processor-state.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { emptyMemberState } from '../../domain/member/member-state.ts';
 import { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
-import { emptyMemberState } from '../../processors/logic/member-state.ts';
 import { keysWithPrefix } from '../../processors/store/keys.ts';
 import { MemberStore, type OutboxEntry } from '../../processors/store/member-store.ts';
 

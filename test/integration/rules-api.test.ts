@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../domain/member/counters.ts';
 import { ManualClock } from '../../lib/clock.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createRedis } from '../../lib/redis.ts';
-import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../processors/logic/counters.ts';
+import { RuleStore } from '../../lib/rule-store/rule-store.ts';
 import { RuleAdmin } from '../../rules/admin/rule-admin.ts';
 import { tokenTable } from '../../rules/admin/tokens.ts';
 import { buildRulesServer } from '../../rules/server.ts';
-import { RuleStore } from '../../rules/store/rule-store.ts';
 
 const redis = createRedis(inject('services').redisUrl);
 const TOKENS = tokenTable(['ann:admin:admin-token-0001', 'ed:editor:editor-token-0001', 'vic:viewer:viewer-token-0001']);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEFAULT_WINDOWS_DAYS } from '../../domain/member/counters.ts';
+import { DEFAULT_RFM } from '../../domain/member/rfm.ts';
+import { ruleContext } from '../../domain/member/segments.ts';
 import { MS_PER_DAY } from '../../lib/clock.ts';
 import { createRedis } from '../../lib/redis.ts';
-import { DEFAULT_WINDOWS_DAYS } from '../../processors/logic/counters.ts';
-import { DEFAULT_RFM } from '../../processors/logic/rfm.ts';
-import { ruleContext } from '../../processors/logic/segments.ts';
 import type { SegmentChangeRecord } from '../../schemas/records.ts';
 import { activeRules, type RuleSpec } from '../harness/active-rules.ts';
 import { processorState, STATE_CONFIG } from '../harness/processor-state.ts';

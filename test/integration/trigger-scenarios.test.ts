@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { inHoldout } from '../../domain/rules/trigger-controls.ts';
 import { MS_PER_DAY } from '../../lib/clock.ts';
 import { createRedis } from '../../lib/redis.ts';
-import { inHoldout } from '../../rules/engine/trigger-controls.ts';
 import type { TriggerFiringRecord } from '../../schemas/records.ts';
 import { activeRules, type RuleSpec } from '../harness/active-rules.ts';
 import { processorState } from '../harness/processor-state.ts';

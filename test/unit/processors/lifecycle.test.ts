@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from '../../../domain/member/lifecycle.ts';
 import { MS_PER_DAY } from '../../../lib/clock.ts';
-import { lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from '../../../processors/logic/lifecycle.ts';
 import type { LifecycleStage } from '../../../schemas/records.ts';
 
 const day = (n: number) => Date.UTC(2026, 0, 1) + n * MS_PER_DAY;

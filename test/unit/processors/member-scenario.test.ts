@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../../domain/member/counters.ts';
+import { DEFAULT_LIFECYCLE } from '../../../domain/member/lifecycle.ts';
+import { advanceTime, applyEvent, emptyMemberState, storedMemberState } from '../../../domain/member/member-state.ts';
+import { memberView } from '../../../domain/member/member-view.ts';
+import { DEFAULT_RFM } from '../../../domain/member/rfm.ts';
+import { windowTotals } from '../../../domain/member/windows.ts';
 import { ManualClock, MS_PER_DAY } from '../../../lib/clock.ts';
-import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../../processors/logic/counters.ts';
-import { DEFAULT_LIFECYCLE } from '../../../processors/logic/lifecycle.ts';
-import { advanceTime, applyEvent, emptyMemberState, storedMemberState } from '../../../processors/logic/member-state.ts';
-import { memberView } from '../../../processors/logic/member-view.ts';
-import { DEFAULT_RFM } from '../../../processors/logic/rfm.ts';
-import { windowTotals } from '../../../processors/logic/windows.ts';
 import type { EventRecord, LifecycleTransitionRecord } from '../../../schemas/records.ts';
 import { testEvent } from '../../harness/test-event.ts';
 

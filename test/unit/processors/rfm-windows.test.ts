@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MS_PER_DAY } from '../../../lib/clock.ts';
-import { rfmAt, rfmGroup } from '../../../processors/logic/rfm.ts';
+import { rfmAt, rfmGroup } from '../../../domain/member/rfm.ts';
 import {
   addAllBuckets,
   addToBuckets,
@@ -10,7 +9,8 @@ import {
   storedBuckets,
   windowsOf,
   windowTotals,
-} from '../../../processors/logic/windows.ts';
+} from '../../../domain/member/windows.ts';
+import { MS_PER_DAY } from '../../../lib/clock.ts';
 
 const day = (n: number, hour = 12) => Date.UTC(2026, 0, 1) + n * MS_PER_DAY + hour * 3_600_000;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { addToDay, aggregateFor, computedValue, type DayAggregate, emptyDay, mergeDay, UNIQUE_LIMIT } from '../../../domain/rules/computed-traits.ts';
 import { MS_PER_DAY } from '../../../lib/clock.ts';
-import { addToDay, aggregateFor, computedValue, type DayAggregate, emptyDay, mergeDay, UNIQUE_LIMIT } from '../../../rules/engine/computed-traits.ts';
 
 const day = (n: number, hour = 12) => Date.UTC(2026, 0, 1) + n * MS_PER_DAY + hour * 3_600_000;
 const key = (n: number) => String(Math.floor(day(n) / MS_PER_DAY));

@@ -1,6 +1,6 @@
 import jsonLogic from 'json-logic-js';
 import { describe, expect, it } from 'vitest';
-import { compileLogic, STANDARD_OPERATORS } from '../../../rules/engine/json-logic.ts';
+import { compileLogic, STANDARD_OPERATORS } from '../../../domain/rules/json-logic.ts';
 import { Random } from '../../workload/random.ts';
 
 /*

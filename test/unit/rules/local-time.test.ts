@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { decideFiring, emptyTriggerState, inHoldout } from '../../../domain/rules/trigger-controls.ts';
 import { instantOf, localDate, localTime, nextLocalOccurrence, quietHoursAt } from '../../../lib/local-time.ts';
-import { decideFiring, emptyTriggerState, inHoldout } from '../../../rules/engine/trigger-controls.ts';
 
 describe('member local time', () => {
   it('reads wall-clock time and dates in a zone, across daylight saving changes', () => {

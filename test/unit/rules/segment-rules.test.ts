@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { evaluateSegments, type Membership, nextTimeBoundary } from '../../../domain/rules/evaluate-segments.ts';
+import { explainLogic } from '../../../domain/rules/explain.ts';
+import { MEMBER_OPERATORS, type MemberEnv } from '../../../domain/rules/operators.ts';
+import { type CompiledSegmentRule, compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../../../domain/rules/segment-rules.ts';
 import { MS_PER_DAY } from '../../../lib/clock.ts';
-import { evaluateSegments, type Membership, nextTimeBoundary } from '../../../rules/engine/evaluate-segments.ts';
-import { explainLogic } from '../../../rules/engine/explain.ts';
-import { MEMBER_OPERATORS, type MemberEnv } from '../../../rules/engine/operators.ts';
-import { type CompiledSegmentRule, compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../../../rules/engine/segment-rules.ts';
 
 const environment: RuleEnvironment = {
   counters: ['orders', 'page_views'],

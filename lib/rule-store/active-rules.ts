@@ -1,8 +1,8 @@
-import type { Logger } from '../../lib/logger.ts';
-import { type CompiledComputedTrait, type ComputedTraitSpec, compileComputedTrait, typeOfAggregate } from '../engine/computed-traits.ts';
-import { NO_RULES, type RuleSet } from '../engine/rule-set.ts';
-import { type CompiledSegmentRule, compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../engine/segment-rules.ts';
-import { type CompiledTriggerRule, compileTriggerRule } from '../engine/trigger-rules.ts';
+import { type CompiledComputedTrait, type ComputedTraitSpec, compileComputedTrait, typeOfAggregate } from '../../domain/rules/computed-traits.ts';
+import { NO_RULES, type RuleSet } from '../../domain/rules/rule-set.ts';
+import { type CompiledSegmentRule, compileSegmentRule, orderByDependencies, type RuleEnvironment } from '../../domain/rules/segment-rules.ts';
+import { type CompiledTriggerRule, compileTriggerRule } from '../../domain/rules/trigger-rules.ts';
+import type { Logger } from '../logger.ts';
 import { type RuleStore, type StoredRule, triggerRuleOf } from './rule-store.ts';
 
 /** Compiles the active rules; a rule that does not compile here (e.g. a counter this processor lacks) is left out and named. */

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { ComputedTraitSpec } from '../engine/computed-traits.ts';
-import type { RuleEnvironment } from '../engine/segment-rules.ts';
-import type { TriggerControls, TriggerPattern, TriggerRule } from '../engine/trigger-rules.ts';
-import type { ValueType } from '../engine/variables.ts';
+import type { ComputedTraitSpec } from '../../domain/rules/computed-traits.ts';
+import type { RuleEnvironment } from '../../domain/rules/segment-rules.ts';
+import type { TriggerControls, TriggerPattern, TriggerRule } from '../../domain/rules/trigger-rules.ts';
+import type { ValueType } from '../../domain/rules/variables.ts';
 
 /** The kinds of rule the engine stores (docs/rules.md). */
 export type RuleKind = 'segment' | 'trigger' | 'computed_trait';

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { parseJsonObject } from '../../lib/json.ts';
-import type { DayAggregate } from '../../rules/engine/computed-traits.ts';
-import type { Membership } from '../../rules/engine/evaluate-segments.ts';
-import { emptyTriggerState, type TriggerMemberState } from '../../rules/engine/trigger-controls.ts';
 import type { EventRecord, LifecycleStage, LifecycleTransitionRecord } from '../../schemas/records.ts';
+import type { DayAggregate } from '../rules/computed-traits.ts';
+import type { Membership } from '../rules/evaluate-segments.ts';
+import { emptyTriggerState, type TriggerMemberState } from '../rules/trigger-controls.ts';
 import { type CounterSpec, counterAmount } from './counters.ts';
 import { type LifecycleConfig, lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from './lifecycle.ts';
 import { addToBuckets, type DayBuckets, pruneBuckets, roundMoney, storedBuckets } from './windows.ts';

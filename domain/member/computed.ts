@@ -1,7 +1,7 @@
 import { MS_PER_DAY } from '../../lib/clock.ts';
-import { addToDay, aggregateFor, type DayAggregate } from '../../rules/engine/computed-traits.ts';
-import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { EventRecord } from '../../schemas/records.ts';
+import { addToDay, aggregateFor, type DayAggregate } from '../rules/computed-traits.ts';
+import type { RuleSet } from '../rules/rule-set.ts';
 import { eventVariables } from './event-view.ts';
 import type { MemberState } from './member-state.ts';
 import { memberEnv } from './segments.ts';

@@ -1,6 +1,6 @@
-import { aggregateFor, type DayAggregate, mergeDay } from '../../rules/engine/computed-traits.ts';
-import { mergeTriggerState } from '../../rules/engine/trigger-controls.ts';
 import type { LifecycleTransitionRecord } from '../../schemas/records.ts';
+import { aggregateFor, type DayAggregate, mergeDay } from '../rules/computed-traits.ts';
+import { mergeTriggerState } from '../rules/trigger-controls.ts';
 import { lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from './lifecycle.ts';
 import { advanceTime, lifecycleTransitionId, type MemberState, type StateConfig } from './member-state.ts';
 import { addAllBuckets, type DayBuckets, roundMoney } from './windows.ts';

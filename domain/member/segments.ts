@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { type ComputedTraitSpec, computedValue } from '../../rules/engine/computed-traits.ts';
-import { evaluateSegments } from '../../rules/engine/evaluate-segments.ts';
-import type { MemberEnv } from '../../rules/engine/operators.ts';
-import type { RuleSet } from '../../rules/engine/rule-set.ts';
 import type { SegmentChangeRecord } from '../../schemas/records.ts';
+import { type ComputedTraitSpec, computedValue } from '../rules/computed-traits.ts';
+import { evaluateSegments } from '../rules/evaluate-segments.ts';
+import type { MemberEnv } from '../rules/operators.ts';
+import type { RuleSet } from '../rules/rule-set.ts';
 import type { MemberState, StateConfig } from './member-state.ts';
 import { type RfmConfig, rfmAt } from './rfm.ts';
 import { type Bucket, NO_BUCKETS, windowsOf, windowTotals } from './windows.ts';

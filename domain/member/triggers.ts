@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { parseJsonObject } from '../../lib/json.ts';
 import { isTimeZone, type LocalTime, nextLocalOccurrence } from '../../lib/local-time.ts';
-import { readVariable } from '../../rules/engine/evaluate-segments.ts';
-import type { RuleSet } from '../../rules/engine/rule-set.ts';
-import { decideFiring, type PendingTrigger } from '../../rules/engine/trigger-controls.ts';
-import type { CompiledTriggerRule, TriggerRule } from '../../rules/engine/trigger-rules.ts';
 import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
+import { readVariable } from '../rules/evaluate-segments.ts';
+import type { RuleSet } from '../rules/rule-set.ts';
+import { decideFiring, type PendingTrigger } from '../rules/trigger-controls.ts';
+import type { CompiledTriggerRule, TriggerRule } from '../rules/trigger-rules.ts';
 import { eventVariables } from './event-view.ts';
 import type { MemberState } from './member-state.ts';
 import { type ComputedTraitDefinitions, memberEnv, ruleContext, type SegmentSettings } from './segments.ts';
