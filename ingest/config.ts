@@ -18,6 +18,10 @@ export const ingestConfigSchema = defineConfig('ingest', {
   INGEST_FUTURE_TOLERANCE_MS: int('How far past the server clock a corrected timestamp may be before it is reset to receivedAt and flagged', {
     min: 0,
   }).default(300_000),
+  INGEST_CLOCK_SKEW_TOLERANCE_MS: int(
+    "How far a client's sentAt may be from the server clock and still count as network delay: a timestamp is corrected for the client clock (and flagged) only beyond it, so a retry keeps its event time",
+    { min: 0 },
+  ).default(30_000),
   INGEST_PRODUCE_TIMEOUT_MS: int('How long a request waits for the broker to acknowledge before answering 503', { min: 100 }).default(10_000),
   INGEST_MAX_PENDING_EVENTS: int('Events waiting for the broker above which requests get 429', { min: 1 }).default(100_000),
   INGEST_CORS_ORIGINS: str('Origins browsers may send from: * or a comma-separated list').default('*'),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EventRecord } from '../schemas/records.ts';
-import { correctTimestamp } from './timestamps.ts';
+import { correctTimestamp, type TimestampTolerances } from './timestamps.ts';
 import type { AcceptedMessage } from './validate.ts';
 
 export interface ReceiveContext {
@@ -9,7 +9,7 @@ export interface ReceiveContext {
   readonly requestSentAt: number | null;
   /** Name of the source the write key belongs to. */
   readonly source: string;
-  readonly futureToleranceMs: number;
+  readonly timeTolerances: TimestampTolerances;
   /** Batch-level context and integrations, which each message's own values override. */
   readonly requestContext: Record<string, unknown>;
   readonly requestIntegrations: Record<string, unknown>;
@@ -27,7 +27,7 @@ export function derivedMessageId(source: string, raw: Record<string, unknown>): 
 export function toEventRecord(message: AcceptedMessage, receive: ReceiveContext): EventRecord {
   const { timestamp, flags } = correctTimestamp(
     { original: message.originalTimestamp, sentAt: message.sentAt ?? receive.requestSentAt, receivedAt: receive.receivedAt },
-    receive.futureToleranceMs,
+    receive.timeTolerances,
   );
   return {
     messageId: message.messageId ?? derivedMessageId(receive.source, message.raw),

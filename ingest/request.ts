@@ -4,13 +4,13 @@ import type { EventRecord, MessageType } from '../schemas/records.ts';
 import { eventsTopicKey } from '../schemas/topics.ts';
 import { toEventRecord } from './normalize.ts';
 import { describeValue, type FieldProblem } from './problems.ts';
-import { parseIsoTimestamp } from './timestamps.ts';
+import { parseIsoTimestamp, type TimestampTolerances } from './timestamps.ts';
 import { validateMessage } from './validate.ts';
 
 export interface RequestLimits {
   readonly maxEventBytes: number;
   readonly maxBatchEvents: number;
-  readonly futureToleranceMs: number;
+  readonly timeTolerances: TimestampTolerances;
 }
 
 export interface ParsedRequest {
@@ -72,7 +72,7 @@ export function parseTrackingRequest(
     messages = [body];
   }
 
-  const receive = { receivedAt, requestSentAt, source, futureToleranceMs: limits.futureToleranceMs, requestContext, requestIntegrations };
+  const receive = { receivedAt, requestSentAt, source, timeTolerances: limits.timeTolerances, requestContext, requestIntegrations };
   const records: KeyedRecord<EventRecord>[] = [];
   const problems: FieldProblem[] = [];
   messages.forEach((raw, i) => {

@@ -41,7 +41,7 @@ export async function createIngestService(config: IngestConfig, clock: Clock, lo
       maxRequestBytes: config.INGEST_MAX_REQUEST_BYTES,
       maxEventBytes: config.INGEST_MAX_EVENT_BYTES,
       maxBatchEvents: config.INGEST_MAX_BATCH_EVENTS,
-      futureToleranceMs: config.INGEST_FUTURE_TOLERANCE_MS,
+      timeTolerances: { skewToleranceMs: config.INGEST_CLOCK_SKEW_TOLERANCE_MS, futureToleranceMs: config.INGEST_FUTURE_TOLERANCE_MS },
       corsOrigins: config.INGEST_CORS_ORIGINS,
     },
     writeKeys: config.INGEST_WRITE_KEYS,

@@ -1,7 +1,10 @@
 /**
  * Event time for a message, corrected for the client's clock the way Segment does:
- * timestamp = receivedAt - (sentAt - originalTimestamp). The client's clock may be wrong,
- * but the interval between the event and sending it is trusted.
+ * timestamp = receivedAt - (sentAt - originalTimestamp), but only when the skew
+ * (receivedAt - sentAt) is beyond a tolerance. The client's clock may be wrong, but the
+ * interval between the event and sending it is trusted. Within the tolerance the skew is
+ * network delay, not a wrong clock: the client's time stays as it is, so a retry (the
+ * same message sent again later, with a new sentAt) keeps the very same event time.
  */
 export interface TimestampInput {
   /** When the event happened, by the client's clock (message timestamp or originalTimestamp). */
@@ -17,18 +20,22 @@ export interface CorrectedTimestamp {
   readonly flags: readonly string[];
 }
 
-/** Skew larger than this is flagged on the event (`clock_skew_corrected`). */
-export const SKEW_FLAG_THRESHOLD_MS = 60_000;
+export interface TimestampTolerances {
+  /** Skew up to this (either way) is taken for network delay and left alone. */
+  readonly skewToleranceMs: number;
+  /** A corrected time further than this past receivedAt is reset to receivedAt. */
+  readonly futureToleranceMs: number;
+}
 
-export function correctTimestamp(input: TimestampInput, futureToleranceMs: number): CorrectedTimestamp {
+export function correctTimestamp(input: TimestampInput, tolerances: TimestampTolerances): CorrectedTimestamp {
   const { original, sentAt, receivedAt } = input;
   const flags: string[] = [];
   let timestamp = original ?? receivedAt;
-  if (original !== null && sentAt !== null) {
-    const skew = receivedAt - sentAt;
-    timestamp = original + skew;
-    if (Math.abs(skew) > SKEW_FLAG_THRESHOLD_MS) flags.push('clock_skew_corrected');
+  if (original !== null && sentAt !== null && Math.abs(receivedAt - sentAt) > tolerances.skewToleranceMs) {
+    timestamp = original + (receivedAt - sentAt);
+    flags.push('clock_skew_corrected');
   }
+  const { futureToleranceMs } = tolerances;
   if (timestamp > receivedAt + futureToleranceMs) {
     timestamp = receivedAt;
     flags.push('timestamp_in_future');

@@ -3,7 +3,8 @@ import { parseTrackingRequest } from '../../../ingest/request.ts';
 import { correctTimestamp } from '../../../ingest/timestamps.ts';
 import { WriteKeys, writeKeyFrom } from '../../../ingest/write-keys.ts';
 
-const limits = { maxEventBytes: 32_768, maxBatchEvents: 3, futureToleranceMs: 300_000 };
+const tolerances = { skewToleranceMs: 30_000, futureToleranceMs: 300_000 };
+const limits = { maxEventBytes: 32_768, maxBatchEvents: 3, timeTolerances: tolerances };
 const receivedAt = Date.parse('2026-03-01T12:00:00.000Z');
 
 describe('correctTimestamp', () => {
@@ -11,28 +12,35 @@ describe('correctTimestamp', () => {
     // Client clock 1 hour behind: event 10 s before sending.
     const original = Date.parse('2026-03-01T10:59:50.000Z');
     const sentAt = Date.parse('2026-03-01T11:00:00.000Z');
-    expect(correctTimestamp({ original, sentAt, receivedAt }, 300_000)).toEqual({
+    expect(correctTimestamp({ original, sentAt, receivedAt }, tolerances)).toEqual({
       timestamp: Date.parse('2026-03-01T11:59:50.000Z'),
       flags: ['clock_skew_corrected'],
     });
-    // Small skew (network delay) is corrected without a flag.
-    expect(correctTimestamp({ original: receivedAt - 5_000, sentAt: receivedAt - 200, receivedAt }, 300_000)).toEqual({
-      timestamp: receivedAt - 4_800,
-      flags: [],
+  });
+
+  it('leaves the client time alone when the skew is within the tolerance (network delay), so a retry keeps its event time', () => {
+    const original = receivedAt - 5_000;
+    expect(correctTimestamp({ original, sentAt: receivedAt - 200, receivedAt }, tolerances)).toEqual({ timestamp: original, flags: [] });
+    // The same message retried 10 minutes later, with a new sentAt.
+    const retried = receivedAt + 600_000;
+    expect(correctTimestamp({ original, sentAt: retried - 3_000, receivedAt: retried }, tolerances)).toEqual({ timestamp: original, flags: [] });
+    expect(correctTimestamp({ original, sentAt: receivedAt - 30_001, receivedAt }, tolerances)).toEqual({
+      timestamp: original + 30_001,
+      flags: ['clock_skew_corrected'],
     });
   });
 
   it('uses the client time as is without sentAt, and receivedAt without either', () => {
-    expect(correctTimestamp({ original: receivedAt - 1_000, sentAt: null, receivedAt }, 300_000)).toEqual({ timestamp: receivedAt - 1_000, flags: [] });
-    expect(correctTimestamp({ original: null, sentAt: null, receivedAt }, 300_000)).toEqual({ timestamp: receivedAt, flags: [] });
+    expect(correctTimestamp({ original: receivedAt - 1_000, sentAt: null, receivedAt }, tolerances)).toEqual({ timestamp: receivedAt - 1_000, flags: [] });
+    expect(correctTimestamp({ original: null, sentAt: null, receivedAt }, tolerances)).toEqual({ timestamp: receivedAt, flags: [] });
   });
 
   it('resets a timestamp too far in the future to receivedAt and flags it', () => {
-    expect(correctTimestamp({ original: receivedAt + 86_400_000, sentAt: null, receivedAt }, 300_000)).toEqual({
+    expect(correctTimestamp({ original: receivedAt + 86_400_000, sentAt: null, receivedAt }, tolerances)).toEqual({
       timestamp: receivedAt,
       flags: ['timestamp_in_future'],
     });
-    expect(correctTimestamp({ original: receivedAt + 200_000, sentAt: null, receivedAt }, 300_000).flags).toEqual([]);
+    expect(correctTimestamp({ original: receivedAt + 200_000, sentAt: null, receivedAt }, tolerances).flags).toEqual([]);
   });
 });
 
