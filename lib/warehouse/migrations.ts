@@ -5,6 +5,12 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly statements: readonly string[];
+  /**
+   * A query that returns a row when what the statements make is there already (e.g. a
+   * table created in its new form by an earlier migration on a fresh install): the
+   * migration is then recorded without running them.
+   */
+  readonly skipWhen?: string;
 }
 
 const CREATED = /\bCREATE\s+(?:TABLE|(?:MATERIALIZED\s+)?VIEW)\s+IF\s+NOT\s+EXISTS\s+([A-Za-z_][A-Za-z0-9_]*)/gi;
@@ -30,9 +36,10 @@ export async function applyMigrations(warehouse: Warehouse, migrations: readonly
   for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
     const complete = createdBy(migration).every((name) => existing.has(name));
     if (done.has(migration.version) && complete) continue;
-    for (const statement of migration.statements) await warehouse.command(statement);
+    const skip = migration.skipWhen !== undefined && (await warehouse.query(migration.skipWhen)).length > 0;
+    if (!skip) for (const statement of migration.statements) await warehouse.command(statement);
     if (!done.has(migration.version)) await warehouse.insert('schema_migrations', [{ version: migration.version, name: migration.name }]);
-    applied.push(migration.version);
+    if (!skip) applied.push(migration.version);
   }
   return applied;
 }

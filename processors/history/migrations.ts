@@ -16,11 +16,26 @@ const ORDERS_FROM_EVENTS = `SELECT
   FROM events
   WHERE type = 'track' AND event IN ('Order Completed', 'Order Refunded')`;
 
+/** Rebuilds `table` with the sorting key `key`, keeping its columns, partitions and rows. */
+function rekey(table: string, partition: string, key: string): string[] {
+  const rebuilt = `${table}_rekeyed`;
+  return [
+    // Left over by a run that stopped half-way.
+    `DROP TABLE IF EXISTS ${rebuilt}`,
+    `CREATE TABLE ${rebuilt} AS ${table} ENGINE = ReplacingMergeTree PARTITION BY ${partition} ORDER BY ${key}`,
+    `INSERT INTO ${rebuilt} SELECT * FROM ${table}`,
+    // The orders view follows the name: after the exchange it feeds from the new table.
+    `EXCHANGE TABLES ${table} AND ${rebuilt}`,
+    `DROP TABLE ${rebuilt}`,
+  ];
+}
+
 /**
  * History tables written by the processors (docs/processors.md explains the keys).
  * ReplacingMergeTree keyed by the record's identity: a replay inserts rows with the same
  * key, which merges remove; queries that must be exact before merges read with FINAL or
- * LIMIT 1 BY the id.
+ * LIMIT 1 BY the id. Events and orders are keyed by the message id, never its time: a
+ * message sent twice is one row whatever time each copy was given.
  */
 export const HISTORY_MIGRATIONS: readonly Migration[] = [
   {
@@ -49,7 +64,7 @@ export const HISTORY_MIGRATIONS: readonly Migration[] = [
         traits String
       ) ENGINE = ReplacingMergeTree
       PARTITION BY toYYYYMM(ts)
-      ORDER BY (member_id, ts, message_id)`,
+      ORDER BY (member_id, message_id)`,
       `CREATE TABLE IF NOT EXISTS identity_changes (
         action LowCardinality(String),
         member_id String,
@@ -129,11 +144,19 @@ export const HISTORY_MIGRATIONS: readonly Migration[] = [
         products UInt32
       ) ENGINE = ReplacingMergeTree
       PARTITION BY toYYYYMM(at)
-      ORDER BY (member_id, at, message_id)`,
+      ORDER BY (member_id, message_id)`,
       // Filled from the events table as rows arrive (no work in the processors), and once
       // from the events already there; both paths write the same key, which merges remove.
       `CREATE MATERIALIZED VIEW IF NOT EXISTS orders_from_events TO orders AS ${ORDERS_FROM_EVENTS}`,
       `INSERT INTO orders ${ORDERS_FROM_EVENTS}`,
     ],
+  },
+  {
+    version: 5,
+    name: 'events and orders keyed by message id, not by time',
+    skipWhen: `SELECT count() AS rekeyed FROM system.tables
+      WHERE database = currentDatabase() AND name IN ('events', 'orders') AND sorting_key = 'member_id, message_id'
+      HAVING rekeyed = 2`,
+    statements: [...rekey('events', 'toYYYYMM(ts)', '(member_id, message_id)'), ...rekey('orders', 'toYYYYMM(at)', '(member_id, message_id)')],
   },
 ];
