@@ -16,8 +16,11 @@ import { RedisPipelineClient } from '../lib/redis/pipeline-client.ts';
 import { DEFAULT_IDENTITY_TRAITS } from '../processors/identity/identities.ts';
 import { keyedHash } from '../processors/identity/keyed-hash.ts';
 import { IdentityResolver } from '../processors/identity/resolver.ts';
-import { BatchProcessor, type SourceRecord, timerShardOf } from '../processors/pipeline/batch-processor.ts';
+import { BatchProcessor, type SourceRecord } from '../processors/pipeline/batch-processor.ts';
+import { MemberDriver } from '../processors/pipeline/member-driver.ts';
 import { MemberLocks } from '../processors/pipeline/member-locks.ts';
+import { OutboxInFlight } from '../processors/pipeline/outbox-in-flight.ts';
+import { timerShardOf } from '../processors/pipeline/timer-shards.ts';
 import { keysWithPrefix } from '../processors/store/keys.ts';
 import { MemberStore } from '../processors/store/member-store.ts';
 import { loadSchemaCatalog } from '../schemas/catalog.ts';
@@ -27,7 +30,7 @@ import { FileSchemaRegistry } from '../schemas/schema-registry.ts';
 import { eventsTopicKey } from '../schemas/topics.ts';
 import { terminate } from '../scripts/stack/processes.ts';
 import { startLocalRedis } from '../scripts/stack/redis-server.ts';
-import { RULE_SETTINGS, STATE_CONFIG } from '../test/harness/processor-state.ts';
+import { RULE_SETTINGS } from '../test/harness/processor-state.ts';
 import { toEventRecord } from '../test/workload/event-record.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { writeResults } from './results.ts';
@@ -73,23 +76,18 @@ try {
 
   const keys = keysWithPrefix(`core${Date.now()}:`);
   const hash = keyedHash('benchmark-secret-0123456789');
+  const store = new MemberStore(memberRedis, keys);
+  const inFlight = new OutboxInFlight();
   const processor = new BatchProcessor({
     codec,
     resolver: new IdentityResolver(memberRedis, keys, hash, DEFAULT_IDENTITY_TRAITS),
-    store: new MemberStore(memberRedis, keys),
+    store,
+    driver: new MemberDriver(store, inFlight, { dedupHorizonMs: 7 * 86_400_000, dedupKeepNewest: 1_000, timerShards: () => PARTITIONS, maxAttempts: 5 }),
     clock: new ManualClock(new Date(now)),
     hash,
-    state: STATE_CONFIG,
-    segments: RULE_SETTINGS,
+    settings: RULE_SETTINGS,
     rules: () => NO_RULES,
-    limits: {
-      retentionDays: 400,
-      futureToleranceMs: 3_600_000,
-      dedupHorizonMs: 7 * 86_400_000,
-      dedupKeepNewest: 1_000,
-      timerShards: PARTITIONS,
-      identityTraits: DEFAULT_IDENTITY_TRAITS,
-    },
+    limits: { retentionDays: 400, futureToleranceMs: 3_600_000, identityTraits: DEFAULT_IDENTITY_TRAITS },
     locks: new MemberLocks(),
   });
 
@@ -108,6 +106,9 @@ try {
       for (const slice of list) {
         // Read the count only after the await: `applied += await ...` would lose the other worker's additions.
         const result = await processor.process('events', slice);
+        // As a completed unit of work does once its history is written.
+        await store.acknowledgeOutbox(result.outboxes);
+        inFlight.release(result.outboxes);
         applied += result.applied;
       }
     }),

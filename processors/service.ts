@@ -29,15 +29,19 @@ import { IdentityResolver } from './identity/resolver.ts';
 import { ProcessorMetrics } from './metrics.ts';
 import { BatchProcessor } from './pipeline/batch-processor.ts';
 import { ConsumerLoop } from './pipeline/consumer-loop.ts';
+import { MemberDriver } from './pipeline/member-driver.ts';
 import { MemberLocks } from './pipeline/member-locks.ts';
+import { OutboxInFlight } from './pipeline/outbox-in-flight.ts';
 import { OutputPublisher } from './pipeline/output-publisher.ts';
 import { SegmentBackfill } from './pipeline/segment-backfill.ts';
 import { TimerLoop } from './pipeline/timer-loop.ts';
 import { TimerSweeper } from './pipeline/timer-sweeper.ts';
+import { UnitCompletion } from './pipeline/unit-completion.ts';
 import { RulesInspector } from './rules-inspector.ts';
 import { buildProcessorServer } from './server.ts';
 import { keysWithPrefix } from './store/keys.ts';
 import { MemberStore } from './store/member-store.ts';
+import { PartitionProgress } from './store/partition-progress.ts';
 
 export type ProcessorConfig = ConfigOf<(typeof processorConfigSchema)['vars']>;
 
@@ -148,7 +152,15 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const store = new MemberStore(memberRedis, keys);
   const resolver = new IdentityResolver(memberRedis, keys, hash, config.PROCESSOR_IDENTITY_TRAITS);
   const metrics = new ProcessorMetrics();
-  const publisher = new OutputPublisher(producer, topics, store, metrics);
+  const publisher = new OutputPublisher(producer, topics, metrics);
+  const inFlight = new OutboxInFlight();
+  let timerShards: number | undefined;
+  const driver = new MemberDriver(store, inFlight, {
+    dedupHorizonMs: config.PROCESSOR_DEDUP_HORIZON_HOURS * 3_600_000,
+    dedupKeepNewest: config.PROCESSOR_DEDUP_KEEP_IDS,
+    timerShards: () => timerShards,
+    maxAttempts: 5,
+  });
   const ruleStore = new RuleStore(redis, config.REDIS_KEY_PREFIX);
   const ruleEnvironment = { counters: settings.state.counters.map((c) => c.name), windowsDays: settings.windowsDays, computedTraits: new Map() };
   const rules = new ActiveRules(ruleStore, ruleEnvironment, logger);
@@ -156,10 +168,10 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   /** The processor's ClickHouse: history writes and every query go through its thread. */
   let historyThread: HistoryThread | undefined;
   let buffered: BufferedHistory | undefined;
+  let completion: UnitCompletion | undefined;
   let loop: ConsumerLoop | undefined;
   let timers: TimerLoop | undefined;
   let backfill: SegmentBackfill | undefined;
-  let timerShards: number | undefined;
   let server: Awaited<ReturnType<typeof buildProcessorServer>> | undefined;
 
   const lifecycle = new ServiceLifecycle({ logger, stopTimeoutMs: 15_000 });
@@ -175,6 +187,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       const applied = await applyMigrations(historyThread, HISTORY_MIGRATIONS);
       if (applied.length > 0) logger.info({ applied }, 'history tables migrated');
       buffered = new BufferedHistory(historyThread, { maxRows: config.PROCESSOR_HISTORY_MAX_ROWS, maxAgeMs: HISTORY_MAX_AGE_MS });
+      completion = new UnitCompletion({ publisher, producer, topics, history: buffered, store, inFlight, metrics, clock, logger });
     },
     stop: async () => historyThread?.close(),
   });
@@ -192,17 +205,14 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
         codec: codecs.codecFor(topics.events),
         resolver,
         store,
+        driver,
         clock,
         hash,
-        state: settings.state,
-        segments: settings,
+        settings,
         rules: () => rules.current(),
         limits: {
           retentionDays: config.PROCESSOR_RETENTION_DAYS,
           futureToleranceMs: config.PROCESSOR_FUTURE_TOLERANCE_MS,
-          dedupHorizonMs: config.PROCESSOR_DEDUP_HORIZON_HOURS * 3_600_000,
-          dedupKeepNewest: config.PROCESSOR_DEDUP_KEEP_IDS,
-          timerShards: shards,
           identityTraits: config.PROCESSOR_IDENTITY_TRAITS,
         },
         locks: new MemberLocks(),
@@ -210,9 +220,9 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       loop = new ConsumerLoop({
         consumer,
         processor,
-        publisher,
-        producer,
+        completion: completion as UnitCompletion,
         history: buffered as BufferedHistory,
+        progress: new PartitionProgress(memberRedis, keys.partitions(topics.events.name)),
         topics,
         metrics,
         clock,
@@ -239,19 +249,11 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   lifecycle.add({
     name: 'timers',
     start: async () => {
-      const sweeper = new TimerSweeper({
-        redis,
-        keys,
-        store,
-        clock,
-        segments: settings,
-        rules: () => rules.current(),
-        seenHorizonMs: config.PROCESSOR_DEDUP_HORIZON_HOURS * 3_600_000,
-      });
+      const sweeper = new TimerSweeper({ redis, keys, driver, clock, settings, rules: () => rules.current() });
       timers = new TimerLoop({
         sweeper,
-        publisher,
-        history: historyThread as HistoryThread,
+        completion: completion as UnitCompletion,
+        firesUpTo: async () => clock.now(),
         ownedShards: () => loop?.ownedPartitions ?? [],
         intervalMs: config.PROCESSOR_TIMER_INTERVAL_MS,
         metrics,
@@ -266,11 +268,11 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
     start: async () => {
       backfill = new SegmentBackfill({
         members: store,
+        driver,
+        completion: completion as UnitCompletion,
         rules: ruleStore,
         ruleSet: () => rules.current(),
         settings,
-        publisher,
-        history: historyThread as HistoryThread,
         clock,
         logger,
         timerShards: () => timerShards,

@@ -1,5 +1,5 @@
 import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
-import type { IdentityChange } from '../pipeline/batch-processor.ts';
+import type { IdentityChange } from '../identity/identity-changes.ts';
 import { type HistoryBatch, type HistorySink, historyRows, type PackedEvents } from './history-writer.ts';
 
 /**
@@ -16,6 +16,8 @@ export class BufferedHistory {
   #transitions: LifecycleTransitionRecord[] = [];
   #segmentChanges: SegmentChangeRecord[] = [];
   #triggerFirings: TriggerFiringRecord[] = [];
+  /** Run once the rows added with them are written (e.g. removing the outbox entries they hold). */
+  #onWritten: (() => Promise<void>)[] = [];
   #since = 0;
   #flushing: Promise<void> = Promise.resolve();
   #writesInFlight = 0;
@@ -26,8 +28,10 @@ export class BufferedHistory {
     this.#maxAgeMs = options.maxAgeMs;
   }
 
-  add(batch: HistoryBatch, now: number): void {
+  /** Adds rows; `onWritten` runs after the flush that writes them (it must not throw). */
+  add(batch: HistoryBatch, now: number, onWritten?: () => Promise<void>): void {
     if (this.#rows() === 0) this.#since = now;
+    if (onWritten) this.#onWritten.push(onWritten);
     this.#events.push(...batch.events);
     this.#changes.push(...batch.identityChanges);
     this.#transitions.push(...batch.transitions);
@@ -51,7 +55,8 @@ export class BufferedHistory {
   }
 
   #rows(): number {
-    return historyRows(this.#batch());
+    // A unit with outputs already published and nothing to write still waits for a flush to be acknowledged.
+    return historyRows(this.#batch()) + this.#onWritten.length;
   }
 
   #batch(): HistoryBatch {
@@ -74,6 +79,8 @@ export class BufferedHistory {
   flush(): Promise<void> {
     const batch = this.#batch();
     const since = this.#since;
+    const onWritten = this.#onWritten;
+    this.#onWritten = [];
     this.#events = [];
     this.#changes = [];
     this.#transitions = [];
@@ -82,11 +89,15 @@ export class BufferedHistory {
     this.#writesInFlight++;
     const write = this.#flushing
       .then(() => this.#writer.write(batch))
+      .then(async () => {
+        await Promise.all(onWritten.map((callback) => callback()));
+      })
       .finally(() => {
         this.#writesInFlight--;
       })
       .catch((error: unknown) => {
         this.#since = since;
+        this.#onWritten = [...onWritten, ...this.#onWritten];
         this.#events = [...batch.events, ...this.#events];
         this.#changes = [...batch.identityChanges, ...this.#changes];
         this.#transitions = [...batch.transitions, ...this.#transitions];

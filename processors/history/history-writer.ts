@@ -1,7 +1,7 @@
 import { parseJsonObject } from '../../lib/json.ts';
 import { clickhouseDateTime, type Warehouse } from '../../lib/warehouse/warehouse.ts';
 import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
-import type { IdentityChange } from '../pipeline/batch-processor.ts';
+import type { IdentityChange } from '../identity/identity-changes.ts';
 
 /** An event as applied: the member it was applied to, the event, and its bytes as read from Kafka when `event` is exactly what they decode to. */
 export interface AppliedEvent {

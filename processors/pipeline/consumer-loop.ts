@@ -1,16 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Clock } from '../../lib/clock.ts';
-import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import type { BufferedHistory } from '../history/buffered-history.ts';
 import { packEvents } from '../history/history-writer.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
-import { lifecycleRecordsIn, segmentChangesIn, triggerFiringsIn } from '../store/member-store.ts';
+import type { PartitionProgress } from '../store/partition-progress.ts';
 import type { BatchProcessor, SourceRecord } from './batch-processor.ts';
-import type { OutputPublisher } from './output-publisher.ts';
 import { PartitionQueues, type Slice } from './partition-queues.ts';
+import type { UnitCompletion } from './unit-completion.ts';
 
 export interface ConsumerLoopOptions {
   /** Most records applied in one slice (one set of Redis round trips). */
@@ -32,9 +31,9 @@ export interface ConsumerLoopOptions {
 export interface ConsumerLoopDependencies {
   readonly consumer: Consumer;
   readonly processor: BatchProcessor;
-  readonly publisher: OutputPublisher;
-  readonly producer: TopicProducer;
+  readonly completion: UnitCompletion;
   readonly history: BufferedHistory;
+  readonly progress: PartitionProgress;
   readonly topics: Topics;
   readonly metrics: ProcessorMetrics;
   readonly clock: Clock;
@@ -139,8 +138,9 @@ export class ConsumerLoop {
   }
 
   async #apply(slice: Slice): Promise<void> {
-    const { processor, publisher, producer, history, topics, metrics, clock, options } = this.#deps;
-    const result = await processor.process(topics.events.name, slice.records);
+    const { processor, completion, history, progress, topics, metrics, clock, options } = this.#deps;
+    const historyWritten = await progress.historyWritten(slice.parts.map((p) => p.partition));
+    const result = await processor.process(topics.events.name, slice.records, historyWritten);
     const now = clock.now();
     for (const { event } of result.events) metrics.latency.observe(Math.max(0, now - event.receivedAt) / 1000);
     for (const fetchedAt of slice.fetchedAt) metrics.applyLatency.observe(Math.max(0, now - fetchedAt) / 1000);
@@ -152,20 +152,12 @@ export class ConsumerLoop {
       // The state is in Redis, the outputs only in the outboxes, nothing committed.
       process.kill(process.pid, 'SIGKILL');
     }
-    if (result.deadLetters.length > 0) {
-      await producer.send(
-        topics.deadLetters,
-        result.deadLetters.map((d) => ({ key: `${d.sourceTopic}/${d.sourcePartition}`, value: d })),
-      );
-      for (const d of result.deadLetters) metrics.deadLetters.inc({ reason: d.reason });
-    }
-    const outputs = {
-      transitions: lifecycleRecordsIn(result.outboxes),
-      segmentChanges: segmentChangesIn(result.outboxes),
-      triggerFirings: triggerFiringsIn(result.outboxes),
-    };
-    await publisher.publish(result.outboxes);
-    history.add({ events: [packEvents(result.events)], identityChanges: result.identityChanges, ...outputs }, now);
+    await completion.complete({
+      outboxes: result.outboxes,
+      deadLetters: result.deadLetters,
+      events: packEvents(result.events),
+      identityChanges: result.identityChanges,
+    });
 
     for (const { partition, lastOffset } of slice.parts) {
       if (this.ownedPartitions.has(partition)) this.#uncommitted.set(partition, (BigInt(lastOffset) + 1n).toString());
@@ -193,6 +185,8 @@ export class ConsumerLoop {
     this.#uncommitted.clear();
     try {
       await this.#deps.history.flush();
+      // A re-read of these records (after a crash, or by a replay under another group) writes no history again.
+      await this.#deps.progress.recordHistoryWritten(new Map(covered.map(([partition, next]) => [partition, Number(next) - 1])));
       if (covered.length > 0) {
         // Commits go out in the order of their flushes, so a later offset is never overwritten by an earlier one.
         const topic = this.#deps.topics.events.name;

@@ -2,23 +2,22 @@ import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
 import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
-import type { MemberStore, OutboxEntry } from '../store/member-store.ts';
+import type { OutboxEntry } from '../store/member-store.ts';
 
 /**
- * Publishes members' outboxes (acks=all), then removes the published entries. A crash in
- * between publishes them again later with the same deterministic ids; consumers drop
- * the duplicates.
+ * Publishes members' outbox entries to their topics (acks=all), keyed by member. Removing
+ * them from the outboxes is the caller's (UnitCompletion: once their history is written);
+ * a crash in between publishes them again later with the same deterministic ids, which
+ * consumers drop.
  */
 export class OutputPublisher {
   readonly #producer: TopicProducer;
   readonly #topics: Topics;
-  readonly #store: MemberStore;
   readonly #metrics: ProcessorMetrics;
 
-  constructor(producer: TopicProducer, topics: Topics, store: MemberStore, metrics: ProcessorMetrics) {
+  constructor(producer: TopicProducer, topics: Topics, metrics: ProcessorMetrics) {
     this.#producer = producer;
     this.#topics = topics;
-    this.#store = store;
     this.#metrics = metrics;
   }
 
@@ -28,9 +27,9 @@ export class OutputPublisher {
     const triggers: { key: string; value: TriggerFiringRecord }[] = [];
     for (const [memberId, entries] of outboxes) {
       for (const entry of entries) {
-        if (entry.topic === 'lifecycle') lifecycle.push({ key: memberId, value: entry.record as unknown as LifecycleTransitionRecord });
-        else if (entry.topic === 'segmentChanges') segmentChanges.push({ key: memberId, value: entry.record as unknown as SegmentChangeRecord });
-        else triggers.push({ key: memberId, value: entry.record as unknown as TriggerFiringRecord });
+        if (entry.topic === 'lifecycle') lifecycle.push({ key: memberId, value: entry.record });
+        else if (entry.topic === 'segmentChanges') segmentChanges.push({ key: memberId, value: entry.record });
+        else triggers.push({ key: memberId, value: entry.record });
       }
     }
     await Promise.all([
@@ -38,8 +37,6 @@ export class OutputPublisher {
       this.#producer.send(this.#topics.segmentChanges, segmentChanges),
       this.#producer.send(this.#topics.triggers, triggers),
     ]);
-    // Everything sent is acknowledged, entry by entry (members without entries add no command).
-    await this.#store.acknowledgeOutbox(outboxes);
     this.#metrics.outputs.inc({ topic: 'lifecycle' }, lifecycle.length);
     this.#metrics.outputs.inc({ topic: 'segmentChanges' }, segmentChanges.length);
     this.#metrics.outputs.inc({ topic: 'triggers' }, triggers.length);

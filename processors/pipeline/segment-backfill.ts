@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { updateSegments } from '../../domain/member/segments.ts';
-import { applyTriggers, type RuleSettings } from '../../domain/member/triggers.ts';
+import { stepMember } from '../../domain/member/step.ts';
+import type { RuleSettings } from '../../domain/member/triggers.ts';
 import type { RuleSet } from '../../domain/rules/rule-set.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { BackfillProgress, RuleStore } from '../../lib/rule-store/rule-store.ts';
-import type { HistorySink } from '../history/history-writer.ts';
-import type { LoadedMember, MemberStore, MemberWrite, OutboxEntry } from '../store/member-store.ts';
-import { outboxEntries, segmentChangesIn, triggerFiringsIn } from '../store/member-store.ts';
-import { timerShardOf } from './batch-processor.ts';
-import type { OutputPublisher } from './output-publisher.ts';
+import type { MemberStore } from '../store/member-store.ts';
+import type { MemberDriver } from './member-driver.ts';
+import type { UnitCompletion } from './unit-completion.ts';
 
 /** Rules whose activation needs every existing member visited. */
 function backfilled(rules: RuleSet): { id: string; version: number }[] {
@@ -17,12 +15,13 @@ function backfilled(rules: RuleSet): { id: string; version: number }[] {
 }
 
 export interface BackfillDependencies {
+  /** Scanned for the members to visit. */
   readonly members: MemberStore;
+  readonly driver: MemberDriver;
+  readonly completion: Pick<UnitCompletion, 'complete'>;
   readonly rules: RuleStore;
   readonly ruleSet: () => RuleSet;
   readonly settings: RuleSettings;
-  readonly publisher: OutputPublisher;
-  readonly history: HistorySink;
   readonly clock: Clock;
   readonly logger: Logger;
   /** How many timer shards there are (the events topic's partitions), once known. */
@@ -100,64 +99,30 @@ export class SegmentBackfill {
   }
 
   async #page(progress: BackfillProgress): Promise<BackfillProgress> {
-    const { members, settings } = this.#deps;
+    const { members, driver, completion, settings, clock } = this.#deps;
     const page = await members.scanMembers(progress.cursor, this.#deps.pageSize);
-    let pending = page.memberIds;
-    let scanned = 0;
+    const at = clock.now();
+    const unit = await driver.run(
+      {
+        reads: async () => page.memberIds.map((memberId) => ({ memberId, messageIds: [] })),
+        step: (members) => {
+          const context = { rules: this.#deps.ruleSet(), settings };
+          for (const [memberId, loaded] of members.read)
+            if (!loaded.mergedInto && loaded.state.version !== 0) stepMember(members.get(memberId), { kind: 'reevaluate', at, causeEventId: null }, context);
+        },
+      },
+      at,
+    );
     let entered = 0;
     let exited = 0;
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      if (attempt > 10) throw new Error(`members kept changing during the backfill of ${progress.ruleId}; retrying the page`);
-      const ruleSet = this.#deps.ruleSet();
-      const at = this.#deps.clock.now();
-      const loaded = await members.load(pending.map((memberId) => ({ memberId, messageIds: [] })));
-      const writes: MemberWrite[] = [];
-      for (const [memberId, member] of loaded as Map<string, LoadedMember>) {
-        if (member.mergedInto || member.state.version === 0) continue;
-        const changes = updateSegments(member.state, member.known, ruleSet, at, 'all', null, settings);
-        // Also schedules calendar triggers for members that send no events.
-        const firings = applyTriggers(
-          member.state,
-          member.known,
-          ruleSet,
-          { event: null, segmentChanges: changes, transitions: [], at, changedTraits: new Set() },
-          settings,
-        );
-        writes.push({
-          memberId,
-          expectedVersion: member.version,
-          state: member.state,
-          known: member.known,
-          outbox: outboxEntries([], changes, firings),
-          seen: [],
-          seenHorizon: 0,
-          seenKeep: Number.MAX_SAFE_INTEGER,
-          timerShard: timerShardOf(memberId, this.#deps.timerShards() as number),
-        });
+    for (const member of unit.saved)
+      for (const change of member.outputs.segmentChanges) {
+        if (change.segmentId !== progress.ruleId) continue;
+        if (change.change === 'entered') entered++;
+        else exited++;
       }
-      const conflicts = new Set(await members.save(writes));
-      const outboxes = new Map<string, readonly OutboxEntry[]>();
-      for (const write of writes) {
-        if (conflicts.has(write.memberId)) continue;
-        outboxes.set(write.memberId, [...(loaded.get(write.memberId) as LoadedMember).outbox, ...write.outbox]);
-        scanned++;
-        for (const entry of write.outbox) {
-          const change = (entry.record as { segmentId: string; change: string }).change;
-          if ((entry.record as { segmentId: string }).segmentId !== progress.ruleId) continue;
-          if (change === 'entered') entered++;
-          else exited++;
-        }
-      }
-      await this.#deps.history.write({
-        events: [],
-        identityChanges: [],
-        transitions: [],
-        segmentChanges: segmentChangesIn(outboxes),
-        triggerFirings: triggerFiringsIn(outboxes),
-      });
-      await this.#deps.publisher.publish(outboxes);
-      pending = [...conflicts];
-    }
+    await completion.complete({ outboxes: unit.outboxes });
+    const scanned = unit.saved.length;
     const done = page.cursor === '0';
     return {
       ...progress,

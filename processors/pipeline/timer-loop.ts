@@ -1,15 +1,14 @@
 import type { Logger } from '../../lib/logger.ts';
-import type { HistorySink } from '../history/history-writer.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
-import { lifecycleRecordsIn, segmentChangesIn, triggerFiringsIn } from '../store/member-store.ts';
-import type { OutputPublisher } from './output-publisher.ts';
 import type { TimerSweeper } from './timer-sweeper.ts';
+import type { UnitCompletion } from './unit-completion.ts';
 
 export interface TimerLoopDependencies {
   readonly sweeper: TimerSweeper;
-  readonly publisher: OutputPublisher;
-  readonly history: HistorySink;
+  readonly completion: UnitCompletion;
   readonly ownedShards: () => Iterable<number>;
+  /** The time timers fire up to (event time; undefined while not known yet). */
+  readonly firesUpTo: () => Promise<number | undefined>;
   readonly intervalMs: number;
   readonly metrics: ProcessorMetrics;
   readonly logger: Logger;
@@ -38,20 +37,15 @@ export class TimerLoop {
   }
 
   async sweepOnce(): Promise<void> {
-    const { sweeper, publisher, history, metrics } = this.#deps;
+    const { sweeper, completion, metrics } = this.#deps;
+    const until = await this.#deps.firesUpTo();
+    if (until === undefined) return;
     for (const shard of this.#deps.ownedShards()) {
-      const result = await sweeper.sweep(shard);
+      const result = await sweeper.sweep(shard, until);
       if (result.due === 0) continue;
       metrics.timersDue.inc(result.due);
       metrics.timersFired.inc(result.fired);
-      await history.write({
-        events: [],
-        identityChanges: [],
-        transitions: lifecycleRecordsIn(result.outboxes),
-        segmentChanges: segmentChangesIn(result.outboxes),
-        triggerFirings: triggerFiringsIn(result.outboxes),
-      });
-      await publisher.publish(result.outboxes);
+      await completion.complete({ outboxes: result.outboxes });
     }
   }
 

@@ -1,13 +1,14 @@
 import type { Redis } from 'ioredis';
-import { advanceTime, nextDueAt } from '../../domain/member/member-state.ts';
-import { updateSegments } from '../../domain/member/segments.ts';
-import { applyTriggers, dueTriggers, type RuleSettings } from '../../domain/member/triggers.ts';
+import { nextDueAt } from '../../domain/member/member-state.ts';
+import { stepMember } from '../../domain/member/step.ts';
+import type { RuleSettings } from '../../domain/member/triggers.ts';
 import type { RuleSet } from '../../domain/rules/rule-set.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Keys } from '../store/keys.ts';
-import { type LoadedMember, type MemberStore, type MemberWrite, type OutboxEntry, outboxEntries } from '../store/member-store.ts';
+import type { OutboxEntry } from '../store/member-store.ts';
+import type { MemberDriver } from './member-driver.ts';
 
-// Removes a member from a timer shard only if its due time has not moved past `now` meanwhile.
+// Removes a member from a timer shard only if its due time has not moved past `until` meanwhile.
 const REMOVE_IF_DUE = `
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if score and tonumber(score) <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
@@ -21,93 +22,62 @@ export interface SweepResult {
 }
 
 /**
- * Fires lifecycle and segment checks that fell due, with no event: "no order for 30
- * days" turns a member silent on day 31, and a segment of lapsed buyers gains it then. Due times live in sorted sets (one per shard) in Redis, so
+ * Fires lifecycle, segment and trigger checks that fell due, for members that sent no
+ * event since: "no order for 30 days" turns a member silent on day 31, and a segment of
+ * lapsed buyers gains it then. Due times live in sorted sets (one per shard) in Redis, so
  * they survive restarts; each shard is swept by the processor that owns the Kafka
- * partition of the same number, so replicas do not sweep the same members.
+ * partition of the same number, so replicas do not sweep the same members. Members that
+ * do send events have their checks fired by the member step itself, before the event.
  */
 export class TimerSweeper {
   readonly #redis: Redis;
   readonly #keys: Keys;
-  readonly #store: MemberStore;
+  readonly #driver: MemberDriver;
   readonly #clock: Clock;
-  readonly #segments: RuleSettings;
+  readonly #settings: RuleSettings;
   readonly #rules: () => RuleSet;
-  readonly #seenHorizonMs: number;
 
-  constructor(deps: { redis: Redis; keys: Keys; store: MemberStore; clock: Clock; segments: RuleSettings; rules: () => RuleSet; seenHorizonMs: number }) {
+  constructor(deps: { redis: Redis; keys: Keys; driver: MemberDriver; clock: Clock; settings: RuleSettings; rules: () => RuleSet }) {
     this.#redis = deps.redis;
     this.#keys = deps.keys;
-    this.#store = deps.store;
+    this.#driver = deps.driver;
     this.#clock = deps.clock;
-    this.#segments = deps.segments;
+    this.#settings = deps.settings;
     this.#rules = deps.rules;
-    this.#seenHorizonMs = deps.seenHorizonMs;
     this.#redis.defineCommand('segstreamRemoveIfDue', { numberOfKeys: 1, lua: REMOVE_IF_DUE });
   }
 
-  async sweep(shard: number, limit = 500): Promise<SweepResult> {
-    const now = this.#clock.now();
+  /** Fires, in one shard, every check due at or before `until` (event time: see docs/processors.md). */
+  async sweep(shard: number, until: number, limit = 500): Promise<SweepResult> {
     const key = this.#keys.timers(shard);
-    const due = await this.#redis.zrangebyscore(key, '-inf', now, 'LIMIT', 0, limit);
+    const due = await this.#redis.zrangebyscore(key, '-inf', until, 'LIMIT', 0, limit);
     if (due.length === 0) return { due: 0, fired: 0, outboxes: new Map() };
-    const loaded = await this.#store.load(due.map((memberId) => ({ memberId, messageIds: [] })));
-    const writes: MemberWrite[] = [];
-    const rules = this.#rules();
-    for (const memberId of due) {
-      const member = loaded.get(memberId) as LoadedMember;
-      if (member.mergedInto) continue; // its orders live on in the member it merged into
-      const state = member.state;
-      const outputs = [];
-      const segmentChanges = [];
-      const triggerFirings = [];
-      // Each check at the moment it fell due, in order, so records carry the time they became true.
-      for (let checkAt = nextDueAt(state); checkAt !== null && checkAt <= now; checkAt = nextDueAt(state)) {
-        const lifecycle = advanceTime(state, checkAt, this.#segments.state);
-        outputs.push(...lifecycle.outputs);
-        const segmentsDue = state.segmentsCheckAt !== null && state.segmentsCheckAt <= checkAt;
-        const changes =
-          segmentsDue || lifecycle.changed.size > 0 || rules.segments.length === 0
-            ? updateSegments(state, member.known, rules, checkAt, lifecycle.changed, null, this.#segments)
-            : [];
-        segmentChanges.push(...changes);
-        triggerFirings.push(
-          ...dueTriggers(state, member.known, rules, checkAt, this.#segments),
-          ...applyTriggers(
-            state,
-            member.known,
-            rules,
-            { event: null, segmentChanges: changes, transitions: lifecycle.outputs, at: checkAt, changedTraits: new Set() },
-            this.#segments,
-          ),
-        );
-      }
-      writes.push({
-        memberId,
-        expectedVersion: member.version,
-        state,
-        known: member.known,
-        outbox: outboxEntries(outputs, segmentChanges, triggerFirings),
-        seen: [],
-        seenHorizon: now - this.#seenHorizonMs,
-        seenKeep: Number.MAX_SAFE_INTEGER,
-      });
-    }
-    // A member that changed meanwhile stays due and is swept again next time.
-    const conflicts = new Set(await this.#store.save(writes));
-    const outboxes = new Map<string, readonly OutboxEntry[]>();
+    const context = { rules: this.#rules(), settings: this.#settings };
+    let merged: string[] = [];
+    const done = await this.#driver.run(
+      {
+        reads: async () => due.map((memberId) => ({ memberId, messageIds: [] })),
+        step: (members) => {
+          merged = [];
+          for (const [memberId, loaded] of members.read) {
+            // Its orders live on in the member it merged into.
+            if (loaded.mergedInto) merged.push(memberId);
+            else stepMember(members.get(memberId), { kind: 'clock', until }, context);
+          }
+        },
+      },
+      this.#clock.now(),
+    );
     const pipeline = this.#redis.pipeline();
     let fired = 0;
-    for (const write of writes) {
-      if (conflicts.has(write.memberId)) continue;
-      outboxes.set(write.memberId, [...(loaded.get(write.memberId) as LoadedMember).outbox, ...write.outbox]);
-      fired += write.outbox.length;
-      const dueAt = nextDueAt(write.state);
-      if (dueAt !== null) pipeline.zadd(key, dueAt, write.memberId);
-      else (pipeline as unknown as { segstreamRemoveIfDue: (...args: string[]) => unknown }).segstreamRemoveIfDue(key, write.memberId, String(now));
+    for (const member of done.saved) {
+      fired += done.outboxes.get(member.memberId)?.length ?? 0;
+      const dueAt = nextDueAt(member.state);
+      if (dueAt !== null) pipeline.zadd(key, dueAt, member.memberId);
+      else (pipeline as unknown as { segstreamRemoveIfDue: (...args: string[]) => unknown }).segstreamRemoveIfDue(key, member.memberId, String(until));
     }
-    for (const memberId of due) if ((loaded.get(memberId) as LoadedMember).mergedInto) pipeline.zrem(key, memberId);
+    for (const memberId of merged) pipeline.zrem(key, memberId);
     await pipeline.exec();
-    return { due: due.length, fired, outboxes };
+    return { due: due.length, fired, outboxes: done.outboxes };
   }
 }

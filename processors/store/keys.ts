@@ -14,6 +14,8 @@ export interface Keys {
   identity(kind: string, hash: string): string;
   /** Sorted set memberId -> when its lifecycle is due to be checked, one per timer shard. */
   timers(shard: number): string;
+  /** Hash: how far each partition of a source topic is (PartitionProgress). */
+  partitions(topic: string): string;
   /** SCAN pattern matching every member hash (and nothing else of a member). */
   readonly memberPattern: string;
   /** The member id in a key matched by memberPattern. */
@@ -27,6 +29,7 @@ export function keysWithPrefix(prefix: string): Keys {
     seen: (id) => `${prefix}m:{${id}}:seen`,
     identity: (kind, hash) => `${prefix}id:{${kind}:${hash}}`,
     timers: (shard) => `${prefix}timers:{${shard}}`,
+    partitions: (topic) => `${prefix}partitions:{${topic}}`,
     memberPattern: `${prefix}m:{*}`,
     memberIdOf: (key) => key.slice(prefix.length + 3, -1),
   };

@@ -1,48 +1,34 @@
 import { emptyMemberState, type MemberState, nextDueAt, storedMemberState } from '../../domain/member/member-state.ts';
+import { type MemberOutputs, noOutputs } from '../../domain/member/step.ts';
 import type { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import type { RedisCommand } from '../../lib/redis/resp.ts';
 import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { Keys } from './keys.ts';
 
-/** An output waiting in a member's outbox: the topic it goes to and the record. */
-export interface OutboxEntry {
-  readonly topic: 'lifecycle' | 'segmentChanges' | 'triggers';
-  readonly record: Record<string, unknown>;
-}
+/** An output waiting in a member's outbox: the topic it goes to and its record, typed per topic. */
+export type OutboxEntry =
+  | { readonly topic: 'lifecycle'; readonly record: LifecycleTransitionRecord }
+  | { readonly topic: 'segmentChanges'; readonly record: SegmentChangeRecord }
+  | { readonly topic: 'triggers'; readonly record: TriggerFiringRecord };
 
-export function outboxEntries(
-  lifecycle: readonly LifecycleTransitionRecord[],
-  segmentChanges: readonly SegmentChangeRecord[],
-  triggers: readonly TriggerFiringRecord[] = [],
-): OutboxEntry[] {
+export function outboxEntries(outputs: MemberOutputs): OutboxEntry[] {
   return [
-    ...lifecycle.map((record) => ({ topic: 'lifecycle' as const, record: { ...record } })),
-    ...segmentChanges.map((record) => ({ topic: 'segmentChanges' as const, record: { ...record } })),
-    ...triggers.map((record) => ({ topic: 'triggers' as const, record: { ...record } })),
+    ...outputs.transitions.map((record) => ({ topic: 'lifecycle' as const, record })),
+    ...outputs.segmentChanges.map((record) => ({ topic: 'segmentChanges' as const, record })),
+    ...outputs.triggerFirings.map((record) => ({ topic: 'triggers' as const, record })),
   ];
 }
 
-/** The records of one output topic held in members' outboxes (for history and tests). */
-export function outboxRecordsIn<T>(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>, topic: OutboxEntry['topic']): T[] {
-  return [...outboxes.values()]
-    .flat()
-    .filter((entry) => entry.topic === topic)
-    .map((entry) => entry.record as unknown as T);
-}
-
-/** The lifecycle transitions held in members' outboxes. */
-export function lifecycleRecordsIn(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): LifecycleTransitionRecord[] {
-  return outboxRecordsIn(outboxes, 'lifecycle');
-}
-
-/** The segment changes held in members' outboxes. */
-export function segmentChangesIn(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): SegmentChangeRecord[] {
-  return outboxRecordsIn(outboxes, 'segmentChanges');
-}
-
-/** The trigger outcomes held in members' outboxes. */
-export function triggerFiringsIn(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): TriggerFiringRecord[] {
-  return outboxRecordsIn(outboxes, 'triggers');
+/** The records held in members' outboxes, per output topic (for publishing and history). */
+export function outputsIn(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>): MemberOutputs {
+  const outputs = noOutputs();
+  for (const entries of outboxes.values())
+    for (const entry of entries) {
+      if (entry.topic === 'lifecycle') outputs.transitions.push(entry.record);
+      else if (entry.topic === 'segmentChanges') outputs.segmentChanges.push(entry.record);
+      else outputs.triggerFirings.push(entry.record);
+    }
+  return outputs;
 }
 
 export interface LoadedMember {
@@ -50,8 +36,8 @@ export interface LoadedMember {
   readonly state: MemberState;
   /** The version as read, for the compare-and-set write. */
   readonly version: number;
-  /** Of the message ids asked about, those already applied within the horizon. */
-  readonly seen: ReadonlySet<string>;
+  /** Of the message ids asked about, those already applied within the horizon, with the receivedAt of the copy applied. */
+  readonly seen: ReadonlyMap<string, number>;
   /** Outputs stored earlier but not confirmed published (e.g. before a crash). */
   readonly outbox: readonly OutboxEntry[];
   readonly known: boolean;
@@ -157,7 +143,7 @@ export class MemberStore {
       loaded.set(memberId, {
         state,
         version: state.version,
-        seen: new Set(messageIds.filter((_, index) => scores[index] !== null)),
+        seen: new Map(messageIds.flatMap((messageId, index) => (scores[index] === null ? [] : [[messageId, Number(scores[index])] as const]))),
         outbox: outbox.map((entry) => JSON.parse(entry) as OutboxEntry),
         known: known === '1',
         mergedInto: into ?? null,

@@ -1,6 +1,6 @@
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { HistoryWriter } from '../../processors/history/history-writer.ts';
-import type { IdentityChange } from '../../processors/pipeline/batch-processor.ts';
+import type { IdentityChange } from '../../processors/identity/identity-changes.ts';
 
 /** Member `merged` was folded into member `into` at `at` (an anonymous visitor who logged in). */
 export interface Merge {

@@ -9,11 +9,13 @@ import { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import { DEFAULT_IDENTITY_TRAITS } from '../../processors/identity/identities.ts';
 import { keyedHash } from '../../processors/identity/keyed-hash.ts';
 import { IdentityResolver } from '../../processors/identity/resolver.ts';
-import { BatchProcessor, type SourceRecord } from '../../processors/pipeline/batch-processor.ts';
+import { BatchProcessor, type HistoryWritten, type SourceRecord } from '../../processors/pipeline/batch-processor.ts';
+import { MemberDriver } from '../../processors/pipeline/member-driver.ts';
 import { MemberLocks } from '../../processors/pipeline/member-locks.ts';
+import { OutboxInFlight } from '../../processors/pipeline/outbox-in-flight.ts';
 import { TimerSweeper } from '../../processors/pipeline/timer-sweeper.ts';
 import { keysWithPrefix } from '../../processors/store/keys.ts';
-import { lifecycleRecordsIn, MemberStore, type OutboxEntry, segmentChangesIn, triggerFiringsIn } from '../../processors/store/member-store.ts';
+import { MemberStore, type OutboxEntry, outputsIn } from '../../processors/store/member-store.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { AvroCodec } from '../../schemas/codec.ts';
 import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
@@ -43,23 +45,21 @@ export async function processorState(redis: Redis, redisUrl: string, start: Date
   const catalog = await loadSchemaCatalog();
   const latest = catalog.latest('segstream.Event');
   const codec = await AvroCodec.create<EventRecord>(new FileSchemaRegistry(catalog), latest.subject, latest.schema);
-  const limits = {
-    retentionDays: 400,
-    futureToleranceMs: 3_600_000,
-    dedupHorizonMs: 7 * 86_400_000,
-    dedupKeepNewest: 5,
-    timerShards: 4,
-    identityTraits: DEFAULT_IDENTITY_TRAITS,
-  };
-  const processor = new BatchProcessor({ codec, resolver, store, clock, hash, state: STATE_CONFIG, segments, rules, limits, locks: new MemberLocks() });
-  const sweeper = new TimerSweeper({ redis, keys, store, clock, segments, rules, seenHorizonMs: limits.dedupHorizonMs });
+  const limits = { retentionDays: 400, futureToleranceMs: 3_600_000, identityTraits: DEFAULT_IDENTITY_TRAITS };
+  const timerShards = 4;
+  const inFlight = new OutboxInFlight();
+  const driver = new MemberDriver(store, inFlight, { dedupHorizonMs: 7 * 86_400_000, dedupKeepNewest: 5, timerShards: () => timerShards, maxAttempts: 5 });
+  const processor = new BatchProcessor({ codec, resolver, store, driver, clock, hash, settings: segments, rules, limits, locks: new MemberLocks() });
+  const sweeper = new TimerSweeper({ redis, keys, driver, clock, settings: segments, rules });
   let nextOffset = 0;
   let seq = 0;
 
-  /** Publishing stand-in: takes the outboxes and removes what it took, as the publisher does. */
-  const drain = async (outboxes: Map<string, readonly OutboxEntry[]>) => {
+  /** Publishing stand-in: takes the outboxes and removes what it took, as a completed unit of work does. */
+  const drain = async (outboxes: ReadonlyMap<string, readonly OutboxEntry[]>) => {
     await store.acknowledgeOutbox(outboxes);
-    return { lifecycle: lifecycleRecordsIn(outboxes), segmentChanges: segmentChangesIn(outboxes), triggerFirings: triggerFiringsIn(outboxes) };
+    inFlight.release(outboxes);
+    const outputs = outputsIn(outboxes);
+    return { lifecycle: outputs.transitions, segmentChanges: outputs.segmentChanges, triggerFirings: outputs.triggerFirings };
   };
 
   return {
@@ -68,20 +68,22 @@ export async function processorState(redis: Redis, redisUrl: string, start: Date
     keys,
     hash,
     store,
+    driver,
+    drain,
     resolver,
     codec,
     event(partial: Partial<EventRecord>): EventRecord {
       return testEvent(`msg-${++seq}`, clock.now(), partial);
     },
     /** Feeds records at the next offsets of partition 0 (or at given offsets, for replays). */
-    async feed(events: readonly EventRecord[], offsets?: readonly number[]) {
+    async feed(events: readonly EventRecord[], offsets?: readonly number[], historyWritten?: HistoryWritten) {
       const records: SourceRecord[] = events.map((event, i) => ({
         partition: 0,
         offset: String(offsets?.[i] ?? nextOffset++),
         key: null,
         value: codec.encode(event),
       }));
-      const result = await processor.process(TOPIC, records);
+      const result = await processor.process(TOPIC, records, historyWritten);
       return { ...result, ...(await drain(result.outboxes)) };
     },
     async feedRaw(records: readonly SourceRecord[]) {
@@ -92,8 +94,8 @@ export async function processorState(redis: Redis, redisUrl: string, start: Date
       const lifecycle: LifecycleTransitionRecord[] = [];
       const segmentChanges: SegmentChangeRecord[] = [];
       const triggerFirings: TriggerFiringRecord[] = [];
-      for (let shard = 0; shard < limits.timerShards; shard++) {
-        const drained = await drain((await sweeper.sweep(shard)).outboxes);
+      for (let shard = 0; shard < timerShards; shard++) {
+        const drained = await drain((await sweeper.sweep(shard, clock.now())).outboxes);
         lifecycle.push(...drained.lifecycle);
         segmentChanges.push(...drained.segmentChanges);
         triggerFirings.push(...drained.triggerFirings);

@@ -7,7 +7,10 @@ import { MemberStore, type OutboxEntry } from '../../processors/store/member-sto
 const memberRedis = new RedisPipelineClient(inject('services').redisUrl);
 afterAll(() => memberRedis.close());
 
-const entry = (id: string): OutboxEntry => ({ topic: 'lifecycle', record: { id, memberId: 'm1', toStage: 'new', at: 1 } });
+const entry = (id: string): OutboxEntry => ({
+  topic: 'lifecycle',
+  record: { id, memberId: 'm1', fromStage: 'prospect', toStage: 'new', at: 1, causeEventId: null, reason: 'first_order' },
+});
 
 describe('member outbox (needs Redis)', () => {
   it('acknowledging removes exactly the entries published, when slices of one member overlapped in publishing', async () => {

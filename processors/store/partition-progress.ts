@@ -1,0 +1,48 @@
+import type { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
+import type { RedisCommand } from '../../lib/redis/resp.ts';
+
+/** Sets a hash field to a number only if it is greater than what is there (progress never goes back). */
+const SET_IF_GREATER = `
+for i = 1, #ARGV, 2 do
+  local current = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '-1e300')
+  if tonumber(ARGV[i + 1]) > current then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return 1
+`;
+
+/**
+ * How far each partition of the events topic is, kept in Redis for every replica and
+ * every consumer group (a partition changes hands, a replay runs under a new group):
+ * the offset up to which its history is written, so a re-read writes no history twice.
+ */
+export class PartitionProgress {
+  readonly #redis: RedisPipelineClient;
+  readonly #key: string;
+  readonly #setIfGreater: string;
+
+  constructor(redis: RedisPipelineClient, key: string) {
+    this.#redis = redis;
+    this.#key = key;
+    this.#setIfGreater = redis.script(SET_IF_GREATER);
+  }
+
+  /** Per partition asked about, the highest offset whose history is written (absent: none known). */
+  async historyWritten(partitions: readonly number[]): Promise<Map<number, number>> {
+    const written = new Map<number, number>();
+    if (partitions.length === 0) return written;
+    const values = (await this.#redis.call('HMGET', this.#key, ...partitions.map((p) => `history:${p}`))) as (string | null)[];
+    partitions.forEach((partition, i) => {
+      const value = values[i];
+      if (value !== null && value !== undefined) written.set(partition, Number(value));
+    });
+    return written;
+  }
+
+  /** Records that history is written up to these offsets (inclusive), per partition. */
+  async recordHistoryWritten(offsets: ReadonlyMap<number, number>): Promise<void> {
+    if (offsets.size === 0) return;
+    const args = [...offsets].flatMap(([partition, offset]) => [`history:${partition}`, offset]);
+    const command: RedisCommand = ['EVALSHA', this.#setIfGreater, 1, this.#key, ...args];
+    await this.#redis.execOrThrow([command]);
+  }
+}
