@@ -73,6 +73,10 @@ export const processorConfigSchema = defineConfig('processors', {
     max: 1_000_000,
   }).default(20_000),
   PROCESSOR_CONCURRENCY: int('Slices applied at the same time (a partition is in one slice at a time)', { min: 1, max: 64 }).default(2),
+  PROCESSOR_ALLOWED_LATENESS_MS: int(
+    "How far an event may come after later events of its partition and still be in time: timers fire once every partition's event time is this far past them (docs/processors.md, Time)",
+    { min: 0 },
+  ).default(5_000),
   PROCESSOR_TIMER_INTERVAL_MS: int('How often due lifecycle checks are swept', { min: 50 }).default(1_000),
   PROCESSOR_CRASH_AFTER_STATE_PROBABILITY: num('Testing only: chance of killing the process between the state update and the offset commit', {
     min: 0,

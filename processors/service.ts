@@ -11,6 +11,7 @@ import { ConfigError } from '../lib/errors.ts';
 import { listeningUrl } from '../lib/http/listening-url.ts';
 import { createKafka } from '../lib/kafka/client.ts';
 import { loadTopicSetup } from '../lib/kafka/codecs.ts';
+import { adminPartitionPositions } from '../lib/kafka/partition-positions.ts';
 import { TopicProducer } from '../lib/kafka/topic-producer.ts';
 import { ServiceLifecycle } from '../lib/lifecycle.ts';
 import { isTimeZone } from '../lib/local-time.ts';
@@ -29,6 +30,7 @@ import { IdentityResolver } from './identity/resolver.ts';
 import { ProcessorMetrics } from './metrics.ts';
 import { BatchProcessor } from './pipeline/batch-processor.ts';
 import { ConsumerLoop } from './pipeline/consumer-loop.ts';
+import { EventClock } from './pipeline/event-clock.ts';
 import { MemberDriver } from './pipeline/member-driver.ts';
 import { MemberLocks } from './pipeline/member-locks.ts';
 import { OutboxInFlight } from './pipeline/outbox-in-flight.ts';
@@ -155,6 +157,8 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const publisher = new OutputPublisher(producer, topics, metrics);
   const inFlight = new OutboxInFlight();
   let timerShards: number | undefined;
+  const progress = new PartitionProgress(memberRedis, keys.partitions(topics.events.name));
+  const eventClock = new EventClock(progress, () => timerShards, config.PROCESSOR_ALLOWED_LATENESS_MS);
   const driver = new MemberDriver(store, inFlight, {
     dedupHorizonMs: config.PROCESSOR_DEDUP_HORIZON_HOURS * 3_600_000,
     dedupKeepNewest: config.PROCESSOR_DEDUP_KEEP_IDS,
@@ -197,7 +201,6 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
     start: async () => {
       await admin.connect();
       const [metadata] = (await admin.fetchTopicMetadata({ topics: [topics.events.name] })).topics;
-      await admin.disconnect();
       const shards = metadata?.partitions.length ?? 0;
       timerShards = shards;
       if (shards === 0) throw new Error(`topic ${topics.events.name} has no partitions (does it exist?)`);
@@ -222,7 +225,8 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
         processor,
         completion: completion as UnitCompletion,
         history: buffered as BufferedHistory,
-        progress: new PartitionProgress(memberRedis, keys.partitions(topics.events.name)),
+        progress,
+        positions: adminPartitionPositions(admin, topics.events.name, config.PROCESSOR_GROUP_ID),
         topics,
         metrics,
         clock,
@@ -235,6 +239,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
           retryDelayMs: 1_000,
           crashAfterStateProbability: config.PROCESSOR_CRASH_AFTER_STATE_PROBABILITY,
           newGroupStartsAt: config.PROCESSOR_NEW_GROUP_STARTS_AT,
+          caughtUpIntervalMs: config.PROCESSOR_TIMER_INTERVAL_MS,
         },
       });
       await loop.start();
@@ -244,6 +249,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
     stop: async () => {
       await loop?.drain();
       await consumer.disconnect();
+      await admin.disconnect();
     },
   });
   lifecycle.add({
@@ -253,7 +259,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       timers = new TimerLoop({
         sweeper,
         completion: completion as UnitCompletion,
-        firesUpTo: async () => clock.now(),
+        firesUpTo: () => eventClock.now(),
         ownedShards: () => loop?.ownedPartitions ?? [],
         intervalMs: config.PROCESSOR_TIMER_INTERVAL_MS,
         metrics,
@@ -274,6 +280,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
         ruleSet: () => rules.current(),
         settings,
         clock,
+        eventTime: () => eventClock.now(),
         logger,
         timerShards: () => timerShards,
         pageSize: config.PROCESSOR_BACKFILL_PAGE_SIZE,

@@ -40,6 +40,8 @@ export interface BatchResult {
   readonly applied: number;
   /** Not applied again: client retries of a message, and re-reads of records applied before. */
   readonly duplicates: number;
+  /** Per partition, the latest event time of its records in the slice (dead letters aside). */
+  readonly streamTimes: Map<number, number>;
 }
 
 /** Per source partition, the highest offset whose history is known to be written (so a re-read writes none). */
@@ -212,7 +214,10 @@ export class BatchProcessor {
       // An event the processor did not change (no identity traits to hash) goes to history as the bytes it came in.
       events.push({ memberId: plan.memberId, event, encoded: event === decoded ? record.value : null });
     });
-    return { deadLetters, outboxes: done.outboxes, events, identityChanges: identityChangesOf(resolved), applied, duplicates };
+    const streamTimes = new Map<number, number>();
+    for (const { record, event } of accepted)
+      streamTimes.set(record.partition, Math.max(streamTimes.get(record.partition) ?? event.timestamp, event.timestamp));
+    return { deadLetters, outboxes: done.outboxes, events, identityChanges: identityChangesOf(resolved), applied, duplicates, streamTimes };
   }
 
   /**

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Clock } from '../../lib/clock.ts';
+import type { PartitionPositions } from '../../lib/kafka/partition-positions.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import type { BufferedHistory } from '../history/buffered-history.ts';
@@ -26,6 +27,8 @@ export interface ConsumerLoopOptions {
   readonly crashAfterStateProbability: number;
   /** Where a consumer group without committed offsets starts. */
   readonly newGroupStartsAt: 'earliest' | 'latest';
+  /** How often caught-up partitions move their stream time to the wall clock. */
+  readonly caughtUpIntervalMs: number;
 }
 
 export interface ConsumerLoopDependencies {
@@ -34,6 +37,7 @@ export interface ConsumerLoopDependencies {
   readonly completion: UnitCompletion;
   readonly history: BufferedHistory;
   readonly progress: PartitionProgress;
+  readonly positions: PartitionPositions;
   readonly topics: Topics;
   readonly metrics: ProcessorMetrics;
   readonly clock: Clock;
@@ -58,6 +62,8 @@ export class ConsumerLoop {
   readonly #uncommitted = new Map<number, string>();
   readonly #queues = new PartitionQueues();
   readonly #highWatermarks = new Map<number, string>();
+  /** Per owned partition, the offset after the last record applied (or committed, before any). */
+  readonly #position = new Map<number, bigint>();
   /** Workers waiting for records, and fetches waiting for room in the queues. */
   readonly #waitingForRecords = new Signal();
   readonly #waitingForRoom = new Signal();
@@ -67,6 +73,8 @@ export class ConsumerLoop {
   #workers: Promise<void>[] = [];
   #committing: Promise<void> = Promise.resolve();
   #flushTimer: NodeJS.Timeout | undefined;
+  #caughtUpTimer: NodeJS.Timeout | undefined;
+  #markingCaughtUp: Promise<void> | undefined;
 
   constructor(deps: ConsumerLoopDependencies) {
     this.#deps = deps;
@@ -80,6 +88,7 @@ export class ConsumerLoop {
       // A partition that moved away is read again by its new owner from the committed offset; applying is idempotent.
       this.#queues.keepOnly(this.ownedPartitions);
       for (const partition of this.#uncommitted.keys()) if (!this.ownedPartitions.has(partition)) this.#uncommitted.delete(partition);
+      this.#position.clear();
       this.joined = true;
       logger.info({ partitions: [...this.ownedPartitions] }, 'partitions assigned');
     });
@@ -93,6 +102,13 @@ export class ConsumerLoop {
     this.#flushTimer = setInterval(() => {
       if (this.#deps.history.due(this.#deps.clock.now())) this.#flushAndCommit().catch(this.#reportFlushFailure);
     }, options.flushIntervalMs);
+    this.#caughtUpTimer = setInterval(() => {
+      this.#markingCaughtUp ??= this.markCaughtUp()
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not check which partitions are caught up; timers wait'))
+        .finally(() => {
+          this.#markingCaughtUp = undefined;
+        });
+    }, options.caughtUpIntervalMs);
     await consumer.connect();
     // A group with no committed offsets starts at the start of the topic, or only at new records.
     await consumer.subscribe({ topic: topics.events.name, fromBeginning: options.newGroupStartsAt === 'earliest' });
@@ -159,7 +175,9 @@ export class ConsumerLoop {
       identityChanges: result.identityChanges,
     });
 
+    await progress.recordStreamTimes(result.streamTimes);
     for (const { partition, lastOffset } of slice.parts) {
+      this.#position.set(partition, BigInt(lastOffset) + 1n);
       if (this.ownedPartitions.has(partition)) this.#uncommitted.set(partition, (BigInt(lastOffset) + 1n).toString());
       const highWatermark = this.#highWatermarks.get(partition);
       if (highWatermark !== undefined) metrics.lag.set({ partition: String(partition) }, Math.max(0, Number(highWatermark) - Number(lastOffset) - 1));
@@ -170,6 +188,37 @@ export class ConsumerLoop {
       if (history.writesInFlight > 1) await flushed;
       else flushed.catch(this.#reportFlushFailure);
     }
+  }
+
+  /**
+   * A partition this replica owns with nothing left to apply (its position at its high
+   * watermark, nothing queued) follows the wall clock: its stream time becomes now, so
+   * timers fire live even when no event arrives. Partitions with records waiting keep the
+   * event time they reached (a replay does not jump ahead).
+   */
+  async markCaughtUp(): Promise<void> {
+    const owned = [...this.ownedPartitions];
+    if (owned.length === 0 || !this.joined) return;
+    const { positions, progress, clock } = this.#deps;
+    const ends = await positions.ends();
+    if (owned.some((p) => !this.#position.has(p))) {
+      // Nothing applied here yet: the group reads on from its commit, else from where a new group starts.
+      const committed = await positions.committed();
+      for (const p of owned) {
+        const end = ends.get(p);
+        const start = committed.get(p) ?? (this.#deps.options.newGroupStartsAt === 'latest' ? end?.high : end?.low);
+        if (!this.#position.has(p) && start !== undefined) this.#position.set(p, start);
+      }
+    }
+    const now = clock.now();
+    const caughtUp = new Map<number, number>();
+    for (const partition of owned) {
+      const end = ends.get(partition)?.high;
+      const position = this.#position.get(partition);
+      if (end === undefined || position === undefined || this.#queues.pending(partition)) continue;
+      if (position >= end) caughtUp.set(partition, now);
+    }
+    await progress.recordStreamTimes(caughtUp);
   }
 
   /** For flushes nobody waits on: a failed one keeps its rows and offsets for the next. */
@@ -219,6 +268,8 @@ export class ConsumerLoop {
     this.#waitingForRoom.notify();
     await Promise.all(this.#workers);
     clearInterval(this.#flushTimer);
+    clearInterval(this.#caughtUpTimer);
+    await this.#markingCaughtUp;
     await this.#flushAndCommit();
   }
 }

@@ -112,17 +112,18 @@ export class MemberDriver {
   /** Runs the unit until its save goes through; `now` dates the de-duplication horizon. */
   async run<R>(unit: UnitOfWork<R>, now: number): Promise<UnitDone<R>> {
     for (let attempt = 1; attempt <= this.#settings.maxAttempts; attempt++) {
-      const members = new UnitMembers(await this.#store.load(await unit.reads(attempt)));
+      const loaded = await this.#store.load(await unit.reads(attempt));
+      // What earlier units left in each outbox, as read: entries another unit was publishing when they were read are
+      // its own, even if it has finished by the time this unit publishes (a check then would publish them again).
+      const earlier = new Map([...loaded].map(([memberId, member]) => [memberId, this.#inFlight.notInFlight(memberId, member.outbox)]));
+      const members = new UnitMembers(loaded);
       const result = unit.step(members);
       const touched = members.touched();
       const outboxOf = new Map(touched.map((member) => [member.memberId, outboxEntries(member.outputs)]));
       const conflicts = await this.#store.save(touched.map((member) => this.#write(member, outboxOf.get(member.memberId) ?? [], now)));
       if (conflicts.length === 0) {
         const outboxes = new Map<string, readonly OutboxEntry[]>();
-        for (const member of touched) {
-          const earlier = this.#inFlight.notInFlight(member.memberId, member.loaded.outbox);
-          outboxes.set(member.memberId, [...earlier, ...(outboxOf.get(member.memberId) ?? [])]);
-        }
+        for (const member of touched) outboxes.set(member.memberId, [...(earlier.get(member.memberId) ?? []), ...(outboxOf.get(member.memberId) ?? [])]);
         this.#inFlight.take(outboxes);
         return { result, outboxes, saved: touched };
       }

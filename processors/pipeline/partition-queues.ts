@@ -48,6 +48,11 @@ export class PartitionQueues {
     this.#size += fresh.length;
   }
 
+  /** Whether records of the partition wait or are being applied. */
+  pending(partition: number): boolean {
+    return this.#busy.has(partition) || (this.#queues.get(partition)?.length ?? 0) > 0;
+  }
+
   /** Up to `max` of the oldest records of partitions not in a slice; undefined when there are none. */
   take(max: number): Slice | undefined {
     const records: SourceRecord[] = [];

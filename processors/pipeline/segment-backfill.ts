@@ -22,7 +22,10 @@ export interface BackfillDependencies {
   readonly rules: RuleStore;
   readonly ruleSet: () => RuleSet;
   readonly settings: RuleSettings;
+  /** The wall clock, for progress times. */
   readonly clock: Clock;
+  /** The event time members are evaluated at (undefined while not known: the backfill waits). */
+  readonly eventTime: () => Promise<number | undefined>;
   readonly logger: Logger;
   /** How many timer shards there are (the events topic's partitions), once known. */
   readonly timerShards: () => number | undefined;
@@ -75,7 +78,7 @@ export class SegmentBackfill {
    * date scheduled for members that send no events).
    */
   async runOnce(): Promise<void> {
-    if (this.#deps.timerShards() === undefined) return;
+    if (this.#deps.timerShards() === undefined || (await this.#deps.eventTime()) === undefined) return;
     for (const rule of backfilled(this.#deps.ruleSet())) {
       const progress = await this.#deps.rules.backfill(rule.id);
       if (progress?.version === rule.version && progress.status === 'done') continue;
@@ -101,7 +104,8 @@ export class SegmentBackfill {
   async #page(progress: BackfillProgress): Promise<BackfillProgress> {
     const { members, driver, completion, settings, clock } = this.#deps;
     const page = await members.scanMembers(progress.cursor, this.#deps.pageSize);
-    const at = clock.now();
+    // Members are evaluated as of the event time the engine has reached (in a replay, the replay's time, not today).
+    const at = (await this.#deps.eventTime()) ?? clock.now();
     const unit = await driver.run(
       {
         reads: async () => page.memberIds.map((memberId) => ({ memberId, messageIds: [] })),
@@ -111,7 +115,7 @@ export class SegmentBackfill {
             if (!loaded.mergedInto && loaded.state.version !== 0) stepMember(members.get(memberId), { kind: 'reevaluate', at, causeEventId: null }, context);
         },
       },
-      at,
+      clock.now(),
     );
     let entered = 0;
     let exited = 0;

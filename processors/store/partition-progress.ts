@@ -13,7 +13,9 @@ return 1
 /**
  * How far each partition of the events topic is, kept in Redis for every replica and
  * every consumer group (a partition changes hands, a replay runs under a new group):
- * the offset up to which its history is written, so a re-read writes no history twice.
+ * the offset up to which its history is written, so a re-read writes no history twice;
+ * and its stream time, the latest event time applied from it (or the wall clock while it
+ * is caught up), which timers follow (docs/processors.md, "Time").
  */
 export class PartitionProgress {
   readonly #redis: RedisPipelineClient;
@@ -40,8 +42,24 @@ export class PartitionProgress {
 
   /** Records that history is written up to these offsets (inclusive), per partition. */
   async recordHistoryWritten(offsets: ReadonlyMap<number, number>): Promise<void> {
-    if (offsets.size === 0) return;
-    const args = [...offsets].flatMap(([partition, offset]) => [`history:${partition}`, offset]);
+    await this.#raise('history', offsets);
+  }
+
+  /** The stream time of partitions 0 .. count - 1 (undefined for one never recorded). */
+  async streamTimes(count: number): Promise<(number | undefined)[]> {
+    if (count === 0) return [];
+    const values = (await this.#redis.call('HMGET', this.#key, ...Array.from({ length: count }, (_, p) => `stream:${p}`))) as (string | null)[];
+    return values.map((value) => (value === null ? undefined : Number(value)));
+  }
+
+  /** Moves partitions' stream times forward to these times (never back). */
+  async recordStreamTimes(times: ReadonlyMap<number, number>): Promise<void> {
+    await this.#raise('stream', times);
+  }
+
+  async #raise(field: 'history' | 'stream', values: ReadonlyMap<number, number>): Promise<void> {
+    if (values.size === 0) return;
+    const args = [...values].flatMap(([partition, value]) => [`${field}:${partition}`, value]);
     const command: RedisCommand = ['EVALSHA', this.#setIfGreater, 1, this.#key, ...args];
     await this.#redis.execOrThrow([command]);
   }

@@ -44,6 +44,7 @@ describe('backfill of newly active rules (needs Redis)', () => {
       ruleSet: () => ruleSet,
       settings: p.settings,
       clock: p.clock,
+      eventTime: async () => p.clock.now(),
       logger: createLogger({ service: 'test', level: 'silent' }),
       timerShards: () => 4,
       pageSize: 7,
