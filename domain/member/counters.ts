@@ -1,7 +1,8 @@
 import type { EventRecord, MessageType } from '../../schemas/records.ts';
+import { orderAmount } from './order-amount.ts';
 
 /**
- * A windowed counter: which events it counts, and optionally which property it sums
+ * A windowed counter: which events it counts, and optionally what it sums
  * and a property condition (e.g. orders over 100 with `where: { property: 'total', op: 'gte', value: 100 }`).
  */
 export interface CounterSpec {
@@ -9,7 +10,8 @@ export interface CounterSpec {
   /** Track event name; when absent, `types` decides. */
   readonly event?: string;
   readonly types?: readonly MessageType[];
-  readonly sumProperty?: string;
+  /** What it sums: nothing (it only counts), a numeric property, or an order's amount (`orderAmount`, as spend and RFM). */
+  readonly sum?: { readonly property: string } | 'order-amount';
   readonly where?: { readonly property: string; readonly op: 'eq' | 'gte' | 'lte'; readonly value: string | number | boolean };
 }
 
@@ -19,8 +21,8 @@ export const DEFAULT_COUNTERS: readonly CounterSpec[] = [
   { name: 'product_views', event: 'Product Viewed' },
   { name: 'cart_adds', event: 'Product Added' },
   { name: 'checkouts', event: 'Checkout Started' },
-  { name: 'orders', event: 'Order Completed', sumProperty: 'total' },
-  { name: 'refunds', event: 'Order Refunded', sumProperty: 'total' },
+  { name: 'orders', event: 'Order Completed', sum: 'order-amount' },
+  { name: 'refunds', event: 'Order Refunded', sum: 'order-amount' },
   { name: 'coupons_received', event: 'Coupon Received' },
   { name: 'coupons_redeemed', event: 'Coupon Redeemed' },
   { name: 'campaign_clicks', event: 'Campaign Clicked' },
@@ -43,7 +45,7 @@ export function counterAmount(spec: CounterSpec, event: EventRecord, properties:
       op === 'eq' ? actual === value : typeof actual === 'number' && typeof value === 'number' && (op === 'gte' ? actual >= value : actual <= value);
     if (!holds) return undefined;
   }
-  if (spec.sumProperty === undefined) return 0;
-  const amount = properties()[spec.sumProperty];
+  if (spec.sum === undefined) return 0;
+  const amount = spec.sum === 'order-amount' ? orderAmount(properties()) : properties()[spec.sum.property];
   return typeof amount === 'number' && Number.isFinite(amount) ? amount : 0;
 }

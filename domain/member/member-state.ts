@@ -6,6 +6,7 @@ import type { Membership } from '../rules/evaluate-segments.ts';
 import { emptyTriggerState, type TriggerMemberState } from '../rules/trigger-controls.ts';
 import { type CounterSpec, counterAmount } from './counters.ts';
 import { type LifecycleConfig, lifecycleStageAt, nextLifecycleCheckAt, trimRecentOrders } from './lifecycle.ts';
+import { orderAmount } from './order-amount.ts';
 import { addToBuckets, type DayBuckets, pruneBuckets, roundMoney, storedBuckets } from './windows.ts';
 
 /** Everything the engine keeps about one member, stored as one JSON value in Redis. */
@@ -173,10 +174,7 @@ export function applyEvent(state: MemberState, event: EventRecord, config: State
 
   trackCoupons(state, event, properties, changed);
 
-  const orderTotal = () => {
-    const { total, revenue } = properties();
-    return typeof total === 'number' ? total : typeof revenue === 'number' ? revenue : 0;
-  };
+  const orderTotal = () => orderAmount(properties());
   let ordersChanged = false;
   if (event.type === 'track' && event.event === 'Order Completed') {
     const o = state.orders;

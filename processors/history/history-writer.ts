@@ -1,3 +1,4 @@
+import { orderAmount } from '../../domain/member/order-amount.ts';
 import { parseJsonObject } from '../../lib/json.ts';
 import { clickhouseDateTime, type Warehouse } from '../../lib/warehouse/warehouse.ts';
 import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
@@ -88,7 +89,7 @@ export function eventRow(memberId: string, event: EventRecord): Record<string, u
   const properties = parseJsonObject(event.properties);
   // Most events carry no campaign; skip parsing their context.
   const campaign = (event.context.includes('"campaign"') ? (parseJsonObject(event.context).campaign ?? {}) : {}) as Record<string, unknown>;
-  const amount = typeof properties.total === 'number' ? properties.total : typeof properties.revenue === 'number' ? properties.revenue : 0;
+  const amount = orderAmount(properties);
   // Decimal(18, 2): an absurd amount must not fail the whole insert (the raw value stays in properties).
   const money = Number.isFinite(amount) && Math.abs(amount) < 1e15 ? Math.round(amount * 100) / 100 : 0;
   const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');

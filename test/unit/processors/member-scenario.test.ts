@@ -86,6 +86,20 @@ describe('one member, step by step (pure state machine)', () => {
     expect(counters?.['7d']).toEqual({ count: 2, sum: 0 });
     expect(state.firstSeenAt).toBe(clock.now() - 3 * MS_PER_DAY);
   });
+
+  it('sums orders and refunds sent with revenue instead of total, as spend and RFM do', () => {
+    const clock = new ManualClock(new Date('2026-03-10T12:00:00Z'));
+    const state = emptyMemberState('member-4');
+    const send = (name: string, properties: object) => applyEvent(state, event(clock, { userId: 'u4', event: name, properties: JSON.stringify(properties) }), config);
+    send('Order Completed', { order_id: 'o1', revenue: 40.5, currency: 'USD' });
+    send('Order Completed', { order_id: 'o2', total: 20, revenue: 99, currency: 'USD' });
+    send('Order Refunded', { order_id: 'o1', revenue: 10.25 });
+    const view = memberView(state, clock.now(), DEFAULT_WINDOWS_DAYS, DEFAULT_RFM);
+    expect(view.counters.orders?.['30d']).toEqual({ count: 2, sum: 60.5 });
+    expect(view.counters.refunds?.['30d']).toEqual({ count: 1, sum: 10.25 });
+    expect(state.orders).toMatchObject({ count: 2, spend: 60.5, refunded: 10.25 });
+    expect(view.rfm).toMatchObject({ frequency: 2, monetary: 50.25 });
+  });
 });
 
 describe('a member stored by an earlier version', () => {
