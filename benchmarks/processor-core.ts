@@ -57,8 +57,9 @@ try {
     // Any stable spread by key does (Kafka's own partitioner is murmur2); the timer-shard hash is one.
     const partition = timerShardOf(key, PARTITIONS);
     const records = partitions[partition] as SourceRecord[];
-    const value = codec.encode(toEventRecord(event.message, event.at + 200));
-    records.push({ partition, offset: String(records.length), key: Buffer.from(key), value });
+    const receivedAt = event.at + 200;
+    const value = codec.encode(toEventRecord(event.message, receivedAt));
+    records.push({ partition, offset: String(records.length), timestamp: receivedAt, key: Buffer.from(key), value });
     if (++events >= target) break;
   }
   // Slices of two partitions each; worker w applies the pairs w, w + concurrency, ... in

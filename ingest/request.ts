@@ -81,7 +81,8 @@ export function parseTrackingRequest(
       problems.push(...validated.error);
       return;
     }
-    records.push({ key: eventsTopicKey(validated.value), value: toEventRecord(validated.value, receive) });
+    // The record's time is the receive time: the processors merge partitions by it.
+    records.push({ key: eventsTopicKey(validated.value), value: toEventRecord(validated.value, receive), timestamp: receivedAt });
   });
   if (route !== 'batch' && problems.some((p) => p.reason === 'event_too_large')) {
     return err({

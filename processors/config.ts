@@ -77,6 +77,14 @@ export const processorConfigSchema = defineConfig('processors', {
     "How far an event may come after later events of its partition and still be in time: timers fire once every partition's event time is this far past them (docs/processors.md, Time)",
     { min: 0 },
   ).default(5_000),
+  PROCESSOR_QUIET_AFTER_MS: int(
+    'How long no partition may receive an event before event time follows the wall clock (timers then fire at their time with no event; a history sent in a burst does not jump to today meanwhile)',
+    { min: 0 },
+  ).default(10_000),
+  PROCESSOR_INGEST_DELAY_MS: int(
+    'Longest time ingest takes to store an event in Kafka after receiving it: a partition found caught up at time t counts as having applied everything received before t less this (a login linking a device whose partition is idle waits this long; docs/processors.md, Order across partitions)',
+    { min: 0 },
+  ).default(1_000),
   PROCESSOR_TIMER_INTERVAL_MS: int('How often due lifecycle checks are swept', { min: 50 }).default(1_000),
   PROCESSOR_CRASH_AFTER_STATE_PROBABILITY: num('Testing only: chance of killing the process between the state update and the offset commit', {
     min: 0,

@@ -35,6 +35,11 @@ export class ProcessorMetrics {
     buckets: LATENCY_BUCKETS_SECONDS,
     registers: [this.registry],
   });
+  readonly eventTime = new Gauge({
+    name: 'segstream_processor_event_time_seconds',
+    help: 'The event time timers fire up to (lowest stream time over every partition, less the allowed lateness), as a Unix time',
+    registers: [this.registry],
+  });
   readonly timersDue = new Counter({ name: 'segstream_processor_timers_due_total', help: 'Lifecycle checks that fell due', registers: [this.registry] });
   readonly timersFired = new Counter({
     name: 'segstream_processor_timers_fired_total',

@@ -158,7 +158,10 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const inFlight = new OutboxInFlight();
   let timerShards: number | undefined;
   const progress = new PartitionProgress(memberRedis, keys.partitions(topics.events.name));
-  const eventClock = new EventClock(progress, () => timerShards, config.PROCESSOR_ALLOWED_LATENESS_MS);
+  const eventClock = new EventClock(progress, () => timerShards, clock, {
+    allowedLatenessMs: config.PROCESSOR_ALLOWED_LATENESS_MS,
+    quietMs: config.PROCESSOR_QUIET_AFTER_MS,
+  });
   const driver = new MemberDriver(store, inFlight, {
     dedupHorizonMs: config.PROCESSOR_DEDUP_HORIZON_HOURS * 3_600_000,
     dedupKeepNewest: config.PROCESSOR_DEDUP_KEEP_IDS,
@@ -219,6 +222,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
           identityTraits: config.PROCESSOR_IDENTITY_TRAITS,
         },
         locks: new MemberLocks(),
+        fences: { partitions: () => timerShards, frontiers: (partitions) => progress.frontiers(partitions) },
       });
       loop = new ConsumerLoop({
         consumer,
@@ -240,6 +244,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
           crashAfterStateProbability: config.PROCESSOR_CRASH_AFTER_STATE_PROBABILITY,
           newGroupStartsAt: config.PROCESSOR_NEW_GROUP_STARTS_AT,
           caughtUpIntervalMs: config.PROCESSOR_TIMER_INTERVAL_MS,
+          ingestDelayMs: config.PROCESSOR_INGEST_DELAY_MS,
         },
       });
       await loop.start();

@@ -48,12 +48,15 @@ export const DEFAULT_TOPIC_NAMES: TopicNames = Object.freeze({
 });
 
 /**
- * The events topic key: anonymousId when present, else userId, else (alias) previousId.
- * Browser and app SDKs send the anonymousId with every call, so all of one device's
- * events share a partition and stay in order (docs/design.md).
+ * The events topic key: userId when present, else anonymousId, else (alias) previousId.
+ * SDKs send the user id with every call once a person has logged in, and servers send
+ * it alone, so everything a known person does, on any device or server, shares one
+ * partition and stays in order; only what a device did before its login sits on its
+ * anonymous id's partition, and is folded in when the login links it (docs/processors.md,
+ * "Order across partitions").
  */
 export function eventsTopicKey(ids: { readonly anonymousId?: string | null; readonly userId?: string | null; readonly previousId?: string | null }): string {
-  return ids.anonymousId ?? ids.userId ?? ids.previousId ?? '';
+  return ids.userId ?? ids.anonymousId ?? ids.previousId ?? '';
 }
 
 const MEMBER_KEY: KeySpec = { encoding: 'utf8-string', meaning: 'memberId: all records of one member share a partition and stay in order' };
@@ -63,7 +66,7 @@ const LAYOUT: { readonly [K in keyof Topics]: { readonly subject: string; readon
     subject: 'segstream.Event',
     key: {
       encoding: 'utf8-string',
-      meaning: 'routing key of the person: anonymousId when present, else userId, else previousId (see eventsTopicKey, docs/design.md)',
+      meaning: 'routing key of the person: userId when present, else anonymousId, else previousId (see eventsTopicKey, docs/processors.md)',
     },
   },
   segmentChanges: { subject: 'segstream.SegmentChange', key: MEMBER_KEY },

@@ -5,6 +5,8 @@ import type { TopicCodecs } from './codecs.ts';
 export interface KeyedRecord<V> {
   readonly key: string;
   readonly value: V;
+  /** The Kafka record's time, epoch ms (default: when it is sent). Events carry ingest's receive time. */
+  readonly timestamp?: number;
 }
 
 /**
@@ -37,7 +39,9 @@ export class TopicProducer {
   /** Encodes records for a topic without sending them; throws if a value does not fit the schema. */
   encode<V>(topic: Topic<V>, records: readonly KeyedRecord<V>[]): Message[] {
     const codec = this.#codecs.codecFor(topic);
-    return records.map((r) => ({ key: r.key, value: codec.encode(r.value) }));
+    return records.map((r) =>
+      r.timestamp === undefined ? { key: r.key, value: codec.encode(r.value) } : { key: r.key, value: codec.encode(r.value), timestamp: String(r.timestamp) },
+    );
   }
 
   async sendEncoded<V>(topic: Topic<V>, messages: Message[]): Promise<RecordMetadata[]> {

@@ -52,16 +52,18 @@ export class IdentityResolver {
 
   readonly #deviceIdOf = (context: string): string | null => this.#deviceIds('context', context);
 
-  async resolve(events: readonly EventRecord[]): Promise<ResolvedEvent[]> {
+  /** Plans and claims; `planned` is a plan of these very events made just before, claimed first if given. */
+  async resolve(events: readonly EventRecord[], planned?: readonly ResolvedEvent[]): Promise<ResolvedEvent[]> {
     for (let attempt = 1; ; attempt++) {
-      const resolved = await this.#plan(events);
+      const resolved = attempt === 1 && planned ? planned : await this.plan(events);
       const lost = await this.#claim(resolved);
-      if (!lost) return resolved;
+      if (!lost) return [...resolved];
       if (attempt >= 5) throw new Error('identities kept being claimed by another processor; giving up on this batch for now');
     }
   }
 
-  async #plan(events: readonly EventRecord[]): Promise<ResolvedEvent[]> {
+  /** Which member each event belongs to and what it links or merges, from what Redis holds now; nothing is claimed. */
+  async plan(events: readonly EventRecord[]): Promise<ResolvedEvent[]> {
     const identities = events.map((event) => identitiesOf(event, this.#refOf, this.#identityTraits, this.#deviceIdOf));
     const refs = new Map<string, IdentityRef>();
     for (const { user, others } of identities) {

@@ -3,6 +3,7 @@ import type { RuleSettings } from '../../domain/member/triggers.ts';
 import type { RuleSet } from '../../domain/rules/rule-set.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { MS_PER_DAY } from '../../lib/clock.ts';
+import { partitionOfKey } from '../../lib/kafka/key-partition.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { DeadLetterRecord, EventRecord } from '../../schemas/records.ts';
 import type { AppliedEvent } from '../history/history-writer.ts';
@@ -11,12 +12,16 @@ import type { KeyedHash } from '../identity/keyed-hash.ts';
 import { eventProtector } from '../identity/protect.ts';
 import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
 import type { MemberStore, OutboxEntry } from '../store/member-store.ts';
+import type { Frontier } from '../store/partition-progress.ts';
+import { heldEvents, type SliceEvent } from './link-fences.ts';
 import type { MemberDriver, SeenEntry, UnitDone, UnitMember, UnitMembers } from './member-driver.ts';
 import type { MemberLocks } from './member-locks.ts';
 
 export interface SourceRecord {
   readonly partition: number;
   readonly offset: string;
+  /** The Kafka record's time: ingest's receive time (what slices are merged by). */
+  readonly timestamp: number;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
 }
@@ -42,6 +47,18 @@ export interface BatchResult {
   readonly duplicates: number;
   /** Per partition, the latest event time of its records in the slice (dead letters aside). */
   readonly streamTimes: Map<number, number>;
+  /** Per partition, the latest receive time of its records applied. */
+  readonly lastReceived: Map<number, number>;
+  /** Per partition, how far it is applied by ingest's receive time (PartitionProgress.frontiers). */
+  readonly frontiers: Map<number, Frontier>;
+  /** Per partition, the offsets of records not applied yet: links waiting for another partition, and later events of their members. */
+  readonly held: Map<number, Set<string>>;
+}
+
+/** What links across partitions wait on: the events topic's partition count, and how far each partition is. */
+export interface LinkFences {
+  partitions(): number | undefined;
+  frontiers(partitions: readonly number[]): Promise<Map<number, Frontier>>;
 }
 
 /** Per source partition, the highest offset whose history is known to be written (so a re-read writes none). */
@@ -79,6 +96,7 @@ export class BatchProcessor {
   readonly #rules: () => RuleSet;
   readonly #locks: MemberLocks;
   readonly #protect: (event: EventRecord) => EventRecord;
+  readonly #fences: LinkFences | undefined;
 
   constructor(deps: {
     codec: AvroCodec<EventRecord>;
@@ -93,7 +111,10 @@ export class BatchProcessor {
     limits: ProcessingLimits;
     /** Shared by every slice this processor applies at once. */
     locks: MemberLocks;
+    /** Without them, links never wait (one partition, or tests of other things). */
+    fences?: LinkFences;
   }) {
+    this.#fences = deps.fences;
     this.#locks = deps.locks;
     this.#settings = deps.settings;
     this.#rules = deps.rules;
@@ -109,7 +130,7 @@ export class BatchProcessor {
   async process(topic: string, records: readonly SourceRecord[], historyWritten: HistoryWritten = new Map()): Promise<BatchResult> {
     const now = this.#clock.now();
     const deadLetters: DeadLetterRecord[] = [];
-    const accepted: { record: SourceRecord; event: EventRecord }[] = [];
+    let accepted: { record: SourceRecord; event: EventRecord }[] = [];
     for (const record of records) {
       const decoded = this.#codec.decodeKnown(record.value) ?? (await this.#codec.decode(record.value));
       if (!decoded.ok) {
@@ -143,6 +164,20 @@ export class BatchProcessor {
         accepted.push({ record, event });
       }
     }
+    const admitted = accepted;
+    const fenced = await this.#holdBackLinks(admitted);
+    const held = new Map<number, Set<string>>();
+    const heldEventTimes = new Map<number, number>();
+    if (fenced.held.size > 0) {
+      accepted = admitted.filter((_, index) => !fenced.held.has(index));
+      for (const index of fenced.held) {
+        const { record, event } = admitted[index] as { record: SourceRecord; event: EventRecord };
+        const offsets = held.get(record.partition) ?? new Set<string>();
+        offsets.add(record.offset);
+        held.set(record.partition, offsets);
+        heldEventTimes.set(record.partition, Math.min(heldEventTimes.get(record.partition) ?? event.timestamp, event.timestamp));
+      }
+    }
     const sources = new Map<number, string>();
     const sourceOf = (record: SourceRecord) => {
       let source = sources.get(record.partition);
@@ -163,11 +198,15 @@ export class BatchProcessor {
     try {
       done = await this.#driver.run<EventOutcome[]>(
         {
-          reads: async () => {
+          reads: async (attempt) => {
             release?.();
             // Resolved again on every attempt: a conflict may mean a member was merged meanwhile.
             // Identities are resolved from the event as sent; everything stored gets the protected copy.
-            resolved = (await this.#resolver.resolve(accepted.map((a) => a.event))).map(({ event, plan }) => ({ event: this.#protect(event), plan }));
+            const events = accepted.map((a) => a.event);
+            resolved = (await this.#resolver.resolve(events, attempt === 1 ? fenced.planned : undefined)).map(({ event, plan }) => ({
+              event: this.#protect(event),
+              plan,
+            }));
             // Another slice of this process working on one of these members finishes first.
             release = await this.#locks.claim(resolved.flatMap((r) => [r.plan.memberId, ...r.plan.merge]));
             const messageIds = new Map<string, string[]>();
@@ -215,9 +254,49 @@ export class BatchProcessor {
       events.push({ memberId: plan.memberId, event, encoded: event === decoded ? record.value : null });
     });
     const streamTimes = new Map<number, number>();
-    for (const { record, event } of accepted)
+    const lastReceived = new Map<number, number>();
+    for (const { record, event } of accepted) {
       streamTimes.set(record.partition, Math.max(streamTimes.get(record.partition) ?? event.timestamp, event.timestamp));
-    return { deadLetters, outboxes: done.outboxes, events, identityChanges: identityChangesOf(resolved), applied, duplicates, streamTimes };
+      lastReceived.set(record.partition, Math.max(lastReceived.get(record.partition) ?? event.receivedAt, event.receivedAt));
+    }
+    // Without links across partitions nothing waits: every partition applied is passed up to what it applied.
+    const frontiers = fenced.frontiers ?? new Map([...lastReceived].map(([partition, receivedAt]) => [partition, { receivedAt, held: new Map() }]));
+    // A partition with records waiting is no further in event time than the earliest of them: timers must not pass
+    // an event that has yet to be applied.
+    for (const [partition, timestamp] of heldEventTimes) streamTimes.set(partition, Math.min(streamTimes.get(partition) ?? timestamp, timestamp));
+    const outcome = { deadLetters, outboxes: done.outboxes, events, identityChanges: identityChangesOf(resolved), applied, duplicates };
+    return { ...outcome, streamTimes, lastReceived, frontiers, held };
+  }
+
+  /**
+   * Links across partitions wait (docs/processors.md, "Order across partitions"): an event
+   * that links or merges an identity whose anonymous events are on another partition is
+   * applied only once that partition has applied everything received before it, so the
+   * member it folds in is the same whatever order partitions are read in; later events of
+   * the members it changes wait with it. Returns the indexes of the events that wait, the
+   * partitions' frontiers after the slice (none without links), and, when nothing waits,
+   * the plan made for the check (claimed by the first attempt).
+   */
+  async #holdBackLinks(
+    accepted: readonly { record: SourceRecord; event: EventRecord }[],
+  ): Promise<{ held: ReadonlySet<number>; frontiers?: Map<number, Frontier>; planned?: ResolvedEvent[] }> {
+    const partitions = this.#fences?.partitions();
+    if (!this.#fences || partitions === undefined || accepted.length === 0) return { held: new Set() };
+    const planned = await this.#resolver.plan(accepted.map((a) => a.event));
+    const events: SliceEvent[] = planned.map(({ plan }, index) => {
+      const { record, event } = accepted[index] as { record: SourceRecord; event: EventRecord };
+      const members = [plan.memberId, ...plan.merge];
+      if (plan.link.length === 0 && plan.merge.length === 0) return { partition: record.partition, receivedAt: event.receivedAt, members, linksAcross: [] };
+      const anonymous = [event.anonymousId, event.type === 'alias' ? event.previousId : null].filter((id): id is string => !!id);
+      const linksAcross = [...new Set(anonymous.map((id) => partitionOfKey(id, partitions)))].filter((p) => p !== record.partition);
+      return { partition: record.partition, receivedAt: event.receivedAt, members, linksAcross };
+    });
+    const slicePartitions = new Set(events.map((e) => e.partition));
+    const waitingOn = [...new Set(events.flatMap((e) => e.linksAcross))];
+    // Partitions of the slice too: what waited there before comes up again in it.
+    const stored = await this.#fences.frontiers([...new Set([...waitingOn, ...slicePartitions])]);
+    const { held, frontiers } = heldEvents(events, stored);
+    return held.size === 0 ? { held, frontiers, planned } : { held, frontiers };
   }
 
   /**

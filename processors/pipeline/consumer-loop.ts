@@ -29,6 +29,8 @@ export interface ConsumerLoopOptions {
   readonly newGroupStartsAt: 'earliest' | 'latest';
   /** How often caught-up partitions move their stream time to the wall clock. */
   readonly caughtUpIntervalMs: number;
+  /** Longest time from ingest receiving an event to Kafka storing it (PROCESSOR_INGEST_DELAY_MS). */
+  readonly ingestDelayMs: number;
 }
 
 export interface ConsumerLoopDependencies {
@@ -44,6 +46,15 @@ export interface ConsumerLoopDependencies {
   readonly logger: Logger;
   readonly options: ConsumerLoopOptions;
 }
+
+function lowestOffset(offsets: ReadonlySet<string>): bigint {
+  let lowest: bigint | undefined;
+  for (const offset of offsets) if (lowest === undefined || BigInt(offset) < lowest) lowest = BigInt(offset);
+  return lowest as bigint;
+}
+
+/** How long a partition held back at a link waits before it is tried again. */
+const LINK_WAIT_MS = 20;
 
 /**
  * Fetches into per-partition queues; workers apply slices of them: state to Redis, dead
@@ -64,6 +75,8 @@ export class ConsumerLoop {
   readonly #highWatermarks = new Map<number, string>();
   /** Per owned partition, the offset after the last record applied (or committed, before any). */
   readonly #position = new Map<number, bigint>();
+  /** Per owned partition, the offset after the last record a slice took (applied, or left for later). */
+  readonly #takenThrough = new Map<number, bigint>();
   /** Workers waiting for records, and fetches waiting for room in the queues. */
   readonly #waitingForRecords = new Signal();
   readonly #waitingForRoom = new Signal();
@@ -89,6 +102,7 @@ export class ConsumerLoop {
       this.#queues.keepOnly(this.ownedPartitions);
       for (const partition of this.#uncommitted.keys()) if (!this.ownedPartitions.has(partition)) this.#uncommitted.delete(partition);
       this.#position.clear();
+      this.#takenThrough.clear();
       this.joined = true;
       logger.info({ partitions: [...this.ownedPartitions] }, 'partitions assigned');
     });
@@ -120,13 +134,19 @@ export class ConsumerLoop {
   async #enqueue({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const last = batch.messages.at(-1);
     if (!last || isStale() || !this.ownedPartitions.has(batch.partition)) return;
-    const records: SourceRecord[] = batch.messages.map((m) => ({ partition: batch.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null }));
+    const records: SourceRecord[] = batch.messages.map((m) => ({
+      partition: batch.partition,
+      offset: m.offset,
+      timestamp: Number(m.timestamp),
+      key: m.key ?? null,
+      value: m.value ?? null,
+    }));
     this.#queues.add(batch.partition, records, this.#deps.clock.now());
     this.#highWatermarks.set(batch.partition, batch.highWatermark);
     // Only the fetch position moves: offsets are committed once applied and written.
     resolveOffset(last.offset);
     this.#waitingForRecords.notify();
-    while (this.#queues.size > this.#deps.options.maxQueued && isRunning() && !isStale()) {
+    while (this.#queues.backlog > this.#deps.options.maxQueued && isRunning() && !isStale()) {
       await this.#waitingForRoom.wait(1_000);
       await heartbeat();
     }
@@ -134,26 +154,32 @@ export class ConsumerLoop {
 
   async #work(): Promise<void> {
     while (this.#running) {
-      const slice = this.#queues.take(this.#deps.options.batchSize);
+      const now = this.#deps.clock.now();
+      const slice = this.#queues.take(this.#deps.options.batchSize, now, this.#deps.options.concurrency);
       if (!slice) {
-        await this.#waitingForRecords.wait(200);
+        const ready = this.#queues.nextReadyAt();
+        await this.#waitingForRecords.wait(ready === undefined ? 200 : Math.min(200, Math.max(1, ready - now)));
         continue;
       }
       let applied = false;
+      let held: ReadonlyMap<number, ReadonlySet<string>> = new Map();
       try {
-        await this.#apply(slice);
+        held = await this.#apply(slice);
         applied = true;
       } catch (error) {
         this.#deps.logger.warn({ err: error, partitions: slice.parts.map((p) => p.partition) }, 'applying a slice failed; it is applied again');
         await sleep(this.#deps.options.retryDelayMs);
       } finally {
-        this.#queues.release(slice, applied);
+        this.#queues.release(slice, applied, held, this.#deps.clock.now() + LINK_WAIT_MS);
+        // Partitions it held are free again, and what waited for the time it reached may go on.
+        this.#waitingForRecords.notify();
       }
-      if (this.#queues.size <= this.#deps.options.maxQueued) this.#waitingForRoom.notify();
+      if (this.#queues.backlog <= this.#deps.options.maxQueued) this.#waitingForRoom.notify();
     }
   }
 
-  async #apply(slice: Slice): Promise<void> {
+  /** Applies a slice; returns, per partition, the offsets of records left for later (links waiting, and their members' events). */
+  async #apply(slice: Slice): Promise<ReadonlyMap<number, ReadonlySet<string>>> {
     const { processor, completion, history, progress, topics, metrics, clock, options } = this.#deps;
     const historyWritten = await progress.historyWritten(slice.parts.map((p) => p.partition));
     const result = await processor.process(topics.events.name, slice.records, historyWritten);
@@ -175,12 +201,22 @@ export class ConsumerLoop {
       identityChanges: result.identityChanges,
     });
 
-    await progress.recordStreamTimes(result.streamTimes);
-    for (const { partition, lastOffset } of slice.parts) {
-      this.#position.set(partition, BigInt(lastOffset) + 1n);
-      if (this.ownedPartitions.has(partition)) this.#uncommitted.set(partition, (BigInt(lastOffset) + 1n).toString());
+    await progress.recordApplied(result);
+    for (const part of slice.parts) {
+      const { partition } = part;
+      // Records left for later come first in their queue, so a slice holds every earlier one it left: all it
+      // took up to lastOffset is applied but those. Committed only up to the first left (a crash reads it again;
+      // what was applied after it is skipped).
+      const taken = BigInt(part.lastOffset) + 1n;
+      const through = this.#takenThrough.get(partition);
+      const end = through === undefined || taken > through ? taken : through;
+      this.#takenThrough.set(partition, end);
+      const waiting = result.held.get(partition);
+      const next = waiting === undefined ? end : lowestOffset(waiting);
+      this.#position.set(partition, next);
+      if (this.ownedPartitions.has(partition)) this.#uncommitted.set(partition, next.toString());
       const highWatermark = this.#highWatermarks.get(partition);
-      if (highWatermark !== undefined) metrics.lag.set({ partition: String(partition) }, Math.max(0, Number(highWatermark) - Number(lastOffset) - 1));
+      if (highWatermark !== undefined) metrics.lag.set({ partition: String(partition) }, Math.max(0, Number(highWatermark) - Number(next)));
     }
     if (history.full()) {
       const flushed = this.#flushAndCommit();
@@ -188,13 +224,14 @@ export class ConsumerLoop {
       if (history.writesInFlight > 1) await flushed;
       else flushed.catch(this.#reportFlushFailure);
     }
+    return result.held;
   }
 
   /**
-   * A partition this replica owns with nothing left to apply (its position at its high
-   * watermark, nothing queued) follows the wall clock: its stream time becomes now, so
-   * timers fire live even when no event arrives. Partitions with records waiting keep the
-   * event time they reached (a replay does not jump ahead).
+   * Marks the partitions this replica owns with nothing left to apply (position at the
+   * high watermark, nothing queued) as caught up: idle for event time (EventClock), and
+   * with a received frontier of now less the ingest delay (an event received before that
+   * is in Kafka, and so applied; links waiting for them go on).
    */
   async markCaughtUp(): Promise<void> {
     const owned = [...this.ownedPartitions];
@@ -211,14 +248,12 @@ export class ConsumerLoop {
       }
     }
     const now = clock.now();
-    const caughtUp = new Map<number, number>();
-    for (const partition of owned) {
+    const caughtUp = owned.filter((partition) => {
       const end = ends.get(partition)?.high;
       const position = this.#position.get(partition);
-      if (end === undefined || position === undefined || this.#queues.pending(partition)) continue;
-      if (position >= end) caughtUp.set(partition, now);
-    }
-    await progress.recordStreamTimes(caughtUp);
+      return end !== undefined && position !== undefined && !this.#queues.pending(partition) && position >= end;
+    });
+    await progress.recordCaughtUp(caughtUp, now - this.#deps.options.ingestDelayMs);
   }
 
   /** For flushes nobody waits on: a failed one keeps its rows and offsets for the next. */

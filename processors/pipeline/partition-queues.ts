@@ -7,7 +7,7 @@ interface Queued {
 
 /** Records taken for applying, from one or more partitions; hand it back to `release`. */
 export interface Slice {
-  /** In partition order within each partition. */
+  /** Merged by record time, in offset order within each partition (records left waiting by an earlier slice may come last). */
   readonly records: readonly SourceRecord[];
   /** When each record was fetched (same order as records). */
   readonly fetchedAt: readonly number[];
@@ -28,10 +28,26 @@ export class PartitionQueues {
   /** Per partition, the offset after the last record queued: a refetch of earlier records is ignored. */
   readonly #next = new Map<number, bigint>();
   readonly #busy = new Set<number>();
+  /** Partitions held back (a link waits for another partition): not taken again before this time. */
+  readonly #notBefore = new Map<number, number>();
+  /** Per partition, how many of its queued records a slice left for later. */
+  readonly #left = new Map<number, number>();
   #size = 0;
+  /** Slices taken and not released yet. */
+  #slices = 0;
 
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * Queued records, less those left waiting for other partitions: what fetching waits on.
+   * Records that wait for other partitions must not stop those partitions being fetched.
+   */
+  get backlog(): number {
+    let left = 0;
+    for (const count of this.#left.values()) left += count;
+    return this.#size - left;
   }
 
   add(partition: number, records: readonly SourceRecord[], fetchedAt: number): void {
@@ -53,36 +69,106 @@ export class PartitionQueues {
     return this.#busy.has(partition) || (this.#queues.get(partition)?.length ?? 0) > 0;
   }
 
-  /** Up to `max` of the oldest records of partitions not in a slice; undefined when there are none. */
-  take(max: number): Slice | undefined {
-    const records: SourceRecord[] = [];
-    const fetchedAt: number[] = [];
-    const parts: Slice['parts'][number][] = [];
-    for (const [partition, queue] of this.#queues) {
-      if (records.length >= max) break;
-      if (this.#busy.has(partition) || queue.length === 0) continue;
-      const taken = queue.slice(0, max - records.length);
-      for (const q of taken) {
-        records.push(q.record);
-        fetchedAt.push(q.fetchedAt);
-      }
-      parts.push({ partition, count: taken.length, lastOffset: (taken.at(-1) as Queued).record.offset, queue });
-      this.#busy.add(partition);
-    }
-    // Partitions just taken go to the back, so a long queue cannot starve the others.
-    for (const { partition, queue } of parts) {
-      this.#queues.delete(partition);
-      this.#queues.set(partition, queue);
-    }
-    return parts.length === 0 ? undefined : { records, fetchedAt, parts };
+  /** When the earliest partition held back may be taken again (undefined: none is held back). */
+  nextReadyAt(): number | undefined {
+    let next: number | undefined;
+    for (const at of this.#notBefore.values()) if (next === undefined || at < next) next = at;
+    return next;
   }
 
-  /** Ends a slice: when applied, its records leave the queues; otherwise they are taken again. */
-  release(slice: Slice, applied: boolean): void {
+  /**
+   * Up to `max` records of partitions not in a slice nor held back at `now`, merged by
+   * record time (ingest's receive time) the way Kafka Streams picks the partition with
+   * the oldest head record, so partitions advance together in receive time and a link
+   * waiting for another partition finds it past (docs/processors.md, "Order across
+   * partitions"). The merge stops at the horizon: the latest record time every queued
+   * partition has fetched (held ones aside), past which a partition whose next records
+   * are not fetched yet could still have earlier ones. When nothing is within it, the
+   * partitions bounding it are in other slices (then nothing is taken until one ends) or
+   * waiting for another partition (then the slice goes past it, so that one can pass).
+   * Of `spread` concurrent slices, one spans its share of the ready partitions (those
+   * furthest behind), leaving the rest to the slices not taken yet. Undefined when
+   * nothing is ready.
+   */
+  take(max: number, now: number, spread = 1): Slice | undefined {
+    const ready: { partition: number; queue: Queued[] }[] = [];
+    let horizon = Number.POSITIVE_INFINITY;
+    for (const [partition, queue] of this.#queues) {
+      if (queue.length === 0) continue;
+      const notBefore = this.#notBefore.get(partition);
+      if (notBefore === undefined) horizon = Math.min(horizon, (queue.at(-1) as Queued).record.timestamp);
+      if (this.#busy.has(partition) || (notBefore !== undefined && notBefore > now)) continue;
+      ready.push({ partition, queue });
+    }
+    if (ready.length === 0) return undefined;
+    ready.sort((a, b) => headTime(a.queue) - headTime(b.queue) || a.partition - b.partition);
+    const chosen = ready.slice(0, Math.ceil(ready.length / Math.max(1, spread - this.#slices)));
+    if (headTime((chosen[0] as (typeof chosen)[number]).queue) > horizon) {
+      // The partitions bounding it are in other slices, or waiting: wait for those slices, else go past it.
+      if (this.#slices > 0) return undefined;
+      horizon = Number.POSITIVE_INFINITY;
+    }
+    const counts = chosen.map(() => 0);
+    const records: SourceRecord[] = [];
+    const fetchedAt: number[] = [];
+    while (records.length < max) {
+      let next = -1;
+      let nextTime = Number.POSITIVE_INFINITY;
+      chosen.forEach(({ queue }, i) => {
+        const queued = queue[counts[i] as number];
+        if (queued !== undefined && queued.record.timestamp < nextTime) {
+          next = i;
+          nextTime = queued.record.timestamp;
+        }
+      });
+      if (next === -1 || nextTime > horizon) break;
+      const queued = (chosen[next] as (typeof chosen)[number]).queue[counts[next] as number] as Queued;
+      counts[next] = (counts[next] as number) + 1;
+      records.push(queued.record);
+      fetchedAt.push(queued.fetchedAt);
+    }
+    const parts: Slice['parts'][number][] = [];
+    chosen.forEach(({ partition, queue }, i) => {
+      // Records left waiting come whole (whatever the size and horizon): what waits is decided for all of them at once.
+      for (let count = counts[i] as number; count < (this.#left.get(partition) ?? 0); count++) {
+        const queued = queue[count] as Queued;
+        records.push(queued.record);
+        fetchedAt.push(queued.fetchedAt);
+        counts[i] = count + 1;
+      }
+      const count = counts[i] as number;
+      if (count === 0) return;
+      this.#notBefore.delete(partition);
+      this.#left.delete(partition);
+      this.#busy.add(partition);
+      parts.push({ partition, count, lastOffset: (queue[count - 1] as Queued).record.offset, queue });
+    });
+    this.#slices++;
+    return { records, fetchedAt, parts };
+  }
+
+  /**
+   * Ends a slice: when applied, its records leave the queues; otherwise they are taken
+   * again. Records of `held` (offsets per partition) were left for later: they stay in
+   * front of their queue, in order, and their partition is not taken before `heldUntil`.
+   */
+  release(slice: Slice, applied: boolean, held: ReadonlyMap<number, ReadonlySet<string>> = new Map(), heldUntil = 0): void {
+    this.#slices--;
     for (const part of slice.parts) {
       this.#busy.delete(part.partition);
       // The partition may have been given away (and even back) meanwhile: then its queue is a new one.
-      if (applied && this.#queues.get(part.partition) === part.queue) this.#size -= part.queue.splice(0, part.count).length;
+      if (!applied || this.#queues.get(part.partition) !== part.queue) continue;
+      const waiting = held.get(part.partition);
+      const taken = part.queue.splice(0, part.count);
+      if (waiting === undefined) {
+        this.#size -= taken.length;
+        continue;
+      }
+      const kept = taken.filter((q) => waiting.has(q.record.offset));
+      part.queue.unshift(...kept);
+      this.#size -= taken.length - kept.length;
+      this.#notBefore.set(part.partition, heldUntil);
+      this.#left.set(part.partition, kept.length);
     }
   }
 
@@ -93,6 +179,13 @@ export class PartitionQueues {
       this.#size -= this.#queues.get(partition)?.length ?? 0;
       this.#queues.delete(partition);
       this.#next.delete(partition);
+      this.#notBefore.delete(partition);
+      this.#left.delete(partition);
     }
   }
+}
+
+/** The record time of a queue's first record (the queue is not empty). */
+function headTime(queue: readonly Queued[]): number {
+  return (queue[0] as Queued).record.timestamp;
 }

@@ -40,6 +40,7 @@ export class TimerLoop {
     const { sweeper, completion, metrics } = this.#deps;
     const until = await this.#deps.firesUpTo();
     if (until === undefined) return;
+    metrics.eventTime.set(until / 1000);
     for (const shard of this.#deps.ownedShards()) {
       const result = await sweeper.sweep(shard, until);
       if (result.due === 0) continue;

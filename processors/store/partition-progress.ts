@@ -10,6 +10,28 @@ end
 return 1
 `;
 
+/** A partition's part in event time: the latest event time and receive time applied from it, and whether it is caught up. */
+export interface PartitionClock {
+  readonly streamTime: number | undefined;
+  readonly lastReceivedAt: number | undefined;
+  readonly idle: boolean;
+}
+
+/** How far a partition is applied by receive time, for links across partitions (docs/processors.md, "Order across partitions"). */
+export interface Frontier {
+  /** The latest receive time applied from it: every record received before is applied, but those waiting. */
+  readonly receivedAt: number;
+  /** Members with records waiting there (a link waiting for another partition, and their later events), since when. */
+  readonly held: ReadonlyMap<string, number>;
+}
+
+const NOTHING_HELD: ReadonlyMap<string, number> = new Map();
+
+function storedHeld(text: string | null | undefined): ReadonlyMap<string, number> {
+  if (!text || text === '{}') return NOTHING_HELD;
+  return new Map(Object.entries(JSON.parse(text) as Record<string, number>));
+}
+
 /**
  * How far each partition of the events topic is, kept in Redis for every replica and
  * every consumer group (a partition changes hands, a replay runs under a new group):
@@ -42,25 +64,78 @@ export class PartitionProgress {
 
   /** Records that history is written up to these offsets (inclusive), per partition. */
   async recordHistoryWritten(offsets: ReadonlyMap<number, number>): Promise<void> {
-    await this.#raise('history', offsets);
+    if (offsets.size === 0) return;
+    const args = [...offsets].flatMap(([partition, offset]) => [`history:${partition}`, offset]);
+    await this.#redis.execOrThrow([['EVALSHA', this.#setIfGreater, 1, this.#key, ...args]]);
   }
 
-  /** The stream time of partitions 0 .. count - 1 (undefined for one never recorded). */
-  async streamTimes(count: number): Promise<(number | undefined)[]> {
+  /** What event time is made of, for partitions 0 .. count - 1 (docs/processors.md, "Time"). */
+  async clocks(count: number): Promise<PartitionClock[]> {
     if (count === 0) return [];
-    const values = (await this.#redis.call('HMGET', this.#key, ...Array.from({ length: count }, (_, p) => `stream:${p}`))) as (string | null)[];
-    return values.map((value) => (value === null ? undefined : Number(value)));
+    const fields = Array.from({ length: count }, (_, p) => [`stream:${p}`, `last:${p}`, `idle:${p}`]).flat();
+    const values = (await this.#redis.call('HMGET', this.#key, ...fields)) as (string | null)[];
+    return Array.from({ length: count }, (_, p) => {
+      const [stream, last, idle] = [values[3 * p], values[3 * p + 1], values[3 * p + 2]];
+      return {
+        streamTime: stream === null || stream === undefined ? undefined : Number(stream),
+        lastReceivedAt: last === null || last === undefined ? undefined : Number(last),
+        idle: idle === '1',
+      };
+    });
   }
 
-  /** Moves partitions' stream times forward to these times (never back). */
-  async recordStreamTimes(times: ReadonlyMap<number, number>): Promise<void> {
-    await this.#raise('stream', times);
+  /** Per partition asked about that has recorded one, its received frontier (by ingest's clock). */
+  async frontiers(partitions: readonly number[]): Promise<Map<number, Frontier>> {
+    const frontiers = new Map<number, Frontier>();
+    if (partitions.length === 0) return frontiers;
+    const values = (await this.#redis.call('HMGET', this.#key, ...partitions.flatMap((p) => [`received:${p}`, `held:${p}`]))) as (string | null)[];
+    partitions.forEach((partition, i) => {
+      const received = values[2 * i];
+      if (received !== null && received !== undefined) frontiers.set(partition, { receivedAt: Number(received), held: storedHeld(values[2 * i + 1]) });
+    });
+    return frontiers;
   }
 
-  async #raise(field: 'history' | 'stream', values: ReadonlyMap<number, number>): Promise<void> {
-    if (values.size === 0) return;
-    const args = [...values].flatMap(([partition, value]) => [`${field}:${partition}`, value]);
-    const command: RedisCommand = ['EVALSHA', this.#setIfGreater, 1, this.#key, ...args];
-    await this.#redis.execOrThrow([command]);
+  /**
+   * Records a slice applied: per partition, the latest event time and receive time it
+   * applied, and its received frontier. A partition with a slice applied is busy (not idle).
+   */
+  async recordApplied(applied: {
+    readonly streamTimes: ReadonlyMap<number, number>;
+    readonly lastReceived: ReadonlyMap<number, number>;
+    readonly frontiers: ReadonlyMap<number, Frontier>;
+  }): Promise<void> {
+    const commands: RedisCommand[] = [];
+    this.#raise(
+      commands,
+      [...applied.streamTimes].map(([p, time]) => [`stream:${p}`, time]),
+    );
+    this.#raise(
+      commands,
+      [...applied.lastReceived].map(([p, time]) => [`last:${p}`, time]),
+    );
+    this.#raise(
+      commands,
+      [...applied.frontiers].map(([p, frontier]) => [`received:${p}`, frontier.receivedAt]),
+    );
+    const flags = [...applied.frontiers].flatMap(([p, frontier]) => [`held:${p}`, JSON.stringify(Object.fromEntries(frontier.held)), `idle:${p}`, '0']);
+    if (flags.length > 0) commands.push(['HSET', this.#key, ...flags]);
+    if (commands.length > 0) await this.#redis.execOrThrow(commands);
+  }
+
+  /** Records partitions caught up: everything received before `receivedBefore` is applied, and they are idle. */
+  async recordCaughtUp(partitions: readonly number[], receivedBefore: number): Promise<void> {
+    if (partitions.length === 0) return;
+    const commands: RedisCommand[] = [];
+    this.#raise(
+      commands,
+      partitions.map((p) => [`received:${p}`, receivedBefore]),
+    );
+    commands.push(['HSET', this.#key, ...partitions.flatMap((p) => [`held:${p}`, '{}', `idle:${p}`, '1'])]);
+    await this.#redis.execOrThrow(commands);
+  }
+
+  #raise(commands: RedisCommand[], values: [string, number][]): void {
+    if (values.length > 0) commands.push(['EVALSHA', this.#setIfGreater, 1, this.#key, ...values.flat()]);
   }
 }

@@ -80,6 +80,7 @@ export async function processorState(redis: Redis, redisUrl: string, start: Date
       const records: SourceRecord[] = events.map((event, i) => ({
         partition: 0,
         offset: String(offsets?.[i] ?? nextOffset++),
+        timestamp: event.receivedAt,
         key: null,
         value: codec.encode(event),
       }));

@@ -51,17 +51,19 @@ afterAll(async () => {
 });
 
 /** The workload as it reaches Kafka: 2% client retries (same messageId, later) and 2% late arrivals. */
-function deliveries(): { key: string; value: EventRecord; person: number }[] {
+function deliveries(): { key: string; value: EventRecord; timestamp: number; person: number }[] {
   const random = new Random(`crash-${EVENTS}`);
   const days = 60;
   const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
-  const out: { key: string; value: EventRecord; person: number; at: number }[] = [];
+  const out: { key: string; value: EventRecord; timestamp: number; person: number; at: number }[] = [];
   const late: { item: (typeof out)[number]; releaseAfter: number }[] = [];
   const push = (e: WorkloadEvent) => {
-    const item = { key: eventsTopicKey(e.message), value: toEventRecord(e.message, e.at + 500), person: e.person, at: e.at };
+    const value = toEventRecord(e.message, e.at + 500);
+    const item = { key: eventsTopicKey(e.message), value, timestamp: value.receivedAt, person: e.person, at: e.at };
     if (random.chance(0.02)) late.push({ item, releaseAfter: out.length + random.int(1, 400) });
     else out.push(item);
-    if (random.chance(0.02)) out.push({ ...item, value: { ...item.value, receivedAt: item.value.receivedAt + 60_000 } });
+    if (random.chance(0.02))
+      out.push({ ...item, value: { ...item.value, receivedAt: item.value.receivedAt + 60_000 }, timestamp: item.value.receivedAt + 60_000 });
     for (let i = late.length - 1; i >= 0; i--) {
       if ((late[i] as (typeof late)[number]).releaseAfter <= out.length) out.push((late.splice(i, 1)[0] as (typeof late)[number]).item);
     }

