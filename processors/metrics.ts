@@ -35,6 +35,12 @@ export class ProcessorMetrics {
     buckets: LATENCY_BUCKETS_SECONDS,
     registers: [this.registry],
   });
+  readonly activeRules = new Gauge({
+    name: 'segstream_processor_active_rules',
+    help: 'Rules the processor evaluates now (reloaded within PROCESSOR_RULES_POLL_MS of a change), per kind',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
   readonly eventTime = new Gauge({
     name: 'segstream_processor_event_time_seconds',
     help: 'The event time timers fire up to (lowest stream time over every partition, less the allowed lateness), as a Unix time',

@@ -75,13 +75,17 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
         querystring: {
           type: 'object',
           required: ['kind', 'value'],
-          properties: { ...identity, events: { type: 'integer', minimum: 0, maximum: 200, default: 20 } },
+          properties: {
+            ...identity,
+            events: { type: 'integer', minimum: 0, maximum: 200, default: 20 },
+            at: { type: 'integer', minimum: 0, description: 'show windows, RFM and lifecycle as of this time (epoch milliseconds; default now)' },
+          },
         },
       },
     },
     async (request, reply) => {
       if (!authorized(request, reply)) return;
-      const { kind, value, events } = request.query as { kind: string; value: string; events: number };
+      const { kind, value, events, at } = request.query as { kind: string; value: string; events: number; at?: number };
       const loaded = await memberFor(kind, value, reply);
       if (!loaded) return;
       const members = [loaded.state.memberId, ...loaded.state.mergedFrom];
@@ -91,7 +95,7 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
         { members, limit: events },
       );
       return {
-        member: memberView(loaded.state, deps.clock.now(), deps.windowsDays, deps.rfm),
+        member: memberView(loaded.state, at ?? deps.clock.now(), deps.windowsDays, deps.rfm),
         identities: loaded.state.identities.map((i) => ({ kind: i.slice(0, i.indexOf(':')), hash: i.slice(i.indexOf(':') + 1) })),
         mergedFrom: loaded.state.mergedFrom,
         latestEvents: latest,

@@ -158,9 +158,13 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const inFlight = new OutboxInFlight();
   let timerShards: number | undefined;
   const progress = new PartitionProgress(memberRedis, keys.partitions(topics.events.name));
-  const eventClock = new EventClock(progress, () => timerShards, clock, {
-    allowedLatenessMs: config.PROCESSOR_ALLOWED_LATENESS_MS,
-    quietMs: config.PROCESSOR_QUIET_AFTER_MS,
+  const positions = adminPartitionPositions(admin, topics.events.name, config.PROCESSOR_GROUP_ID);
+  const eventClock = new EventClock({
+    progress,
+    ends: () => positions.ends(),
+    partitions: () => timerShards,
+    clock,
+    settings: { allowedLatenessMs: config.PROCESSOR_ALLOWED_LATENESS_MS, quietMs: config.PROCESSOR_QUIET_AFTER_MS },
   });
   const driver = new MemberDriver(store, inFlight, {
     dedupHorizonMs: config.PROCESSOR_DEDUP_HORIZON_HOURS * 3_600_000,
@@ -171,6 +175,15 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const ruleStore = new RuleStore(redis, config.REDIS_KEY_PREFIX);
   const ruleEnvironment = { counters: settings.state.counters.map((c) => c.name), windowsDays: settings.windowsDays, computedTraits: new Map() };
   const rules = new ActiveRules(ruleStore, ruleEnvironment, logger);
+  rules.onReload(() => {
+    const { segments, triggers, computed } = rules.current();
+    for (const [kind, list] of [
+      ['segment', segments],
+      ['trigger', triggers],
+      ['computed_trait', computed],
+    ] as const)
+      metrics.activeRules.set({ kind }, list.length);
+  });
   const inspector = new RulesInspector({ rules: ruleStore, members: store, environment: ruleEnvironment, settings, ruleSet: () => rules.current(), clock });
   /** The processor's ClickHouse: history writes and every query go through its thread. */
   let historyThread: HistoryThread | undefined;
@@ -230,7 +243,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
         completion: completion as UnitCompletion,
         history: buffered as BufferedHistory,
         progress,
-        positions: adminPartitionPositions(admin, topics.events.name, config.PROCESSOR_GROUP_ID),
+        positions,
         topics,
         metrics,
         clock,

@@ -40,6 +40,13 @@ const tally = <T>(items: readonly T[], key: (item: T) => string) =>
     .map(([k, n]) => `${k} ${number(n)}`)
     .join(', ');
 
+/** A lifecycle stage and when it began, as a day and time of the workload (the same on every run with the seed). */
+function lifecycleText(lifecycle: { stage: string; since: number } | null, workloadStart: number): string {
+  if (!lifecycle) return 'none';
+  const since = lifecycle.since - workloadStart;
+  return `${lifecycle.stage} since day ${Math.floor(since / 86_400_000)} ${new Date(since).toISOString().slice(11, 19)} UTC`;
+}
+
 /** Sum of a counter in a Prometheus text exposition. */
 function metricSum(text: string, name: string): number {
   return text
@@ -130,12 +137,22 @@ async function main(): Promise<number> {
       if (response.status !== 201) throw new Error(`creating rule ${rule.id} failed: ${response.status} ${await response.text()}`);
     }
     console.log(`rules       ${DEMO_RULES.map((r) => r.id).join(', ')} created over the rules API`);
-    await sleep(1_000); // processors reload rules every 250 ms
+    // Every event is evaluated under all of them: the workload goes out once the processors have loaded them.
+    const rulesLoadedBy = Date.now() + 30_000;
+    while (metricSum(await (await fetch(`${processors.url}/metrics`)).text(), 'segstream_processor_active_rules') < DEMO_RULES.length) {
+      if (Date.now() > rulesLoadedBy) throw new Error(`the processors did not load the ${DEMO_RULES.length} demo rules within 30 s`);
+      await sleep(50);
+    }
 
     const summary = emptySummary();
     const seen = { people: new Set<number>(), identified: new Set<number>() };
     started = performance.now();
-    const workload = generateWorkload({ seed: config.DEMO_SEED, members: config.DEMO_MEMBERS, days: config.DEMO_DAYS });
+    // Placed relative to today, so it never ages past the processors' retention: its days end three weeks ago, as
+    // refunds come up to 21 days after their orders, and each day starts at UTC midnight (the same on any day).
+    const today = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+    const workloadStart = today - (config.DEMO_DAYS + 21) * 86_400_000;
+    const horizon = today;
+    const workload = generateWorkload({ seed: config.DEMO_SEED, members: config.DEMO_MEMBERS, days: config.DEMO_DAYS, start: workloadStart });
     let sampleUserId: string | undefined;
     const sent = await sendWorkload(ingest.url, config.DEMO_WRITE_KEY, workload, (e) => {
       addToSummary(summary, e, seen);
@@ -152,9 +169,16 @@ async function main(): Promise<number> {
       processed = metricSum(await (await fetch(`${processors.url}/metrics`)).text(), 'segstream_processor_events_total');
     }
     const processMs = performance.now() - started;
-    await sleep(3_000); // due timers (abandoned carts of the past, silent members) fire within a second or two
+    // Timers fire by event time, which follows the wall clock once nothing has been received for a while: done once
+    // it has reached the time processing ended, when every check due before then (three weeks on from the workload) has fired.
+    const firedUpTo = Date.now() - 60_000;
+    while (Date.now() < deadline) {
+      const eventTime = metricSum(await (await fetch(`${processors.url}/metrics`)).text(), 'segstream_processor_event_time_seconds') * 1000;
+      if (eventTime >= firedUpTo) break;
+      await sleep(250);
+    }
 
-    const lookup = await fetch(`${processors.url}/members/lookup?kind=user&value=${encodeURIComponent(sampleUserId ?? '')}&events=3`, {
+    const lookup = await fetch(`${processors.url}/members/lookup?kind=user&value=${encodeURIComponent(sampleUserId ?? '')}&events=3&at=${horizon}`, {
       headers: { authorization: `Bearer ${tokens.processor}` },
     });
     const member = lookup.ok ? ((await lookup.json()) as { member: Record<string, unknown> }).member : null;
@@ -232,15 +256,22 @@ async function main(): Promise<number> {
     );
     const republished = segmentChanges.length + firings.length + transitions.length - distinct(segmentChanges) - distinct(firings) - distinct(transitions);
     console.log(`  outputs   ${number(republished)} records published again with the same id (at-least-once; consumers drop them by id)`);
-    console.log(`  lifecycle ${number(transitions.length)} transitions: ${tally(transitions, (t) => t.toStage)}`);
-    console.log(`  segments  ${number(segmentChanges.length)} changes: ${tally(segmentChanges, (c) => `${c.segmentId} ${c.change}`)}`);
-    console.log(`  triggers  ${number(firings.length)} outcomes: ${tally(firings, (f) => `${f.ruleId} ${f.outcome}${f.reason ? `/${f.reason}` : ''}`)}`);
+    // Counted once per id and up to a horizon the same on every run of the day: timers due after it depend on when the demo ran.
+    const upTo = <R extends { id: string; at: number }>(records: readonly R[]) => [
+      ...new Map(records.filter((r) => r.at <= horizon).map((r) => [r.id, r])).values(),
+    ];
+    console.log(`  horizon   outputs dated up to ${new Date(horizon).toISOString().slice(0, 10)} 00:00 UTC, 21 days after the workload's last day:`);
+    console.log(`  lifecycle ${number(upTo(transitions).length)} transitions: ${tally(upTo(transitions), (t) => t.toStage)}`);
+    console.log(`  segments  ${number(upTo(segmentChanges).length)} changes: ${tally(upTo(segmentChanges), (c) => `${c.segmentId} ${c.change}`)}`);
+    console.log(
+      `  triggers  ${number(upTo(firings).length)} outcomes: ${tally(upTo(firings), (f) => `${f.ruleId} ${f.outcome}${f.reason ? `/${f.reason}` : ''}`)}`,
+    );
     if (member)
       console.log(
-        `  a member  ${sampleUserId}: lifecycle ${JSON.stringify(member.lifecycle)}, RFM ${JSON.stringify(member.rfm)}, segments ${JSON.stringify((member.segments as { id: string }[]).map((s) => s.id))}`,
+        `  a member  ${sampleUserId}: lifecycle ${lifecycleText(member.lifecycle as { stage: string; since: number }, workloadStart)}, RFM ${JSON.stringify(member.rfm)}, segments ${JSON.stringify((member.segments as { id: string }[]).map((s) => s.id))}`,
       );
     console.log(
-      `clickhouse  ${warehouse.kind} (${database}, dropped after the check): ${number(history.events)} events, ${number(history.orders)} orders, ${money(history.revenueCents)} revenue, ${number(history.members)} members; ${number(history.segmentChanges)} segment changes, ${number(history.triggerFirings)} trigger outcomes, ${number(history.transitions)} lifecycle transitions`,
+      `clickhouse  ${warehouse.kind} (${database}, dropped after the check): ${number(history.events)} events, ${number(history.orders)} orders, ${money(history.revenueCents)} revenue, ${number(history.members)} members, and every output Kafka carried`,
     );
 
     console.log(

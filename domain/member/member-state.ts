@@ -40,6 +40,12 @@ export interface MemberState {
   coupons: Record<string, number | null>;
   /** Computed traits: trait id -> day number -> that day's aggregate. */
   computed: Record<string, Record<string, DayAggregate>>;
+  /**
+   * The rule-set revision the member was last evaluated under: under a newer one its next
+   * event evaluates every segment, and segment backfills leave members already evaluated
+   * under the current one alone (so when a backfill reaches a member does not matter).
+   */
+  rulesRevision: number;
 }
 
 /** When the member's timer should fire: the earlier of its lifecycle and segment checks. */
@@ -76,6 +82,7 @@ export function emptyMemberState(memberId: string): MemberState {
     triggers: emptyTriggerState(),
     coupons: {},
     computed: {},
+    rulesRevision: 0,
   };
 }
 
@@ -87,6 +94,7 @@ export function storedMemberState(state: MemberState): MemberState {
   state.triggers ??= emptyTriggerState();
   state.coupons ??= {};
   state.computed ??= {};
+  state.rulesRevision ??= 0;
   // Day buckets stored in their earlier form (objects keyed by day).
   for (const name in state.counters) state.counters[name] = storedBuckets(state.counters[name]);
   state.paid = storedBuckets(state.paid);

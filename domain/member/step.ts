@@ -82,7 +82,10 @@ function applyEventStep(member: WorkingMember, input: Extract<MemberInput, { kin
   if (event.userId) changed.add('known');
   const at = memberTime(state, event.timestamp);
   for (const input of applyComputedTraits(state, event, rules, at)) changed.add(input);
-  const segmentChanges = updateSegments(state, member.known, rules, at, input.merged ? 'all' : changed, event.messageId, settings);
+  // Rules changed since the member was last evaluated: every segment is, now.
+  const everySegment = input.merged || state.rulesRevision !== rules.revision;
+  state.rulesRevision = rules.revision;
+  const segmentChanges = updateSegments(state, member.known, rules, at, everySegment ? 'all' : changed, event.messageId, settings);
   outputs.segmentChanges.push(...segmentChanges);
   // Most events change no trait: no set is made for them.
   let changedTraits: Set<string> | undefined;
@@ -136,6 +139,7 @@ function advanceClock(member: WorkingMember, until: number, { rules, settings }:
 function reevaluate(member: WorkingMember, at: number, causeEventId: string | null, { rules, settings }: StepContext): void {
   const { state, outputs } = member;
   const when = memberTime(state, at);
+  state.rulesRevision = rules.revision;
   const changes = updateSegments(state, member.known, rules, when, 'all', causeEventId, settings);
   outputs.segmentChanges.push(...changes);
   // Also schedules calendar triggers for members that send no events.

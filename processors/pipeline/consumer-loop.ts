@@ -248,11 +248,12 @@ export class ConsumerLoop {
       }
     }
     const now = clock.now();
-    const caughtUp = owned.filter((partition) => {
+    const caughtUp = new Map<number, bigint>();
+    for (const partition of owned) {
       const end = ends.get(partition)?.high;
       const position = this.#position.get(partition);
-      return end !== undefined && position !== undefined && !this.#queues.pending(partition) && position >= end;
-    });
+      if (end !== undefined && position !== undefined && !this.#queues.pending(partition) && position >= end) caughtUp.set(partition, end);
+    }
     await progress.recordCaughtUp(caughtUp, now - this.#deps.options.ingestDelayMs);
   }
 

@@ -33,23 +33,42 @@ export function eventTimeOf(partitions: readonly PartitionClock[], now: number, 
   return time - settings.allowedLatenessMs;
 }
 
-/** eventTimeOf over what the partitions' owners recorded in Redis. */
+/**
+ * eventTimeOf over what the partitions' owners recorded in Redis. A partition recorded
+ * caught up counts as idle only while its high watermark has not moved since: records
+ * that landed after (and may not be fetched yet) hold event time back at once, not only
+ * once their partition's owner has applied some of them.
+ */
 export class EventClock {
   readonly #progress: PartitionProgress;
+  readonly #ends: () => Promise<ReadonlyMap<number, { readonly high: bigint }>>;
   readonly #partitions: () => number | undefined;
   readonly #clock: Clock;
   readonly #settings: { allowedLatenessMs: number; quietMs: number };
 
-  constructor(progress: PartitionProgress, partitions: () => number | undefined, clock: Clock, settings: { allowedLatenessMs: number; quietMs: number }) {
-    this.#progress = progress;
-    this.#partitions = partitions;
-    this.#clock = clock;
-    this.#settings = settings;
+  constructor(deps: {
+    progress: PartitionProgress;
+    /** The events topic's partitions' high watermarks now. */
+    ends: () => Promise<ReadonlyMap<number, { readonly high: bigint }>>;
+    partitions: () => number | undefined;
+    clock: Clock;
+    settings: { allowedLatenessMs: number; quietMs: number };
+  }) {
+    this.#progress = deps.progress;
+    this.#ends = deps.ends;
+    this.#partitions = deps.partitions;
+    this.#clock = deps.clock;
+    this.#settings = deps.settings;
   }
 
   async now(): Promise<number | undefined> {
     const partitions = this.#partitions();
     if (partitions === undefined || partitions === 0) return undefined;
-    return eventTimeOf(await this.#progress.clocks(partitions), this.#clock.now(), this.#settings);
+    const [recorded, ends] = await Promise.all([this.#progress.clocks(partitions), this.#ends()]);
+    const clocks = recorded.map(({ streamTime, lastReceivedAt, idleAt }, partition) => {
+      const high = ends.get(partition)?.high;
+      return { streamTime, lastReceivedAt, idle: idleAt !== undefined && high !== undefined && idleAt >= high };
+    });
+    return eventTimeOf(clocks, this.#clock.now(), this.#settings);
   }
 }

@@ -106,13 +106,20 @@ export class SegmentBackfill {
     const page = await members.scanMembers(progress.cursor, this.#deps.pageSize);
     // Members are evaluated as of the event time the engine has reached (in a replay, the replay's time, not today).
     const at = (await this.#deps.eventTime()) ?? clock.now();
+    let scanned = 0;
     const unit = await driver.run(
       {
         reads: async () => page.memberIds.map((memberId) => ({ memberId, messageIds: [] })),
         step: (members) => {
           const context = { rules: this.#deps.ruleSet(), settings };
-          for (const [memberId, loaded] of members.read)
-            if (!loaded.mergedInto && loaded.state.version !== 0) stepMember(members.get(memberId), { kind: 'reevaluate', at, causeEventId: null }, context);
+          scanned = 0;
+          for (const [memberId, loaded] of members.read) {
+            if (loaded.mergedInto || loaded.state.version === 0) continue;
+            scanned++;
+            // A member evaluated under these very rules (an event since they changed, or another backfill) is as they make it already.
+            if (loaded.state.rulesRevision !== context.rules.revision)
+              stepMember(members.get(memberId), { kind: 'reevaluate', at, causeEventId: null }, context);
+          }
         },
       },
       clock.now(),
@@ -126,7 +133,6 @@ export class SegmentBackfill {
         else exited++;
       }
     await completion.complete({ outboxes: unit.outboxes });
-    const scanned = unit.saved.length;
     const done = page.cursor === '0';
     return {
       ...progress,

@@ -17,6 +17,13 @@ export interface PartitionClock {
   readonly idle: boolean;
 }
 
+/** A partition's part in event time as recorded: `idleAt`, the high watermark it was found caught up at (none: busy). */
+export interface RecordedPartitionClock {
+  readonly streamTime: number | undefined;
+  readonly lastReceivedAt: number | undefined;
+  readonly idleAt: bigint | undefined;
+}
+
 /** How far a partition is applied by receive time, for links across partitions (docs/processors.md, "Order across partitions"). */
 export interface Frontier {
   /** The latest receive time applied from it: every record received before is applied, but those waiting. */
@@ -70,7 +77,7 @@ export class PartitionProgress {
   }
 
   /** What event time is made of, for partitions 0 .. count - 1 (docs/processors.md, "Time"). */
-  async clocks(count: number): Promise<PartitionClock[]> {
+  async clocks(count: number): Promise<RecordedPartitionClock[]> {
     if (count === 0) return [];
     const fields = Array.from({ length: count }, (_, p) => [`stream:${p}`, `last:${p}`, `idle:${p}`]).flat();
     const values = (await this.#redis.call('HMGET', this.#key, ...fields)) as (string | null)[];
@@ -79,7 +86,7 @@ export class PartitionProgress {
       return {
         streamTime: stream === null || stream === undefined ? undefined : Number(stream),
         lastReceivedAt: last === null || last === undefined ? undefined : Number(last),
-        idle: idle === '1',
+        idleAt: idle === null || idle === undefined || !/^\d+$/.test(idle) ? undefined : BigInt(idle),
       };
     });
   }
@@ -118,20 +125,24 @@ export class PartitionProgress {
       commands,
       [...applied.frontiers].map(([p, frontier]) => [`received:${p}`, frontier.receivedAt]),
     );
-    const flags = [...applied.frontiers].flatMap(([p, frontier]) => [`held:${p}`, JSON.stringify(Object.fromEntries(frontier.held)), `idle:${p}`, '0']);
+    const flags = [...applied.frontiers].flatMap(([p, frontier]) => [`held:${p}`, JSON.stringify(Object.fromEntries(frontier.held)), `idle:${p}`, '-']);
     if (flags.length > 0) commands.push(['HSET', this.#key, ...flags]);
     if (commands.length > 0) await this.#redis.execOrThrow(commands);
   }
 
-  /** Records partitions caught up: everything received before `receivedBefore` is applied, and they are idle. */
-  async recordCaughtUp(partitions: readonly number[], receivedBefore: number): Promise<void> {
-    if (partitions.length === 0) return;
+  /**
+   * Records partitions caught up, each at the high watermark it has applied everything up
+   * to: everything received before `receivedBefore` is applied, and they are idle (for as
+   * long as nothing lands past that high watermark).
+   */
+  async recordCaughtUp(partitions: ReadonlyMap<number, bigint>, receivedBefore: number): Promise<void> {
+    if (partitions.size === 0) return;
     const commands: RedisCommand[] = [];
     this.#raise(
       commands,
-      partitions.map((p) => [`received:${p}`, receivedBefore]),
+      [...partitions.keys()].map((p) => [`received:${p}`, receivedBefore]),
     );
-    commands.push(['HSET', this.#key, ...partitions.flatMap((p) => [`held:${p}`, '{}', `idle:${p}`, '1'])]);
+    commands.push(['HSET', this.#key, ...[...partitions].flatMap(([p, highWatermark]) => [`held:${p}`, '{}', `idle:${p}`, highWatermark.toString()])]);
     await this.#redis.execOrThrow(commands);
   }
 

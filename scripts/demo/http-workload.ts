@@ -1,7 +1,7 @@
 import type { WorkloadEvent } from '../../test/workload/segment-message.ts';
 
 const BATCH = 250;
-const CONCURRENCY = 4;
+const CONCURRENCY = 1;
 
 export interface SendReport {
   readonly requests: number;

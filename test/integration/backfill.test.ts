@@ -66,4 +66,44 @@ describe('backfill of newly active rules (needs Redis)', () => {
       Array(30).fill('birthday fired 2026-03-10T08:00:00.000Z'),
     );
   });
+
+  it('leaves members evaluated under the current rules alone, whenever it reaches them, and evaluates the others at the event time', async () => {
+    const { store, rules: active } = await activeRules(redis, [{ id: 'recent_viewers', condition: { '>=': [{ var: 'counters.product_views.7d.count' }, 1] } }]);
+    const ruleSet = active.current();
+    const p = await processorState(redis, inject('services').redisUrl, new Date('2026-03-01T09:00:00Z'), { rules: () => ruleSet });
+    // Both members view a product under the rule: they enter at their event.
+    const first = await p.feed([p.event({ userId: 'a', event: 'Product Viewed' }), p.event({ userId: 'b', event: 'Product Viewed' })]);
+    expect(first.segmentChanges.map((c) => `${c.segmentId} ${c.change}`)).toEqual(['recent_viewers entered', 'recent_viewers entered']);
+    const changes: string[] = [];
+    const backfill = new SegmentBackfill({
+      members: p.store,
+      driver: p.driver,
+      completion: {
+        complete: async (unit: UnitOutputs) => {
+          for (const entry of [...unit.outboxes.values()].flat()) if (entry.topic === 'segmentChanges') changes.push(entry.record.change);
+          await p.drain(unit.outboxes);
+        },
+      },
+      rules: store,
+      ruleSet: () => ruleSet,
+      settings: p.settings,
+      clock: p.clock,
+      // A backfill running while a replay is days further on must not date their exit at its own time.
+      eventTime: async () => p.clock.now() + 10 * 86_400_000,
+      logger: createLogger({ service: 'test', level: 'silent' }),
+      timerShards: () => 4,
+      pageSize: 10,
+      leaseMs: 10_000,
+    });
+    await backfill.runOnce();
+    expect(await store.backfill('recent_viewers')).toMatchObject({ status: 'done', scanned: 2, entered: 0, exited: 0 });
+    expect(changes).toEqual([]);
+    // Their exit comes from their own timer, at the moment the 7-day window let go of the view.
+    p.clock.advance(8 * 86_400_000);
+    const swept = await p.sweepOutputs();
+    expect(swept.segmentChanges.map((c) => [c.change, new Date(c.at).toISOString()])).toEqual([
+      ['exited', '2026-03-08T00:00:00.000Z'],
+      ['exited', '2026-03-08T00:00:00.000Z'],
+    ]);
+  });
 });
