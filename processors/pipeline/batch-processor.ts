@@ -4,6 +4,7 @@ import type { RuleSet } from '../../domain/rules/rule-set.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { MS_PER_DAY } from '../../lib/clock.ts';
 import { partitionOfKey } from '../../lib/kafka/key-partition.ts';
+import { type StepOutcome, step } from '../../lib/result.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { DeadLetterRecord, EventRecord } from '../../schemas/records.ts';
 import type { AppliedEvent } from '../history/history-writer.ts';
@@ -59,6 +60,22 @@ export interface BatchResult {
 export interface LinkFences {
   partitions(): number | undefined;
   frontiers(partitions: readonly number[]): Promise<Map<number, Frontier>>;
+}
+
+/**
+ * Whether a decoded event is applied (ok) or dead-lettered, with the reason: older than
+ * the retention, further in the future than the tolerance, or without any identity.
+ */
+export function admission(event: EventRecord, now: number, limits: ProcessingLimits): StepOutcome<EventRecord> {
+  if (event.timestamp < now - limits.retentionDays * MS_PER_DAY)
+    return step.dlq('too_old', `event time ${new Date(event.timestamp).toISOString()} is more than ${limits.retentionDays} days old`);
+  if (event.timestamp > now + limits.futureToleranceMs)
+    return step.dlq(
+      'too_far_in_future',
+      `event time ${new Date(event.timestamp).toISOString()} is more than ${limits.futureToleranceMs} ms ahead of the processor clock`,
+    );
+  if (!event.userId && !event.anonymousId && !event.previousId) return step.dlq('no_identity', 'the event has neither userId nor anonymousId');
+  return step.ok(event);
 }
 
 /** Per source partition, the highest offset whose history is known to be written (so a re-read writes none). */
@@ -133,36 +150,9 @@ export class BatchProcessor {
     let accepted: { record: SourceRecord; event: EventRecord }[] = [];
     for (const record of records) {
       const decoded = this.#codec.decodeKnown(record.value) ?? (await this.#codec.decode(record.value));
-      if (!decoded.ok) {
-        deadLetters.push(deadLetter(topic, record, decoded.error.reason, decoded.error.detail, now));
-        continue;
-      }
-      const event = decoded.value;
-      if (event.timestamp < now - this.#limits.retentionDays * MS_PER_DAY) {
-        deadLetters.push(
-          deadLetter(
-            topic,
-            record,
-            'too_old',
-            `event time ${new Date(event.timestamp).toISOString()} is more than ${this.#limits.retentionDays} days old`,
-            now,
-          ),
-        );
-      } else if (event.timestamp > now + this.#limits.futureToleranceMs) {
-        deadLetters.push(
-          deadLetter(
-            topic,
-            record,
-            'too_far_in_future',
-            `event time ${new Date(event.timestamp).toISOString()} is more than ${this.#limits.futureToleranceMs} ms ahead of the processor clock`,
-            now,
-          ),
-        );
-      } else if (!event.userId && !event.anonymousId && !event.previousId) {
-        deadLetters.push(deadLetter(topic, record, 'no_identity', 'the event has neither userId nor anonymousId', now));
-      } else {
-        accepted.push({ record, event });
-      }
+      const outcome = decoded.ok ? admission(decoded.value, now, this.#limits) : step.dlq(decoded.error.reason, decoded.error.detail);
+      if (outcome.kind === 'ok') accepted.push({ record, event: outcome.value });
+      else if (outcome.kind === 'dlq') deadLetters.push(deadLetter(topic, record, outcome.reason, outcome.detail, now));
     }
     const admitted = accepted;
     const fenced = await this.#holdBackLinks(admitted);
