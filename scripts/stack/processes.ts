@@ -70,6 +70,10 @@ export function ensureDebianPackages(what: string, packages: readonly string[], 
   if (!present()) throw new Error(`${what}: installed ${packages.join(' ')} but it is still not usable`);
 }
 
+/** Thrown by a waitFor attempt that knows waiting longer is useless (the process died): waitFor rethrows it at once. */
+export class StopWaiting extends Error {}
+
+/** Calls attempt every 50 ms until it returns a value; its errors count as "not yet", except StopWaiting. */
 export async function waitFor<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -78,6 +82,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, attempt: () =>
       const value = await attempt();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof StopWaiting) throw error;
       lastError = error;
     }
     await sleep(50);
