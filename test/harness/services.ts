@@ -63,7 +63,8 @@ async function fromTestcontainers(): Promise<AcquiredServices | undefined> {
   ]);
   const [redis, kafka, clickhouse] = await Promise.all([
     new RedisContainer('redis:7.4').start(),
-    new KafkaContainer('confluentinc/cp-kafka:7.9.0').withKraft().start(),
+    // Confluent Platform 8.1 ships Apache Kafka 4.1, the version the local stack runs (@testcontainers/kafka runs Confluent images only).
+    new KafkaContainer('confluentinc/cp-kafka:8.1.0').withKraft().start(),
     new ClickHouseContainer('clickhouse/clickhouse-server:25.8').start(),
   ]);
   const kafkaBrokers = [`${kafka.getHost()}:${kafka.getMappedPort(9093)}`];
