@@ -39,7 +39,11 @@ export const TEST_TOPICS: readonly string[] = [
 async function fromEnvironment(env: NodeJS.ProcessEnv): Promise<AcquiredServices | undefined> {
   if (!env.TEST_REDIS_URL || !env.TEST_KAFKA_BROKERS) return undefined;
   const kafkaBrokers = env.TEST_KAFKA_BROKERS.split(',');
-  await ensureTopics(kafkaBrokers, TEST_TOPICS, { partitions: TEST_PARTITIONS, replicationFactor: -1 });
+  await ensureTopics(kafkaBrokers, TEST_TOPICS, { partitions: TEST_PARTITIONS, replicationFactor: -1 }).catch((error: unknown) => {
+    throw new Error(
+      `creating the test topics on TEST_KAFKA_BROKERS=${env.TEST_KAFKA_BROKERS} failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  });
   const clickhouse = env.TEST_CLICKHOUSE_URL
     ? { url: env.TEST_CLICKHOUSE_URL, user: env.TEST_CLICKHOUSE_USER ?? 'default', password: env.TEST_CLICKHOUSE_PASSWORD ?? '' }
     : null;
