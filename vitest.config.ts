@@ -16,7 +16,7 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/harness/global-setup.ts'],
-          // Consumer-group joins on the mock broker take 3-40 s; a real hang still fails.
+          // Generous for a loaded 2-core machine (processes start, consumer groups settle); a real hang still fails.
           testTimeout: 120_000,
           hookTimeout: 120_000,
           // One file at a time: the files share one broker and one Redis.

@@ -1,6 +1,6 @@
 /**
  * Ingest throughput: events/s accepted into Kafka (acks=all) and request latency, with
- * the ingest service in its own process, a local mock broker, and autocannon posting
+ * the ingest service in its own process, a local Apache Kafka (one node), and autocannon posting
  * realistic /v1/batch requests built from the workload generator.
  *   ./segstream bench ingest [seconds] [connections] [eventsPerRequest]
  */
@@ -10,8 +10,9 @@ import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
 import { DEFAULT_TOPIC_NAMES } from '../schemas/topics.ts';
 import { startServiceProcess } from '../scripts/demo/service-process.ts';
-import { MockBroker } from '../scripts/stack/mock-broker.ts';
+import { LocalKafka } from '../scripts/stack/local-kafka.ts';
 import { freePort } from '../scripts/stack/processes.ts';
+import { ensureTopics } from '../scripts/stack/topics.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { writeResults } from './results.ts';
 
@@ -42,7 +43,8 @@ for (const event of generateWorkload({ seed: 11, members: 5_000, days: 30 })) {
 }
 const meanBytes = Math.round(bodies.reduce((s, b) => s + b.length, 0) / bodies.length);
 
-const broker = await MockBroker.start({ stateDir, brokers: 3, partitions: 8, topics: Object.values(DEFAULT_TOPIC_NAMES), name: 'bench-broker' });
+const broker = await LocalKafka.start({ dir: resolve(stateDir, 'kafka') });
+await ensureTopics(broker.bootstrap, Object.values(DEFAULT_TOPIC_NAMES), { partitions: 8, replicationFactor: 1 });
 const ingestPort = await freePort();
 const ingest = await startServiceProcess(
   'ingest',

@@ -30,9 +30,10 @@ import { loadSchemaCatalog } from '../schemas/catalog.ts';
 import type { EventRecord } from '../schemas/records.ts';
 import { FileSchemaRegistry } from '../schemas/schema-registry.ts';
 import { buildTopics, DEFAULT_TOPIC_NAMES, eventsTopicKey } from '../schemas/topics.ts';
-import { MockBroker } from '../scripts/stack/mock-broker.ts';
+import { LocalKafka } from '../scripts/stack/local-kafka.ts';
 import { terminate } from '../scripts/stack/processes.ts';
 import { startLocalRedis } from '../scripts/stack/redis-server.ts';
+import { ensureTopics } from '../scripts/stack/topics.ts';
 import { toEventRecord } from '../test/workload/event-record.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { writeResults } from './results.ts';
@@ -61,7 +62,8 @@ const stateDir = resolve('.segstream/bench');
 mkdirSync(stateDir, { recursive: true });
 const logger = createLogger({ service: 'bench', level: 'error' });
 
-const broker = await MockBroker.start({ stateDir, brokers: 3, partitions: 16, topics: Object.values(DEFAULT_TOPIC_NAMES), name: 'processor-bench-broker' });
+const broker = await LocalKafka.start({ dir: resolve(stateDir, 'kafka') });
+await ensureTopics(broker.bootstrap, Object.values(DEFAULT_TOPIC_NAMES), { partitions: 16, replicationFactor: 1 });
 const redisServer = await startLocalRedis(stateDir);
 const kafka = new Kafka({ clientId: 'bench', brokers: [...broker.bootstrap], logLevel: logLevel.NOTHING });
 const catalog = await loadSchemaCatalog();
@@ -114,7 +116,7 @@ try {
     node: process.cpuUsage(),
     mainThread: cpuSecondsOf(process.pid, process.pid),
     redis: cpuSecondsOf(redisServer.pid),
-    broker: cpuSecondsOf(broker.pid),
+    broker: broker.pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0),
   });
   const cpuSince = (from: ReturnType<typeof cpuNow>, events: number) => {
     const to = cpuNow();

@@ -20,9 +20,10 @@ export const processorConfigSchema = defineConfig('processors', {
     'earliest',
     'latest',
   ] as const).default('earliest'),
-  PROCESSOR_SESSION_TIMEOUT_MS: int('How long a replica that stopped answering keeps its partitions before the group hands them on', { min: 3_000 }).default(
-    30_000,
-  ),
+  PROCESSOR_SESSION_TIMEOUT_MS: int(
+    'How long a replica that stopped answering (killed, hung) keeps its partitions before the group hands them on; brokers refuse less than their group.min.session.timeout.ms (6 s by default). Heartbeats go every tenth of it (at least every second)',
+    { min: 6_000 },
+  ).default(10_000),
   PROCESSOR_REBALANCE_TIMEOUT_MS: int('How long a group rebalance waits for every replica to rejoin (a replica that died is waited for this long)', {
     min: 3_000,
   }).default(30_000),

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sourced by the other scripts: makes sure this checkout has its npm packages, including
 # Node 24 from the npm registry's node@24 package, and puts that Node first on PATH.
-# Debian packages (redis-server, librdkafka-dev, gcc) are installed by the stack when it
-# first needs them.
+# Debian packages (redis-server; Java and Maven to run Apache Kafka) are installed by the
+# stack when it first needs them.
 set -euo pipefail
 SEGSTREAM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$SEGSTREAM_ROOT"

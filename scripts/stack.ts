@@ -1,6 +1,6 @@
 /**
- * The local stack: `up` starts (or reuses) Redis and a Kafka-protocol broker and
- * records how to reach them in .segstream/stack.env; `down` stops them.
+ * The local stack: `up` starts (or reuses) Redis and Apache Kafka and records how to
+ * reach them in .segstream/stack.env; `down` stops them.
  *   node scripts/stack.ts up | down [--purge] | status
  */
 
@@ -10,12 +10,22 @@ import { stackConfigSchema } from './stack/config.ts';
 import { ENV_FILE, type StackConfig, type StackState, stackDown, stackStatus, stackUp } from './stack/local-stack.ts';
 import { isAlive } from './stack/processes.ts';
 
+function running(pid: number): string {
+  return isAlive(pid) ? `pid ${pid}` : `pid ${pid} NOT RUNNING`;
+}
+
+function describeKafka(kafka: StackState['kafka']): string {
+  const where = kafka.brokers.join(',');
+  if (kafka.pids.length === 0) return `${where} (yours), topics with ${kafka.partitions} partitions`;
+  const nodes = `${kafka.pids.length} node${kafka.pids.length > 1 ? 's' : ''}`;
+  return `${where} (local Apache Kafka ${kafka.version}, ${nodes}: ${kafka.pids.map(running).join(', ')}), ${kafka.partitions} partitions and ${kafka.replicationFactor} replica${kafka.replicationFactor > 1 ? 's' : ''} per topic`;
+}
+
 /** What runs where, for people: addresses and processes, never the tokens the state files also hold. */
 function describe(state: StackState, config: StackConfig): string[] {
-  const running = (pid: number | null) => (pid === null ? ' (yours)' : isAlive(pid) ? ` (local, pid ${pid})` : ` (local, pid ${pid}, NOT RUNNING)`);
   return [
-    `  redis       ${state.redis.url}${running(state.redis.pid)}`,
-    `  kafka       ${state.kafka.brokers.join(',')}${running(state.kafka.pid)}${state.kafka.pid ? `, ${state.kafka.partitions} partitions per topic` : ''}`,
+    `  redis       ${state.redis.url}${state.redis.pid === null ? ' (yours)' : ` (local, ${running(state.redis.pid)})`}`,
+    `  kafka       ${describeKafka(state.kafka)}`,
     `  clickhouse  ${state.clickhouse.url ?? `embedded (chdb) at ${state.clickhouse.path}`}`,
     `  env file    ${config.SEGSTREAM_STATE_DIR}/${ENV_FILE} (readable by its owner only)`,
   ];
@@ -27,7 +37,8 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'up': {
       const started = Date.now();
-      const state = await stackUp(config);
+      const { state, notes } = await stackUp(config);
+      for (const note of notes) console.log(note);
       console.log(`stack up in ${Date.now() - started} ms`);
       console.log(describe(state, config).join('\n'));
       return 0;

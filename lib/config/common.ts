@@ -41,5 +41,7 @@ export const clickhouseVars = {
 };
 
 export const partitionVars = {
-  KAFKA_PARTITIONS: int('Partitions of each topic the local stack creates (the mock broker keeps ~5 MB per partition)', { min: 1, max: 1024 }).default(16),
+  KAFKA_PARTITIONS: int('Partitions of each topic the local stack creates: the most processor replicas that can share the work', { min: 1, max: 1024 }).default(
+    8,
+  ),
 };

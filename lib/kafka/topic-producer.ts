@@ -9,6 +9,16 @@ export interface KeyedRecord<V> {
   readonly timestamp?: number;
 }
 
+export interface TopicProducerOptions {
+  /**
+   * Idempotent producer: the broker drops a retried request it has stored already (a
+   * response lost on the way back), so a retry never duplicates records. It retries a
+   * failing send for as long as it takes instead of giving up: giving up would roll its
+   * sequence numbers back and the next send could be taken for that duplicate.
+   */
+  readonly idempotent?: boolean;
+}
+
 /**
  * Produces typed values to registry topics, Avro-encoded in the Confluent wire format.
  * Every send waits for all in-sync replicas (acks=all): a resolved send means stored.
@@ -17,10 +27,15 @@ export class TopicProducer {
   readonly #producer: Producer;
   readonly #codecs: TopicCodecs;
 
-  constructor(kafka: Kafka, codecs: TopicCodecs) {
+  constructor(kafka: Kafka, codecs: TopicCodecs, options: TopicProducerOptions = {}) {
     // Keys hash with the Java client's murmur2 so other-language producers agree on partitions.
     // One request in flight per broker so a retried request cannot overtake a later one.
-    this.#producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 1 });
+    this.#producer = kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+      maxInFlightRequests: 1,
+      idempotent: options.idempotent ?? false,
+    });
     this.#codecs = codecs;
   }
 

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { ConfigOf } from '../../lib/config/load.ts';
 import { processorConfigSchema } from '../../processors/config.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { allTopics, buildTopics, topicNamesFromConfig } from '../../schemas/topics.ts';
 import type { stackConfigSchema } from './config.ts';
-import { MockBroker } from './mock-broker.ts';
+import { kafkaClusterReady, LocalKafka } from './local-kafka.ts';
 import { isAlive, terminate } from './processes.ts';
 import { redisResponds, startLocalRedis } from './redis-server.ts';
 import { ensureTopics } from './topics.ts';
@@ -17,7 +16,17 @@ export type StackConfig = ConfigOf<(typeof stackConfigSchema)['vars']>;
 /** What `stack up` started or found, persisted so that `down` and a second `up` know it. */
 export interface StackState {
   readonly redis: { readonly url: string; readonly pid: number | null };
-  readonly kafka: { readonly brokers: readonly string[]; readonly pid: number | null; readonly partitions: number; readonly topics: readonly string[] };
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    /** The JVMs of the local cluster, one per node; empty when the Kafka is the user's. */
+    readonly pids: readonly number[];
+    /** Apache Kafka version of the local cluster; null for the user's. */
+    readonly version: string | null;
+    readonly partitions: number;
+    /** Replicas per partition of the topics the stack created; -1: the user's cluster default. */
+    readonly replicationFactor: number;
+    readonly topics: readonly string[];
+  };
   readonly clickhouse: { readonly url: string | null; readonly path: string | null };
   /** The variables services and tests read to reach the stack. */
   readonly env: Readonly<Record<string, string>>;
@@ -25,6 +34,14 @@ export interface StackState {
 
 export const STATE_FILE = 'stack.json';
 export const ENV_FILE = 'stack.env';
+/** The local Kafka's data, properties and logs, under the state directory. */
+const KAFKA_DIR = 'kafka';
+
+/** What `up` did, besides the state: start-up times worth printing. */
+export interface StackUpResult {
+  readonly state: StackState;
+  readonly notes: readonly string[];
+}
 
 function readState(stateDir: string): StackState | undefined {
   const file = join(stateDir, STATE_FILE);
@@ -36,20 +53,6 @@ function readState(stateDir: string): StackState | undefined {
   }
 }
 
-function tcpResponds(hostPort: string): Promise<boolean> {
-  const [host, port] = hostPort.split(':') as [string, string];
-  return new Promise((resolvePromise) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolvePromise(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.connect(Number(port), host, () => done(true));
-  });
-}
-
 async function upRedis(config: StackConfig, stateDir: string, previous: StackState | undefined): Promise<StackState['redis']> {
   if (config.REDIS_URL) return { url: config.REDIS_URL, pid: null };
   const old = previous?.redis;
@@ -57,20 +60,42 @@ async function upRedis(config: StackConfig, stateDir: string, previous: StackSta
   return startLocalRedis(stateDir);
 }
 
-async function upKafka(config: StackConfig, stateDir: string, topics: readonly string[], previous: StackState | undefined): Promise<StackState['kafka']> {
+function reusable(old: StackState['kafka'] | undefined, config: StackConfig, topics: readonly string[]): old is StackState['kafka'] {
+  return (
+    old !== undefined &&
+    Array.isArray(old.pids) &&
+    old.pids.length === config.KAFKA_LOCAL_BROKERS &&
+    old.partitions === config.KAFKA_PARTITIONS &&
+    topics.every((t) => old.topics.includes(t)) &&
+    old.pids.every((pid) => isAlive(pid))
+  );
+}
+
+async function upKafka(
+  config: StackConfig,
+  stateDir: string,
+  topics: readonly string[],
+  previous: StackState | undefined,
+  notes: string[],
+): Promise<StackState['kafka']> {
   const partitions = config.KAFKA_PARTITIONS;
+  const dir = join(stateDir, KAFKA_DIR);
   if (config.KAFKA_BROKERS) {
-    await ensureTopics(config.KAFKA_BROKERS, topics, partitions);
-    return { brokers: config.KAFKA_BROKERS, pid: null, partitions, topics };
+    // The user's Kafka from now on: a local one started before goes.
+    await LocalKafka.stopAt(dir);
+    await ensureTopics(config.KAFKA_BROKERS, topics, { partitions, replicationFactor: -1 });
+    return { brokers: config.KAFKA_BROKERS, pids: [], version: null, partitions, replicationFactor: -1, topics };
   }
   const old = previous?.kafka;
-  const sameLayout = old && old.partitions === partitions && topics.every((t) => old.topics.includes(t));
-  if (old?.pid && isAlive(old.pid)) {
-    if (sameLayout && old.brokers[0] && (await tcpResponds(old.brokers[0]))) return old;
-    await terminate(old.pid);
-  }
-  const broker = await MockBroker.start({ stateDir, brokers: config.KAFKA_MOCK_BROKERS, partitions, topics });
-  return { brokers: broker.bootstrap, pid: broker.pid, partitions, topics };
+  if (reusable(old, config, topics) && (await kafkaClusterReady(old.brokers, old.pids.length))) return old;
+  // Anything left in the directory (another layout, a node that died) is killed by start().
+  const kafka = await LocalKafka.start({ dir, brokers: config.KAFKA_LOCAL_BROKERS });
+  const created = Date.now();
+  await ensureTopics(kafka.bootstrap, topics, { partitions, replicationFactor: kafka.replicationFactor });
+  notes.push(
+    `kafka: Apache Kafka ${kafka.version} started in ${kafka.startedInMs} ms (storage formatted, ${kafka.pids.length} JVM${kafka.pids.length > 1 ? 's' : ''} serving clients); topics created in ${Date.now() - created} ms`,
+  );
+  return { brokers: kafka.bootstrap, pids: kafka.pids, version: kafka.version, partitions, replicationFactor: kafka.replicationFactor, topics };
 }
 
 /** Both state files hold tokens: readable by their owner only, however they were created before. */
@@ -99,14 +124,15 @@ function embeddedWarehouseEnv(path: string, previous: StackState | undefined): R
 }
 
 /** Brings every service up (or reuses what is already running) and records how to reach it. */
-export async function stackUp(config: StackConfig): Promise<StackState> {
+export async function stackUp(config: StackConfig): Promise<StackUpResult> {
+  const notes: string[] = [];
   const stateDir = resolve(config.SEGSTREAM_STATE_DIR);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const previous = readState(stateDir);
   const topicNames = allTopics(buildTopics(topicNamesFromConfig(config), await loadSchemaCatalog())).map((t) => t.name);
 
   const redis = await upRedis(config, stateDir, previous);
-  const kafka = await upKafka(config, stateDir, topicNames, previous);
+  const kafka = await upKafka(config, stateDir, topicNames, previous, notes);
   const clickhouse = config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL, path: null } : { url: null, path: resolve(config.CLICKHOUSE_PATH) };
 
   const env: Record<string, string> = {
@@ -126,7 +152,7 @@ export async function stackUp(config: StackConfig): Promise<StackState> {
   const state: StackState = { redis, kafka, clickhouse, env };
   writePrivate(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   writePrivate(join(stateDir, ENV_FILE), envFileText(env));
-  return state;
+  return { state, notes };
 }
 
 /** Stops what `up` started (never the user's own services) and forgets it. */
@@ -134,14 +160,13 @@ export async function stackDown(config: StackConfig, options: { purge: boolean }
   const stateDir = resolve(config.SEGSTREAM_STATE_DIR);
   const state = readState(stateDir);
   const stopped: string[] = [];
-  for (const [name, pid] of [
-    ['kafka', state?.kafka.pid],
-    ['redis', state?.redis.pid],
-  ] as const) {
-    if (pid && isAlive(pid)) {
-      await terminate(pid);
-      stopped.push(`${name} (pid ${pid})`);
-    }
+  // Every JVM the local Kafka left in its directory, whatever the state file says; its data goes too.
+  const kafkaPids = await LocalKafka.stopAt(join(stateDir, KAFKA_DIR));
+  if (kafkaPids.length > 0) stopped.push(`kafka (pid${kafkaPids.length > 1 ? 's' : ''} ${kafkaPids.join(', ')})`);
+  const redisPid = state?.redis.pid;
+  if (redisPid && isAlive(redisPid)) {
+    await terminate(redisPid);
+    stopped.push(`redis (pid ${redisPid})`);
   }
   rmSync(join(stateDir, STATE_FILE), { force: true });
   rmSync(join(stateDir, ENV_FILE), { force: true });

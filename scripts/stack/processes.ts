@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -16,12 +16,19 @@ export function spawnDetached(command: string, args: readonly string[], logFile:
   }
 }
 
+/** Whether the process runs: a zombie (exited, not yet reaped by its parent or init) does not. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (command) state ..."; the command may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc here: kill(0) is all there is
   }
 }
 
@@ -70,6 +77,10 @@ export function ensureDebianPackages(what: string, packages: readonly string[], 
   if (!present()) throw new Error(`${what}: installed ${packages.join(' ')} but it is still not usable`);
 }
 
+/** Thrown by a waitFor attempt that knows waiting longer is useless (the process died): waitFor rethrows it at once. */
+export class StopWaiting extends Error {}
+
+/** Calls attempt every 50 ms until it returns a value; its errors count as "not yet", except StopWaiting. */
 export async function waitFor<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -78,6 +89,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, attempt: () =>
       const value = await attempt();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof StopWaiting) throw error;
       lastError = error;
     }
     await sleep(50);

@@ -31,25 +31,13 @@ export async function startGroup(kafka: Kafka, options: { topic: string; groupId
     return all.length === partitions && all.every((p, i) => p === i) && assignments.every((a) => a.length > 0);
   };
   const startMember = async (index: number): Promise<void> => {
-    const consumer = kafka.consumer({ groupId, sessionTimeout: 6_000, heartbeatInterval: 300, rebalanceTimeout: 2_000 });
+    // Short fetch waits: a member learns of a rebalance only between fetches, and must rejoin within the rebalance timeout.
+    const consumer = kafka.consumer({ groupId, sessionTimeout: 6_000, heartbeatInterval: 300, rebalanceTimeout: 10_000, maxWaitTimeInMs: 100 });
     members[index] = consumer;
     let joins = 0;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       joins++;
       assignments[index] = [...(event.payload.memberAssignment[topic] ?? [])];
-    });
-    // The mock broker sometimes answers SyncGroup with an error kafkajs does not retry, and
-    // the consumer then stays down: a member that will not restart is replaced.
-    consumer.on(consumer.events.CRASH, (event) => {
-      if (event.payload.restart || stopped) return;
-      assignments[index] = [];
-      void consumer
-        .disconnect()
-        .catch(() => {})
-        .then(() => (stopped ? undefined : startMember(index)))
-        .catch((error: unknown) => {
-          replacementError = error;
-        });
     });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -61,17 +49,11 @@ export async function startGroup(kafka: Kafka, options: { topic: string; groupId
     const deadline = Date.now() + 30_000;
     while (joins === 0 && Date.now() < deadline) await sleep(50);
   };
-  let stopped = false;
-  let replacementError: unknown;
   for (let index = 0; index < consumers; index++) await startMember(index);
-  // The mock broker can answer a rejoin with a SyncGroup error; the member then rejoins once
-  // the broker drops its old membership, which takes up to about a minute there.
-  const deadline = Date.now() + 100_000;
+  // Each join after the first rebalances the group; the earlier members rejoin within a heartbeat or two.
+  const deadline = Date.now() + 30_000;
   while (!stable() && Date.now() < deadline) await sleep(50);
-  if (!stable())
-    throw new Error(
-      `consumer group ${groupId} did not settle: assignments ${JSON.stringify(assignments)}${replacementError ? `; replacing a crashed member failed: ${String(replacementError)}` : ''}`,
-    );
+  if (!stable()) throw new Error(`consumer group ${groupId} did not settle within 30 s: assignments ${JSON.stringify(assignments)}`);
   return {
     received,
     assignments,
@@ -81,7 +63,6 @@ export async function startGroup(kafka: Kafka, options: { topic: string; groupId
       return received;
     },
     async stop() {
-      stopped = true;
       // Stop consuming everywhere first so that leaving does not set off rebalances.
       await Promise.all(members.map((m) => m.stop()));
       await Promise.all(members.map((m) => m.disconnect()));

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { DEFAULT_TOPIC_NAMES } from '../../schemas/topics.ts';
-import { MockBroker } from '../../scripts/stack/mock-broker.ts';
+import { LocalKafka } from '../../scripts/stack/local-kafka.ts';
 import { terminate } from '../../scripts/stack/processes.ts';
 import { startLocalRedis } from '../../scripts/stack/redis-server.ts';
 import { ensureTopics } from '../../scripts/stack/topics.ts';
@@ -10,8 +10,6 @@ export interface ServiceEndpoints {
   readonly origin: 'environment' | 'testcontainers' | 'local';
   readonly redisUrl: string;
   readonly kafkaBrokers: readonly string[];
-  /** Set when tests may take the broker down and up (local mock broker only). */
-  readonly mockBrokerPid: number | null;
   /** A ClickHouse server, when one is available; otherwise tests use embedded chdb. */
   readonly clickhouse: { readonly url: string; readonly user: string; readonly password: string } | null;
   readonly partitions: number;
@@ -41,12 +39,16 @@ export const TEST_TOPICS: readonly string[] = [
 async function fromEnvironment(env: NodeJS.ProcessEnv): Promise<AcquiredServices | undefined> {
   if (!env.TEST_REDIS_URL || !env.TEST_KAFKA_BROKERS) return undefined;
   const kafkaBrokers = env.TEST_KAFKA_BROKERS.split(',');
-  await ensureTopics(kafkaBrokers, TEST_TOPICS, TEST_PARTITIONS);
+  await ensureTopics(kafkaBrokers, TEST_TOPICS, { partitions: TEST_PARTITIONS, replicationFactor: -1 }).catch((error: unknown) => {
+    throw new Error(
+      `creating the test topics on TEST_KAFKA_BROKERS=${env.TEST_KAFKA_BROKERS} failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  });
   const clickhouse = env.TEST_CLICKHOUSE_URL
     ? { url: env.TEST_CLICKHOUSE_URL, user: env.TEST_CLICKHOUSE_USER ?? 'default', password: env.TEST_CLICKHOUSE_PASSWORD ?? '' }
     : null;
   return {
-    endpoints: { origin: 'environment', redisUrl: env.TEST_REDIS_URL, kafkaBrokers, mockBrokerPid: null, clickhouse, partitions: TEST_PARTITIONS },
+    endpoints: { origin: 'environment', redisUrl: env.TEST_REDIS_URL, kafkaBrokers, clickhouse, partitions: TEST_PARTITIONS },
     release: async () => {},
   };
 }
@@ -65,17 +67,17 @@ async function fromTestcontainers(): Promise<AcquiredServices | undefined> {
   ]);
   const [redis, kafka, clickhouse] = await Promise.all([
     new RedisContainer('redis:7.4').start(),
-    new KafkaContainer('confluentinc/cp-kafka:7.9.0').withKraft().start(),
+    // Confluent Platform 8.1 ships Apache Kafka 4.1, the version the local stack runs (@testcontainers/kafka runs Confluent images only).
+    new KafkaContainer('confluentinc/cp-kafka:8.1.0').withKraft().start(),
     new ClickHouseContainer('clickhouse/clickhouse-server:25.8').start(),
   ]);
   const kafkaBrokers = [`${kafka.getHost()}:${kafka.getMappedPort(9093)}`];
-  await ensureTopics(kafkaBrokers, TEST_TOPICS, TEST_PARTITIONS);
+  await ensureTopics(kafkaBrokers, TEST_TOPICS, { partitions: TEST_PARTITIONS, replicationFactor: 1 });
   return {
     endpoints: {
       origin: 'testcontainers',
       redisUrl: redis.getConnectionUrl(),
       kafkaBrokers,
-      mockBrokerPid: null,
       clickhouse: { url: clickhouse.getHttpUrl(), user: clickhouse.getUsername(), password: clickhouse.getPassword() },
       partitions: TEST_PARTITIONS,
     },
@@ -85,29 +87,26 @@ async function fromTestcontainers(): Promise<AcquiredServices | undefined> {
   };
 }
 
-/** Redis and a mock broker of our own, under .segstream/test, stopped when the run ends. */
+/** Redis and a single-node Apache Kafka of our own, under .segstream/test, stopped when the run ends. */
 async function fromLocalStack(): Promise<AcquiredServices> {
   const stateDir = resolve('.segstream/test');
   const { mkdirSync } = await import('node:fs');
   mkdirSync(stateDir, { recursive: true });
   const redis = await startLocalRedis(stateDir);
+  let kafka: LocalKafka | undefined;
   try {
-    const broker = await MockBroker.start({ stateDir, brokers: 3, partitions: TEST_PARTITIONS, topics: TEST_TOPICS });
+    kafka = await LocalKafka.start({ dir: resolve(stateDir, 'kafka') });
+    console.log(`[integration] Apache Kafka ${kafka.version} started in ${kafka.startedInMs} ms`);
+    await ensureTopics(kafka.bootstrap, TEST_TOPICS, { partitions: TEST_PARTITIONS, replicationFactor: kafka.replicationFactor });
+    const started = kafka;
     return {
-      endpoints: {
-        origin: 'local',
-        redisUrl: redis.url,
-        kafkaBrokers: broker.bootstrap,
-        mockBrokerPid: broker.pid,
-        clickhouse: null,
-        partitions: TEST_PARTITIONS,
-      },
+      endpoints: { origin: 'local', redisUrl: redis.url, kafkaBrokers: started.bootstrap, clickhouse: null, partitions: TEST_PARTITIONS },
       release: async () => {
-        await Promise.all([broker.stop(), terminate(redis.pid)]);
+        await Promise.all([started.stop(), terminate(redis.pid)]);
       },
     };
   } catch (error) {
-    await terminate(redis.pid);
+    await Promise.all([kafka?.stop(), terminate(redis.pid)]);
     throw error;
   }
 }
@@ -121,8 +120,6 @@ export async function acquireServices(env: NodeJS.ProcessEnv): Promise<AcquiredS
   try {
     return (await fromEnvironment(env)) ?? (await fromTestcontainers()) ?? (await fromLocalStack());
   } catch (error) {
-    throw new Error(
-      `integration tests need Redis and a Kafka-protocol broker, and none could be had: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    throw new Error(`integration tests need Redis and Kafka, and they could not be had: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

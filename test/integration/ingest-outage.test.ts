@@ -1,24 +1,23 @@
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TOPIC_NAMES } from '../../schemas/topics.ts';
-import { MockBroker } from '../../scripts/stack/mock-broker.ts';
+import { LocalKafka } from '../../scripts/stack/local-kafka.ts';
+import { ensureTopics } from '../../scripts/stack/topics.ts';
 import { type RunningIngest, startIngest } from '../harness/ingest.ts';
 
-// A broker of this test's own, so taking it down disturbs no other test.
-let broker: MockBroker;
+// A Kafka of this test's own, so taking it down disturbs no other test.
+let broker: LocalKafka;
 let ingest: RunningIngest;
-const stateDir = resolve('.segstream/test');
 
 beforeAll(async () => {
-  mkdirSync(stateDir, { recursive: true });
-  broker = await MockBroker.start({ stateDir, brokers: 3, partitions: 4, topics: Object.values(DEFAULT_TOPIC_NAMES), name: 'outage-broker' });
+  broker = await LocalKafka.start({ dir: resolve('.segstream/test/outage-kafka') });
+  await ensureTopics(broker.bootstrap, Object.values(DEFAULT_TOPIC_NAMES), { partitions: 4, replicationFactor: 1 });
   ingest = await startIngest(broker.bootstrap, { INGEST_PRODUCE_TIMEOUT_MS: '1500', INGEST_MAX_PENDING_EVENTS: '40' });
 });
 afterAll(async () => {
-  await ingest.stop();
-  await broker.stop();
+  await ingest?.stop();
+  await broker?.stop();
 });
 
 const auth = { authorization: `Basic ${Buffer.from('wk_web:').toString('base64')}`, 'content-type': 'application/json' };
@@ -36,7 +35,7 @@ const send = async (body: unknown) => {
   return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Record<string, unknown> };
 };
 
-describe('ingest while the broker is down (needs the local mock broker)', () => {
+describe('ingest while Kafka is down (needs Java for a Kafka of its own)', () => {
   it('answers 503/429 with Retry-After and never acknowledges what it did not store; after recovery every 2xx event is in Kafka as sent', async () => {
     const mark = await ingest.mark();
     const acknowledged: Record<string, unknown>[] = [];

@@ -28,9 +28,7 @@ beforeAll(async () => {
 afterAll(() => producer.disconnect());
 
 describe('Avro records through the broker (needs Kafka)', () => {
-  // Rebalances on the mock broker take 10-40 s (two joins and two leaves), and up to ~100 s
-  // when it answers a rejoin with a SyncGroup error, hence the longer timeout.
-  it('a consumer group of two splits the partitions and reads every record back, in order per key', { timeout: 240_000 }, async () => {
+  it('a consumer group of two splits the partitions and reads every record back, in order per key', async () => {
     const group = await startGroup(kafka, { topic: topics.events.name, groupId: `roundtrip-${Date.now()}`, consumers: 2, partitions: services.partitions });
     const sent = [...generateWorkload({ seed: 3, members: 60, days: 10 })]
       .slice(0, 400)

@@ -20,7 +20,7 @@ import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import type { EventRecord } from '../../schemas/records.ts';
 import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
 import { buildTopics, DEFAULT_TOPIC_NAMES, eventsTopicKey } from '../../schemas/topics.ts';
-import { MockBroker } from '../../scripts/stack/mock-broker.ts';
+import { ensureTopics } from '../../scripts/stack/topics.ts';
 import { toEventRecord } from '../workload/event-record.ts';
 import { generateWorkload } from '../workload/generator.ts';
 import { Random } from '../workload/random.ts';
@@ -29,25 +29,27 @@ import type { WorkloadEvent } from '../workload/segment-message.ts';
 /*
  * Kills the processor with SIGKILL again and again while it works through a generated log,
  * then compares every person's member with a recomputation from the log alone.
- * A private broker: the local mock broker keeps ~5 MB per partition, so 200,000 events
- * need more partitions than the shared test broker has.
+ * The log is an events topic of this test's own, so the group reads nothing else.
  */
 const services = inject('services');
 const EVENTS = 200_000;
-const PARTITIONS = 32;
+const PARTITIONS = 8;
 const SECRET = 'crash-test-secret-0123456789';
 const run = `${Date.now()}`;
 const prefix = `crash${run}:`;
 const group = `crash-${run}`;
+const eventsTopic = `segstream.test.crash-events-${run}`;
 const logger = createLogger({ service: 'crash-test', level: 'fatal' });
 const redis = createRedis(services.redisUrl);
 const children = new Set<ChildProcess>();
-let broker: MockBroker | undefined;
 afterAll(async () => {
   // Whatever happened, no processor outlives the test.
   for (const child of children) child.kill('SIGKILL');
   await redis.quit();
-  await broker?.stop();
+  const admin = createKafka({ brokers: services.kafkaBrokers, clientId: 'crash-test-cleanup' }, logger).admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [eventsTopic] }).catch(() => {});
+  await admin.disconnect();
 });
 
 /** The workload as it reaches Kafka: 2% client retries (same messageId, later) and 2% late arrivals. */
@@ -140,23 +142,17 @@ describe('processor crash test (needs Kafka, Redis, ClickHouse)', () => {
   it(`is exact after repeated SIGKILLs while replaying ${EVENTS.toLocaleString('en-US')} events with duplicates and late events`, {
     timeout: 600_000,
   }, async () => {
-    broker = await MockBroker.start({
-      stateDir: mkdtempSync(join(tmpdir(), 'segstream-crash-broker-')),
-      brokers: 3,
-      partitions: PARTITIONS,
-      topics: Object.values(DEFAULT_TOPIC_NAMES),
-      name: 'crash-broker',
-    });
-    const kafka = createKafka({ brokers: broker.bootstrap, clientId: 'crash-test' }, logger);
+    await ensureTopics(services.kafkaBrokers, [eventsTopic], { partitions: PARTITIONS, replicationFactor: -1 });
+    const kafka = createKafka({ brokers: services.kafkaBrokers, clientId: 'crash-test' }, logger);
     const admin = kafka.admin();
     await admin.connect();
     const committedCount = async () => {
-      const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [DEFAULT_TOPIC_NAMES.events] });
+      const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [eventsTopic] });
       return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
     };
     const log = deliveries();
     const catalog = await loadSchemaCatalog();
-    const topics = buildTopics(DEFAULT_TOPIC_NAMES, catalog);
+    const topics = buildTopics({ ...DEFAULT_TOPIC_NAMES, events: eventsTopic }, catalog);
     const producer = new TopicProducer(kafka, await createTopicCodecs(new FileSchemaRegistry(catalog), topics));
     await producer.connect();
     for (let i = 0; i < log.length; i += 5_000) await producer.send(topics.events, log.slice(i, i + 5_000));
@@ -165,7 +161,8 @@ describe('processor crash test (needs Kafka, Redis, ClickHouse)', () => {
     const env = {
       PATH: process.env.PATH,
       NODE_OPTIONS: '--disable-warning=TimeoutNegativeWarning',
-      KAFKA_BROKERS: broker.bootstrap.join(','),
+      KAFKA_BROKERS: services.kafkaBrokers.join(','),
+      KAFKA_TOPIC_EVENTS: eventsTopic,
       REDIS_URL: services.redisUrl,
       CLICKHOUSE_PATH: mkdtempSync(join(tmpdir(), 'segstream-crash-chdb-')),
       PROCESSOR_HOST: '127.0.0.1',

@@ -2,11 +2,12 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { LocalKafka } from '../../scripts/stack/local-kafka.ts';
 import type { StackState } from '../../scripts/stack/local-stack.ts';
-import { MockBroker } from '../../scripts/stack/mock-broker.ts';
 import { isAlive } from '../../scripts/stack/processes.ts';
 
 const run = promisify(execFile);
@@ -14,20 +15,25 @@ const stateDir = mkdtempSync(join(tmpdir(), 'segstream-stack-'));
 const stackCli = resolve('scripts/stack.ts');
 
 function stack(command: string, env: Record<string, string> = {}) {
-  return run(process.execPath, [stackCli, command], { env: { PATH: process.env.PATH, SEGSTREAM_STATE_DIR: stateDir, KAFKA_PARTITIONS: '2', ...env } });
+  return run(process.execPath, [stackCli, command], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, SEGSTREAM_STATE_DIR: stateDir, KAFKA_PARTITIONS: '2', ...env },
+  });
 }
 
 const readState = () => JSON.parse(readFileSync(join(stateDir, 'stack.json'), 'utf8')) as StackState;
+const admin = (brokers: readonly string[]) => new Kafka({ clientId: 'stack-test', brokers: [...brokers], logLevel: logLevel.NOTHING }).admin();
+const commandLine = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
 
 afterAll(async () => {
   await stack('down').catch(() => {});
   rmSync(stateDir, { recursive: true, force: true });
 });
 
-describe('scripts/stack.ts (needs redis-server and librdkafka)', () => {
-  it('brings Redis and the broker up, records them in an env file, reuses them, and stops them', async () => {
+describe('scripts/stack.ts (needs redis-server and Java)', () => {
+  it('brings Redis and Apache Kafka up, records them in an env file, reuses them, and stops them', async () => {
     const first = await stack('up');
     expect(first.stdout).toMatch(/redis\s+redis:\/\/127\.0\.0\.1:\d+ \(local, pid \d+\)/);
+    expect(first.stdout).toMatch(/kafka: Apache Kafka 4\.\d+\.\d+ started in \d+ ms/);
     const state = readState();
     const env = readFileSync(join(stateDir, 'stack.env'), 'utf8');
     expect(env).toContain(`REDIS_URL=${state.redis.url}`);
@@ -37,32 +43,56 @@ describe('scripts/stack.ts (needs redis-server and librdkafka)', () => {
     for (const file of ['stack.env', 'stack.json']) expect(statSync(join(stateDir, file)).mode & 0o077, file).toBe(0);
     const status = (await stack('status')).stdout;
     expect(status).toContain(state.redis.url);
+    expect(status).toContain(`local Apache Kafka ${state.kafka.version}, 1 node: pid ${state.kafka.pids[0]}`);
     expect(status).not.toContain(state.env.QUERY_WAREHOUSE_TOKEN as string);
-    expect(state.kafka.brokers).toHaveLength(3);
 
-    // Every product topic exists with the configured partition count.
-    const admin = new Kafka({ clientId: 'stack-test', brokers: [...state.kafka.brokers], logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    const metadata = await admin.fetchTopicMetadata({ topics: ['segstream.events.v1', 'segstream.dlq.v1'] });
-    await admin.disconnect();
-    expect(metadata.topics.map((t) => t.partitions.length)).toEqual([2, 2]);
+    // One JVM running Kafka itself, one broker in the cluster.
+    expect(state.kafka.pids).toHaveLength(1);
+    const pid = state.kafka.pids[0] as number;
+    expect(commandLine(pid)).toContain('kafka.Kafka');
+    const client = admin(state.kafka.brokers);
+    await client.connect();
+    try {
+      expect((await client.describeCluster()).brokers).toHaveLength(1);
+      // Every product topic exists with the configured partition count, one replica each.
+      const metadata = await client.fetchTopicMetadata({ topics: ['segstream.events.v1', 'segstream.dlq.v1'] });
+      expect(metadata.topics.map((t) => t.partitions.length)).toEqual([2, 2]);
+      expect(metadata.topics.flatMap((t) => t.partitions.map((p) => p.replicas.length))).toEqual([1, 1, 1, 1]);
+    } finally {
+      await client.disconnect();
+    }
 
     // A second start finds the same processes instead of starting new ones.
-    await stack('up');
+    const second = await stack('up');
+    expect(second.stdout).not.toContain('started in');
     expect(readState()).toEqual(state);
 
     const down = await stack('down');
-    expect(down.stdout).toContain(`kafka (pid ${state.kafka.pid})`);
-    expect(isAlive(state.kafka.pid as number)).toBe(false);
+    expect(down.stdout).toContain(`kafka (pid ${pid})`);
+    expect(isAlive(pid)).toBe(false);
     expect(isAlive(state.redis.pid as number)).toBe(false);
     expect(existsSync(join(stateDir, 'stack.env'))).toBe(false);
+    expect(existsSync(join(stateDir, 'kafka'))).toBe(false);
   });
 
-  it("uses the user's own Redis when REDIS_URL is set, starting none", async () => {
-    const redisUrl = inject('services').redisUrl;
-    const out = await stack('up', { REDIS_URL: redisUrl });
-    expect(out.stdout).toContain(`redis       ${redisUrl} (yours)`);
+  it("uses the user's own Redis and Kafka when REDIS_URL and KAFKA_BROKERS are set, starting neither, and creates the topics on that Kafka", async () => {
+    const services = inject('services');
+    const topic = `segstream.test.stack-${Date.now()}`;
+    const out = await stack('up', { REDIS_URL: services.redisUrl, KAFKA_BROKERS: services.kafkaBrokers.join(','), KAFKA_TOPIC_DLQ: topic });
+    expect(out.stdout).toContain(`redis       ${services.redisUrl} (yours)`);
+    expect(out.stdout).toContain(`kafka       ${services.kafkaBrokers.join(',')} (yours)`);
     expect(readState().redis.pid).toBeNull();
+    expect(readState().kafka.pids).toEqual([]);
+    expect(existsSync(join(stateDir, 'kafka'))).toBe(false);
+    const client = admin(services.kafkaBrokers);
+    await client.connect();
+    try {
+      const metadata = await client.fetchTopicMetadata({ topics: [topic] });
+      expect(metadata.topics[0]?.partitions).toHaveLength(2);
+      await client.deleteTopics({ topics: [topic] });
+    } finally {
+      await client.disconnect();
+    }
     await stack('down');
   });
 
@@ -70,24 +100,56 @@ describe('scripts/stack.ts (needs redis-server and librdkafka)', () => {
     await expect(stack('up', { KAFKA_PARTITIONS: 'many' })).rejects.toMatchObject({
       stderr: expect.stringContaining('KAFKA_PARTITIONS: expected an integer from 1 to 1024, received "many"'),
     });
+    await expect(stack('up', { KAFKA_LOCAL_BROKERS: '0' })).rejects.toMatchObject({
+      stderr: expect.stringContaining('KAFKA_LOCAL_BROKERS: expected an integer from 1 to 9, received "0"'),
+    });
   });
 
-  it('the mock broker can be taken down and brought back, for outage tests', async () => {
-    const broker = await MockBroker.start({ stateDir, brokers: 1, partitions: 1, topics: ['outage'], name: 'outage' });
-    const kafka = new Kafka({
+  it('starts a cluster of three with KAFKA_LOCAL_BROKERS=3: topics with 3 replicas and min.insync.replicas=2', async () => {
+    const out = await stack('up', { KAFKA_LOCAL_BROKERS: '3' });
+    expect(out.stdout).toContain('3 nodes');
+    const state = readState();
+    expect(state.kafka.pids).toHaveLength(3);
+    expect(state.kafka.brokers).toHaveLength(3);
+    const client = admin(state.kafka.brokers);
+    await client.connect();
+    try {
+      expect((await client.describeCluster()).brokers).toHaveLength(3);
+      const [events] = (await client.fetchTopicMetadata({ topics: ['segstream.events.v1'] })).topics;
+      expect(events?.partitions.map((p) => p.replicas.length)).toEqual([3, 3]);
+      expect(events?.partitions.map((p) => p.isr.length)).toEqual([3, 3]);
+      const configs = await client.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: 2, name: 'segstream.events.v1', configNames: ['min.insync.replicas'] }],
+      });
+      expect(configs.resources[0]?.configEntries[0]?.configValue).toBe('2');
+    } finally {
+      await client.disconnect();
+    }
+    await stack('down');
+    for (const pid of state.kafka.pids) expect(isAlive(pid), `pid ${pid}`).toBe(false);
+  });
+
+  it('a local Kafka can be taken down and brought back with its data, for outage tests', async () => {
+    const kafka = await LocalKafka.start({ dir: join(stateDir, 'outage-kafka') });
+    const client = new Kafka({
       clientId: 'outage-test',
-      brokers: [...broker.bootstrap],
+      brokers: [...kafka.bootstrap],
       logLevel: logLevel.NOTHING,
       retry: { retries: 1, initialRetryTime: 100 },
     });
-    const producer = kafka.producer();
+    const setup = client.admin();
+    const producer = client.producer();
     try {
+      await setup.connect();
+      await setup.createTopics({ waitForLeaders: true, topics: [{ topic: 'outage', numPartitions: 1, replicationFactor: 1 }] });
+      await setup.disconnect();
       await producer.connect();
       await producer.send({ topic: 'outage', acks: -1, messages: [{ value: 'before' }] });
-      await broker.down();
+      await kafka.down();
       await expect(producer.send({ topic: 'outage', acks: -1, timeout: 1_000, messages: [{ value: 'during' }] })).rejects.toThrow();
-      await broker.up();
-      const deadline = Date.now() + 15_000;
+      await kafka.up();
+      const deadline = Date.now() + 30_000;
       let delivered = false;
       while (!delivered && Date.now() < deadline) {
         delivered = await producer.send({ topic: 'outage', acks: -1, messages: [{ value: 'after' }] }).then(
@@ -96,9 +158,23 @@ describe('scripts/stack.ts (needs redis-server and librdkafka)', () => {
         );
       }
       expect(delivered).toBe(true);
+      // What was stored before the outage is still there.
+      const reader = new Kafka({ clientId: 'outage-test-reader', brokers: [...kafka.bootstrap], logLevel: logLevel.NOTHING });
+      const consumer = reader.consumer({ groupId: `outage-${Date.now()}` });
+      const values: string[] = [];
+      await consumer.connect();
+      await consumer.subscribe({ topic: 'outage', fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void values.push(String(message.value)) });
+      const readBy = Date.now() + 30_000;
+      while (!values.includes('after') && Date.now() < readBy) await sleep(50);
+      await consumer.disconnect();
+      expect(values[0]).toBe('before');
+      expect(values).toContain('after');
     } finally {
       await producer.disconnect().catch(() => {});
-      await broker.stop();
+      const pids = [...kafka.pids];
+      await kafka.stop();
+      for (const pid of pids) expect(isAlive(pid)).toBe(false);
     }
   });
 });

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { partitionVars } from '../../lib/config/common.ts';
 import { knownVariables } from '../../scripts/config-reference.ts';
+import { pinnedKafkaVersion } from '../../scripts/stack/kafka-install.ts';
 
 interface ComposeService {
   image?: string;
@@ -59,5 +61,10 @@ describe('docker-compose.yml', () => {
     for (const topic of ['segstream.events.v1', 'segstream.segment-changes.v1', 'segstream.triggers.v1', 'segstream.lifecycle.v1', 'segstream.dlq.v1']) {
       expect(command).toContain(topic);
     }
+  });
+
+  it('runs the Apache Kafka version the local stack pins, with the partitions the local stack creates', () => {
+    for (const name of ['kafka', 'kafka-topics']) expect(compose.services[name]?.image, name).toBe(`apache/kafka:${pinnedKafkaVersion()}`);
+    expect(JSON.stringify(compose.services['kafka-topics'])).toContain(`--partitions ${partitionVars.KAFKA_PARTITIONS.defaultValue} `);
   });
 });
