@@ -10,13 +10,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventRow } from '../history/history-writer.ts';
+import { HISTORY_MIGRATIONS } from '../history/migrations.ts';
 import { attributionSql } from '../lib/analytics/attribution.ts';
 import { funnelSql } from '../lib/analytics/funnel.ts';
 import { retentionSql } from '../lib/analytics/retention.ts';
 import { EmbeddedWarehouse } from '../lib/warehouse/embedded.ts';
 import { applyMigrations } from '../lib/warehouse/migrations.ts';
-import { eventRow } from '../processors/history/history-writer.ts';
-import { HISTORY_MIGRATIONS } from '../processors/history/migrations.ts';
 import { toEventRecord } from '../test/workload/event-record.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { writeResults } from './results.ts';

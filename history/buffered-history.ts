@@ -1,5 +1,5 @@
-import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
-import type { IdentityChange } from '../identity/identity-changes.ts';
+import type { IdentityChangeRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../schemas/records.ts';
+
 import { type HistoryBatch, type HistorySink, historyRows, type PackedEvents } from './history-writer.ts';
 
 /**
@@ -12,7 +12,7 @@ export class BufferedHistory {
   readonly #maxRows: number;
   readonly #maxAgeMs: number;
   #events: PackedEvents[] = [];
-  #changes: IdentityChange[] = [];
+  #changes: IdentityChangeRecord[] = [];
   #transitions: LifecycleTransitionRecord[] = [];
   #segmentChanges: SegmentChangeRecord[] = [];
   #triggerFirings: TriggerFiringRecord[] = [];
@@ -47,6 +47,11 @@ export class BufferedHistory {
   /** Whether the buffer holds as many rows as one insert should carry. */
   full(): boolean {
     return this.#rows() >= this.#maxRows;
+  }
+
+  /** Rows waiting for the next flush. */
+  get pendingRows(): number {
+    return historyRows(this.#batch());
   }
 
   /** Flushes started and not finished (written or failed). */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { avroObjectContainer, avroString } from '../../lib/warehouse/avro-container.ts';
-import type { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
-import type { AvroCodec } from '../../schemas/codec.ts';
-import type { EventRecord } from '../../schemas/records.ts';
+import { avroObjectContainer } from '../lib/warehouse/avro-container.ts';
+import type { EmbeddedWarehouse } from '../lib/warehouse/embedded.ts';
+import type { AvroCodec } from '../schemas/codec.ts';
+import type { MemberEventRecord } from '../schemas/records.ts';
 import { type PackedEvents, packedRecords } from './history-writer.ts';
 
 const MEMBER_FIELD = 'memberId';
@@ -26,8 +26,8 @@ const MONEY_SQL = `toDecimal64(floor(if(abs(${AMOUNT_SQL}) < 1e15, ${AMOUNT_SQL}
 const campaignSql = (field: string) => `if(position(context, '"campaign"') > 0, ${jsonTextSql('context', `'campaign', '${field}'`)}, '')`;
 
 /**
- * The events table's columns computed from an event's Avro fields (the latest event schema,
- * plus memberId), exactly as eventRow computes them in JavaScript; a test holds the two equal.
+ * The events table's columns computed from a member-event record's Avro fields (the latest
+ * MemberEvent schema: the event's fields, then memberId), exactly as eventRow computes them in JavaScript; a test holds the two equal.
  * One known difference: ClickHouse's JSON reader refuses a whole document holding an integer
  * beyond 64 bits, so the columns read from such properties (or context) stay empty. Its
  * other reader (allow_simdjson = 0) accepts them but rounds some decimals, worse for money.
@@ -55,39 +55,28 @@ export const EVENT_COLUMNS_FROM_AVRO: readonly (readonly [column: string, sql: s
 ];
 
 /**
- * Writes a batch's events to embedded ClickHouse as one Avro container: each event's own
- * bytes (as read from Kafka, no decoding) followed by its member id, so neither thread
- * builds rows; ClickHouse reads the binary records and computes the columns. Measured on
- * the benchmark workload: less than half the CPU of rows sent as text (~7 against ~16 µs
- * per event, ClickHouse's share included).
+ * Writes a batch's events to embedded ClickHouse as one Avro container of member-event
+ * records as they came from Kafka (an event's Avro body followed by its member id, which
+ * is what the MemberEvent schema is), with no decoding: ClickHouse reads the binary
+ * records and computes the columns. Measured on the benchmark workload: less than half
+ * the CPU of rows sent as text (~7 against ~16 µs per event, ClickHouse's share included).
  */
 export class AvroEventWriter {
   readonly #warehouse: EmbeddedWarehouse;
-  readonly #codec: AvroCodec<EventRecord>;
-  readonly #schema: object;
+  readonly #codec: AvroCodec<MemberEventRecord>;
 
-  constructor(warehouse: EmbeddedWarehouse, codec: AvroCodec<EventRecord>) {
-    const schema = codec.schema as { fields?: { name: string }[] };
-    if (!schema.fields || schema.fields.some((f) => f.name === MEMBER_FIELD)) {
-      throw new Error(`the event schema of ${codec.subject} must be a record without a field named ${MEMBER_FIELD}`);
-    }
+  constructor(warehouse: EmbeddedWarehouse, codec: AvroCodec<MemberEventRecord>) {
+    const fields = (codec.schema as { fields?: { name: string }[] }).fields;
+    if (fields?.at(-1)?.name !== MEMBER_FIELD) throw new Error(`the schema of ${codec.subject} must be a record whose last field is ${MEMBER_FIELD}`);
     this.#warehouse = warehouse;
     this.#codec = codec;
-    // A record's fields are its fields' encodings in order, so an event's body followed by
-    // a string is a record of this schema.
-    this.#schema = { ...schema, fields: [...schema.fields, { name: MEMBER_FIELD, type: 'string' }] };
   }
 
   async write(events: readonly PackedEvents[]): Promise<void> {
-    // Each event is two parts: its body, then its member id.
     const parts: Uint8Array[] = [];
-    for (const packed of events) {
-      for (const { memberId, record } of packedRecords(packed))
-        parts.push(this.#codec.ownLatestBody(record) ?? (await this.#rewritten(record)), avroString(memberId));
-      for (const { memberId, event } of packed.decoded) parts.push(this.#codec.encodeBody(event), avroString(memberId));
-    }
+    for (const packed of events) for (const record of packedRecords(packed)) parts.push(this.#codec.ownLatestBody(record) ?? (await this.#rewritten(record)));
     if (parts.length === 0) return;
-    const container = avroObjectContainer(this.#schema, { count: parts.length / 2, parts }, randomBytes(16));
+    const container = avroObjectContainer(this.#codec.schema, { count: parts.length, parts }, randomBytes(16));
     await this.#warehouse.insertAvro(
       'events',
       EVENT_COLUMNS_FROM_AVRO.map(([column]) => column),
@@ -96,10 +85,10 @@ export class AvroEventWriter {
     );
   }
 
-  /** A record of an older schema (or one the processor's codec had not met), written again in the latest. */
+  /** A record of an older schema, written again in the latest. */
   async #rewritten(record: Buffer): Promise<Buffer> {
     const body = await this.#codec.latestBody(record);
-    // The processor decoded these same bytes already; failing here means the schema registry is unreachable.
+    // The sink read these same bytes already; failing here means the schema registry is unreachable.
     if (!body.ok) throw new Error(`an event of the history batch cannot be read: ${body.error.detail}`);
     return body.value;
   }

@@ -1,15 +1,15 @@
 /**
- * The history thread: owns the processor's ClickHouse connection (embedded chdb or a
- * server) and writes history there, so that building rows and inserting them take no
- * time from the thread that applies events. Started by HistoryThread with the warehouse
+ * The history thread: owns the history service's ClickHouse connection (embedded chdb or
+ * a server) and writes history there, so that inserting takes no time from the thread
+ * that consumes Kafka and answers reads. Started by HistoryThread with the warehouse
  * and topic settings; answers one message per request.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { errorMessage } from '../../lib/errors.ts';
-import { loadTopicSetup } from '../../lib/kafka/codecs.ts';
-import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
-import { openWarehouse } from '../../lib/warehouse/open.ts';
-import type { EventRecord } from '../../schemas/records.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { loadTopicSetup } from '../lib/kafka/codecs.ts';
+import { EmbeddedWarehouse } from '../lib/warehouse/embedded.ts';
+import { openWarehouse } from '../lib/warehouse/open.ts';
+import type { MemberEventRecord } from '../schemas/records.ts';
 import { AvroEventWriter } from './events-avro.ts';
 import type { HistoryThreadRequest, HistoryThreadResponse, HistoryThreadSettings } from './history-thread.ts';
 import { unpackHistoryBatch } from './history-transport.ts';
@@ -21,11 +21,11 @@ const settings = workerData as HistoryThreadSettings;
 
 async function start() {
   const { topics, codecs } = await loadTopicSetup(settings);
-  const codec = codecs.codecFor(topics.events);
+  const codec = codecs.codecFor(topics.memberEvents);
   const warehouse = await openWarehouse(settings);
   const writer = new HistoryWriter(warehouse);
   if (warehouse instanceof EmbeddedWarehouse) {
-    // Events as the Avro they arrived in, read by ClickHouse; no rows built here.
+    // Member events as the Avro they arrived in, read by ClickHouse; no rows built here.
     const events = new AvroEventWriter(warehouse, codec);
     const writeHistory = async (batch: HistoryBatch) => {
       await events.write(batch.events);
@@ -33,9 +33,9 @@ async function start() {
     };
     return { warehouse, writeHistory };
   }
-  const decode = async (bytes: Buffer): Promise<EventRecord> => {
+  const decode = async (bytes: Buffer): Promise<MemberEventRecord> => {
     const decoded = codec.decodeKnown(bytes) ?? (await codec.decode(bytes));
-    // The processor decoded these same bytes already; failing here means the schema registry is unreachable.
+    // The sink read these same bytes already; failing here means the schema registry is unreachable.
     if (!decoded.ok) throw new Error(`an event of the history batch cannot be decoded: ${decoded.error.detail}`);
     return decoded.value;
   };

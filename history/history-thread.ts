@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import { errorMessage } from '../../lib/errors.ts';
-import type { loadTopicSetup } from '../../lib/kafka/codecs.ts';
-import type { WarehouseConfig } from '../../lib/warehouse/open.ts';
-import type { QueryParams, Warehouse } from '../../lib/warehouse/warehouse.ts';
+import { errorMessage } from '../lib/errors.ts';
+import type { loadTopicSetup } from '../lib/kafka/codecs.ts';
+import type { WarehouseConfig } from '../lib/warehouse/open.ts';
+import type { QueryParams, Warehouse } from '../lib/warehouse/warehouse.ts';
 import type { HistoryBatch, HistorySink } from './history-writer.ts';
 
 /** What the history thread needs to open the warehouse and decode events. */
@@ -21,10 +21,10 @@ export type HistoryThreadResponse = { readonly id: number } & ({ readonly ok: tr
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
- * The processor's warehouse, in a thread of its own (history-thread-worker.ts): history
- * writes and queries are posted there, so the thread applying events only hands them
- * over. Implements Warehouse for everything else in the processor (migrations, member
- * lookup, the warehouse query route).
+ * The history service's warehouse, in a thread of its own (history-thread-worker.ts):
+ * history writes and queries are posted there, so the thread consuming Kafka and
+ * answering reads only hands them over. Implements Warehouse for everything else in the
+ * service (migrations, the analyses it serves).
  */
 export class HistoryThread implements Warehouse, HistorySink {
   readonly kind: Warehouse['kind'];
@@ -46,7 +46,7 @@ export class HistoryThread implements Warehouse, HistorySink {
     worker.on('exit', (code) => this.#fail(new Error(`the history thread has stopped (exit code ${code})`)));
   }
 
-  /** `onFailure` hears of the thread stopping other than by close(): from then on nothing is written until the processor restarts. */
+  /** `onFailure` hears of the thread stopping other than by close(): from then on nothing is written until the service restarts. */
   static async start(settings: HistoryThreadSettings, onFailure: (error: Error) => void = () => {}): Promise<HistoryThread> {
     if (!settings.CLICKHOUSE_URL) {
       // chdb's native library must outlive the thread: unloaded together with the thread's
@@ -89,7 +89,7 @@ export class HistoryThread implements Warehouse, HistorySink {
     return this.#request<void>({ op: 'insert', table, rows });
   }
 
-  /** The reason the thread stopped unexpectedly, if it did (the processor is then not ready). */
+  /** The reason the thread stopped unexpectedly, if it did (the service is then not ready). */
   get failure(): Error | undefined {
     return this.#closing ? undefined : this.#exited;
   }
@@ -118,7 +118,7 @@ export class HistoryThread implements Warehouse, HistorySink {
     else waiting.reject(new Error(response.error));
   }
 
-  /** Without its thread, nothing can be written: every call fails (offsets stay uncommitted) until the processor restarts. */
+  /** Without its thread, nothing can be written: every call fails (offsets stay uncommitted) until the service restarts. */
   #fail(error: Error): void {
     if (!this.#exited && !this.#closing) this.#onFailure(error);
     this.#exited ??= error;

@@ -1,75 +1,52 @@
-import { orderAmount } from '../../domain/member/order-amount.ts';
-import { parseJsonObject } from '../../lib/json.ts';
-import { clickhouseDateTime, type Warehouse } from '../../lib/warehouse/warehouse.ts';
-import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
-import type { IdentityChange } from '../identity/identity-changes.ts';
-
-/** An event as applied: the member it was applied to, the event, and its bytes as read from Kafka when `event` is exactly what they decode to. */
-export interface AppliedEvent {
-  readonly memberId: string;
-  readonly event: EventRecord;
-  readonly encoded?: Buffer | null;
-}
+import { orderAmount } from '../domain/member/order-amount.ts';
+import { parseJsonObject } from '../lib/json.ts';
+import { clickhouseDateTime, type Warehouse } from '../lib/warehouse/warehouse.ts';
+import type { EventRecord, IdentityChangeRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../schemas/records.ts';
 
 export type DecodedHistoryEvent = { readonly memberId: string; readonly event: EventRecord };
 
 /**
- * The events of one slice as history holds them until they are written. Those the
- * processor did not change are kept as their bytes, copied into one buffer: an object
- * per event, held for the second or so until a flush, outlives the young generation and
- * makes garbage collection costly (and the bytes are what the history thread writes).
- * The few it changed (identity traits replaced by their hashes) are kept as objects.
+ * Member-event records (segstream.member-events.v1) as history holds them until they are
+ * written: their bytes as read from Kafka, copied into one buffer. An object per event,
+ * held for the second or so until a flush, outlives the young generation and makes
+ * garbage collection costly; the bytes are what ClickHouse reads anyway.
  */
 export interface PackedEvents {
-  readonly memberIds: readonly string[];
   readonly bytes: Uint8Array;
-  /** Where each event's bytes end in `bytes`. */
+  /** Where each record's bytes end in `bytes`. */
   readonly ends: Uint32Array;
-  readonly decoded: readonly DecodedHistoryEvent[];
 }
 
-export function packEvents(events: readonly AppliedEvent[]): PackedEvents {
+export function packEvents(records: readonly Uint8Array[]): PackedEvents {
   let size = 0;
-  let count = 0;
-  for (const { encoded } of events) {
-    if (encoded) {
-      size += encoded.length;
-      count++;
-    }
-  }
+  for (const record of records) size += record.length;
   // A buffer of its own (not Node's shared pool): the fetched responses the bytes were cut from can be freed.
   const bytes = Buffer.allocUnsafeSlow(size);
-  const ends = new Uint32Array(count);
-  const memberIds: string[] = [];
-  const decoded: DecodedHistoryEvent[] = [];
+  const ends = new Uint32Array(records.length);
   let at = 0;
-  for (const { memberId, event, encoded } of events) {
-    if (encoded) {
-      bytes.set(encoded, at);
-      at += encoded.length;
-      ends[memberIds.length] = at;
-      memberIds.push(memberId);
-    } else decoded.push({ memberId, event });
-  }
-  return { memberIds, bytes, ends, decoded };
+  records.forEach((record, i) => {
+    bytes.set(record, at);
+    at += record.length;
+    ends[i] = at;
+  });
+  return { bytes, ends };
 }
 
-/** Each event held as bytes: its member id and its bytes (a view into the packed buffer), in order. */
-export function* packedRecords({ memberIds, bytes, ends }: PackedEvents): Generator<{ memberId: string; record: Buffer }> {
+/** Each record held, as a view into the packed buffer, in order. */
+export function* packedRecords({ bytes, ends }: PackedEvents): Generator<Buffer> {
   let start = 0;
-  for (let i = 0; i < memberIds.length; i++) {
-    const end = ends[i] as number;
-    yield { memberId: memberIds[i] as string, record: Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start) };
+  for (const end of ends) {
+    yield Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start);
     start = end;
   }
 }
 
-export const packedEventCount = (events: PackedEvents) => events.memberIds.length + events.decoded.length;
+export const packedEventCount = (events: PackedEvents) => events.ends.length;
 
-/** What one write puts into ClickHouse: events as packed per slice, or as objects (DecodedHistoryBatch). */
+/** What one write puts into ClickHouse: events as packed member-event records, or as objects (DecodedHistoryBatch). */
 export interface HistoryBatch<Events = PackedEvents> {
   readonly events: readonly Events[];
-  readonly identityChanges: readonly IdentityChange[];
+  readonly identityChanges: readonly IdentityChangeRecord[];
   readonly transitions: readonly LifecycleTransitionRecord[];
   readonly segmentChanges: readonly SegmentChangeRecord[];
   readonly triggerFirings: readonly TriggerFiringRecord[];

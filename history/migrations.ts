@@ -1,5 +1,5 @@
-import type { Migration } from '../../lib/warehouse/migrations.ts';
-import { propertyMoneySql } from '../../lib/warehouse/warehouse.ts';
+import type { Migration } from '../lib/warehouse/migrations.ts';
+import { propertyMoneySql } from '../lib/warehouse/warehouse.ts';
 
 /** Paid and refunded orders as rows of the orders table (amounts as in the events table: total, else revenue). */
 const ORDERS_FROM_EVENTS = `SELECT
@@ -31,7 +31,7 @@ function rekey(table: string, partition: string, key: string): string[] {
 }
 
 /**
- * History tables written by the processors (docs/processors.md explains the keys).
+ * History tables written by the history service (docs/history.md explains the keys).
  * ReplacingMergeTree keyed by the record's identity: a replay inserts rows with the same
  * key, which merges remove; queries that must be exact before merges read with FINAL or
  * LIMIT 1 BY the id. Events and orders are keyed by the message id, never its time: a
@@ -145,7 +145,7 @@ export const HISTORY_MIGRATIONS: readonly Migration[] = [
       ) ENGINE = ReplacingMergeTree
       PARTITION BY toYYYYMM(at)
       ORDER BY (member_id, message_id)`,
-      // Filled from the events table as rows arrive (no work in the processors), and once
+      // Filled from the events table as rows arrive (no work in the history service), and once
       // from the events already there; both paths write the same key, which merges remove.
       `CREATE MATERIALIZED VIEW IF NOT EXISTS orders_from_events TO orders AS ${ORDERS_FROM_EVENTS}`,
       `INSERT INTO orders ${ORDERS_FROM_EVENTS}`,

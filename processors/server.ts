@@ -3,12 +3,10 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { memberView } from '../domain/member/member-view.ts';
 import type { RfmConfig } from '../domain/member/rfm.ts';
-import type { AnalysisRunner } from '../lib/analytics/runner.ts';
-import { registerWarehouseRoutes } from '../lib/analytics/warehouse-routes.ts';
 import type { Clock } from '../lib/clock.ts';
+import { errorMessage } from '../lib/errors.ts';
 import { bearerToken, unauthorized } from '../lib/http/bearer.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Warehouse } from '../lib/warehouse/warehouse.ts';
 import type { IdentityResolver } from './identity/resolver.ts';
 import type { ProcessorMetrics } from './metrics.ts';
 import type { RulesInspector } from './rules-inspector.ts';
@@ -16,12 +14,11 @@ import type { LoadedMember, MemberStore } from './store/member-store.ts';
 
 export interface LookupDependencies {
   readonly tokens: readonly string[];
-  /** Analyses other processes may run on the warehouse this process owns, and their tokens (no tokens: not served). */
-  readonly warehouseReads: { readonly runner: AnalysisRunner; readonly tokens: readonly string[]; readonly timeoutMs: number };
   readonly identityKinds: readonly string[];
   readonly resolver: IdentityResolver;
   readonly store: MemberStore;
-  readonly warehouse: Warehouse;
+  /** A member's latest events, newest first, from the history service (absent: not configured). */
+  readonly latestEvents?: (members: readonly string[], limit: number) => Promise<unknown[]>;
   readonly clock: Clock;
   readonly windowsDays: readonly number[];
   readonly rfm: RfmConfig;
@@ -39,7 +36,8 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
       info: {
         title: 'segstream processors',
         version: '1',
-        description: 'Member lookup (state, counters, RFM, lifecycle, segments, latest events), explain a rule for a member, dry-run a segment condition.',
+        description:
+          'Member lookup (state, counters, RFM, lifecycle, segments, and latest events from the history service), explain a rule for a member, dry-run a segment condition.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
@@ -89,16 +87,24 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
       const loaded = await memberFor(kind, value, reply);
       if (!loaded) return;
       const members = [loaded.state.memberId, ...loaded.state.mergedFrom];
-      const latest = await deps.warehouse.query(
-        `SELECT message_id, type, event, name, ts, source, properties FROM events WHERE member_id IN {members:Array(String)}
-         ORDER BY ts DESC LIMIT 1 BY message_id LIMIT {limit:UInt32}`,
-        { members, limit: events },
-      );
+      // History is another service's: the member is answered without its events when that service cannot be asked.
+      let latestEvents: unknown[] | null = null;
+      let latestEventsNote: string | undefined;
+      if (!deps.latestEvents) latestEventsNote = 'not asked for: PROCESSOR_HISTORY_URL is not set';
+      else if (events > 0)
+        try {
+          latestEvents = await deps.latestEvents(members, events);
+        } catch (error) {
+          deps.logger.warn({ err: errorMessage(error) }, "a member's latest events could not be read from the history service");
+          latestEventsNote = 'the history service could not be asked; the processor log has the reason';
+        }
+      else latestEvents = [];
       return {
         member: memberView(loaded.state, at ?? deps.clock.now(), deps.windowsDays, deps.rfm),
         identities: loaded.state.identities.map((i) => ({ kind: i.slice(0, i.indexOf(':')), hash: i.slice(i.indexOf(':') + 1) })),
         mergedFrom: loaded.state.mergedFrom,
-        latestEvents: latest,
+        latestEvents,
+        ...(latestEventsNote === undefined ? {} : { latestEventsNote }),
       };
     },
   );
@@ -155,13 +161,6 @@ export async function buildProcessorServer(deps: LookupDependencies): Promise<Fa
       return reply.code(422).send({ error, ...rest });
     },
   );
-  if (deps.warehouseReads.tokens.length > 0)
-    await registerWarehouseRoutes(app, {
-      ...deps.warehouseReads,
-      tokensVariable: 'PROCESSOR_WAREHOUSE_TOKENS',
-      timeoutVariable: 'PROCESSOR_WAREHOUSE_TIMEOUT_MS',
-      logger: deps.logger,
-    });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const ready = await deps.ready();

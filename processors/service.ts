@@ -4,7 +4,8 @@ import type { LifecycleConfig } from '../domain/member/lifecycle.ts';
 import type { StateConfig } from '../domain/member/member-state.ts';
 import type { RfmConfig } from '../domain/member/rfm.ts';
 import type { RuleSettings } from '../domain/member/triggers.ts';
-import { WarehouseAnalysisRunner } from '../lib/analytics/runner.ts';
+import { ANALYSES } from '../lib/analytics/catalog.ts';
+import { RemoteAnalysisRunner } from '../lib/analytics/remote-runner.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { ConfigOf } from '../lib/config/load.ts';
 import { ConfigError } from '../lib/errors.ts';
@@ -20,11 +21,7 @@ import { RedisPipelineClient } from '../lib/redis/pipeline-client.ts';
 import { createRedis } from '../lib/redis.ts';
 import { ActiveRules } from '../lib/rule-store/active-rules.ts';
 import { RuleStore } from '../lib/rule-store/rule-store.ts';
-import { applyMigrations } from '../lib/warehouse/migrations.ts';
 import type { processorConfigSchema } from './config.ts';
-import { BufferedHistory } from './history/buffered-history.ts';
-import { HistoryThread, type HistoryThreadSettings } from './history/history-thread.ts';
-import { HISTORY_MIGRATIONS } from './history/migrations.ts';
 import { keyedHash } from './identity/keyed-hash.ts';
 import { IdentityResolver } from './identity/resolver.ts';
 import { ProcessorMetrics } from './metrics.ts';
@@ -32,6 +29,7 @@ import { BatchProcessor } from './pipeline/batch-processor.ts';
 import { ConsumerLoop } from './pipeline/consumer-loop.ts';
 import { EventClock } from './pipeline/event-clock.ts';
 import { MemberDriver } from './pipeline/member-driver.ts';
+import { MemberEventEncoder } from './pipeline/member-events.ts';
 import { MemberLocks } from './pipeline/member-locks.ts';
 import { OutboxInFlight } from './pipeline/outbox-in-flight.ts';
 import { OutputPublisher } from './pipeline/output-publisher.ts';
@@ -106,28 +104,6 @@ export interface ProcessorService {
   url(): string;
 }
 
-/** The settings the history thread opens ClickHouse and decodes events with: no other secret than ClickHouse's password (not the HMAC secret, not the API tokens). */
-function historyThreadSettings(config: ProcessorConfig): HistoryThreadSettings {
-  const { CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, CLICKHOUSE_PATH, SCHEMA_REGISTRY_URL } = config;
-  const { KAFKA_TOPIC_EVENTS, KAFKA_TOPIC_SEGMENT_CHANGES, KAFKA_TOPIC_TRIGGERS, KAFKA_TOPIC_LIFECYCLE, KAFKA_TOPIC_DLQ } = config;
-  return {
-    CLICKHOUSE_URL,
-    CLICKHOUSE_USER,
-    CLICKHOUSE_PASSWORD,
-    CLICKHOUSE_DATABASE,
-    CLICKHOUSE_PATH,
-    SCHEMA_REGISTRY_URL,
-    KAFKA_TOPIC_EVENTS,
-    KAFKA_TOPIC_SEGMENT_CHANGES,
-    KAFKA_TOPIC_TRIGGERS,
-    KAFKA_TOPIC_LIFECYCLE,
-    KAFKA_TOPIC_DLQ,
-  };
-}
-
-/** How long history rows (and so the offset commit) may wait for a larger ClickHouse insert. */
-const HISTORY_MAX_AGE_MS = 1_000;
-
 export async function createProcessorService(config: ProcessorConfig, clock: Clock, logger: Logger): Promise<ProcessorService> {
   const settings = stateSettings(config);
   const { topics, codecs } = await loadTopicSetup(config);
@@ -185,10 +161,21 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       metrics.activeRules.set({ kind }, list.length);
   });
   const inspector = new RulesInspector({ rules: ruleStore, members: store, environment: ruleEnvironment, settings, ruleSet: () => rules.current(), clock });
-  /** The processor's ClickHouse: history writes and every query go through its thread. */
-  let historyThread: HistoryThread | undefined;
-  let buffered: BufferedHistory | undefined;
-  let completion: UnitCompletion | undefined;
+  const completion = new UnitCompletion({
+    publisher,
+    producer,
+    topics,
+    memberEvents: new MemberEventEncoder(codecs.codecFor(topics.events), codecs.codecFor(topics.memberEvents)),
+    store,
+    inFlight,
+    metrics,
+    logger,
+  });
+  // A member's latest events come from the history service, which owns ClickHouse.
+  const history = config.PROCESSOR_HISTORY_URL
+    ? new RemoteAnalysisRunner({ url: config.PROCESSOR_HISTORY_URL, token: config.PROCESSOR_HISTORY_TOKEN as string })
+    : undefined;
+  const memberEvents = ANALYSES.find((a) => a.name === 'member-events');
   let loop: ConsumerLoop | undefined;
   let timers: TimerLoop | undefined;
   let backfill: SegmentBackfill | undefined;
@@ -198,19 +185,6 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   lifecycle.add({ name: 'redis', start: () => redis.connect(), stop: async () => void (await redis.quit()) });
   lifecycle.add({ name: 'member redis', start: async () => void (await memberRedis.call('PING')), stop: () => memberRedis.close() });
   lifecycle.add({ name: 'rules', start: () => rules.start(config.PROCESSOR_RULES_POLL_MS), stop: () => rules.stop() });
-  lifecycle.add({
-    name: 'clickhouse',
-    start: async () => {
-      historyThread = await HistoryThread.start(historyThreadSettings(config), (error) =>
-        logger.error({ err: error.message }, 'the history thread stopped: history is not written and offsets are not committed; restart the processor'),
-      );
-      const applied = await applyMigrations(historyThread, HISTORY_MIGRATIONS);
-      if (applied.length > 0) logger.info({ applied }, 'history tables migrated');
-      buffered = new BufferedHistory(historyThread, { maxRows: config.PROCESSOR_HISTORY_MAX_ROWS, maxAgeMs: HISTORY_MAX_AGE_MS });
-      completion = new UnitCompletion({ publisher, producer, topics, history: buffered, store, inFlight, metrics, clock, logger });
-    },
-    stop: async () => historyThread?.close(),
-  });
   lifecycle.add({ name: 'kafka-producer', start: () => producer.connect(), stop: () => producer.disconnect() });
   lifecycle.add({
     name: 'kafka-consumer',
@@ -240,8 +214,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       loop = new ConsumerLoop({
         consumer,
         processor,
-        completion: completion as UnitCompletion,
-        history: buffered as BufferedHistory,
+        completion,
         progress,
         positions,
         topics,
@@ -252,7 +225,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
           batchSize: config.PROCESSOR_BATCH_SIZE,
           concurrency: config.PROCESSOR_CONCURRENCY,
           maxQueued: config.PROCESSOR_BATCH_SIZE * config.PROCESSOR_CONCURRENCY * 4,
-          flushIntervalMs: HISTORY_MAX_AGE_MS / 4,
+          commitIntervalMs: config.PROCESSOR_COMMIT_INTERVAL_MS,
           retryDelayMs: 1_000,
           crashAfterStateProbability: config.PROCESSOR_CRASH_AFTER_STATE_PROBABILITY,
           newGroupStartsAt: config.PROCESSOR_NEW_GROUP_STARTS_AT,
@@ -262,7 +235,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       });
       await loop.start();
     },
-    // Stop fetching, write and commit what was processed, then leave the group so the
+    // Stop fetching, finish and commit what was taken, then leave the group so the
     // partitions go to the other replicas.
     stop: async () => {
       await loop?.drain();
@@ -276,7 +249,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       const sweeper = new TimerSweeper({ redis, keys, driver, clock, settings, rules: () => rules.current() });
       timers = new TimerLoop({
         sweeper,
-        completion: completion as UnitCompletion,
+        completion,
         firesUpTo: () => eventClock.now(),
         ownedShards: () => loop?.ownedPartitions ?? [],
         intervalMs: config.PROCESSOR_TIMER_INTERVAL_MS,
@@ -293,7 +266,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
       backfill = new SegmentBackfill({
         members: store,
         driver,
-        completion: completion as UnitCompletion,
+        completion,
         rules: ruleStore,
         ruleSet: () => rules.current(),
         settings,
@@ -314,19 +287,13 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
     start: async () => {
       server = await buildProcessorServer({
         tokens: config.PROCESSOR_API_TOKENS,
-        warehouseReads: {
-          runner: new WarehouseAnalysisRunner(historyThread as HistoryThread, {
-            timeoutMs: config.PROCESSOR_WAREHOUSE_TIMEOUT_MS,
-            maxMemoryBytes: config.PROCESSOR_WAREHOUSE_MAX_MEMORY_MB * 1_048_576,
-            configuredBy: { timeout: 'PROCESSOR_WAREHOUSE_TIMEOUT_MS', memory: 'PROCESSOR_WAREHOUSE_MAX_MEMORY_MB' },
-          }),
-          tokens: config.PROCESSOR_WAREHOUSE_TOKENS,
-          timeoutMs: config.PROCESSOR_WAREHOUSE_TIMEOUT_MS,
-        },
         identityKinds: ['user', 'anon', 'device', ...config.PROCESSOR_IDENTITY_TRAITS],
         resolver,
         store,
-        warehouse: historyThread as HistoryThread,
+        latestEvents:
+          history && memberEvents
+            ? (members: readonly string[], limit: number) => history.run(memberEvents, { members, limit }) as Promise<unknown[]>
+            : undefined,
         clock,
         windowsDays: settings.windowsDays,
         rfm: settings.rfm,
@@ -337,9 +304,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
           (await redis.ping().then(
             () => true,
             () => false,
-          )) &&
-          loop?.joined === true &&
-          historyThread?.failure === undefined,
+          )) && loop?.joined === true,
       });
       const address = await server.listen({ host: config.PROCESSOR_HOST, port: config.PROCESSOR_PORT });
       logger.info({ address, group: config.PROCESSOR_GROUP_ID, topic: topics.events.name }, 'processor running');

@@ -35,10 +35,10 @@ export function createQueryService(config: QueryConfig, logger: Logger) {
       try {
         warehouse = await openWarehouse(config);
       } catch (error) {
-        // Embedded ClickHouse locks its directory: the processors (or another service) may hold it.
+        // Embedded ClickHouse locks its directory: the history service (or another process) may hold it.
         throw new ServiceUnavailableError(
           'ClickHouse',
-          `could not open ${config.CLICKHOUSE_URL ?? config.CLICKHOUSE_PATH} (${errorMessage(error)}); embedded ClickHouse allows one process per CLICKHOUSE_PATH, so with the processors running read through them (QUERY_WAREHOUSE_URL and QUERY_WAREHOUSE_TOKEN, with PROCESSOR_WAREHOUSE_TOKENS on the processors) or use a ClickHouse server (CLICKHOUSE_URL)`,
+          `could not open ${config.CLICKHOUSE_URL ?? config.CLICKHOUSE_PATH} (${errorMessage(error)}); embedded ClickHouse allows one process per CLICKHOUSE_PATH, so with the history service running read through it (QUERY_WAREHOUSE_URL and QUERY_WAREHOUSE_TOKEN, with HISTORY_READ_TOKENS on the history service) or use a ClickHouse server (CLICKHOUSE_URL)`,
           { cause: error },
         );
       }

@@ -80,6 +80,24 @@ export interface LifecycleTransitionRecord {
   readonly reason: string;
 }
 
+/** An event as the processors applied it, with the member it was applied to (segstream.member-events.v1, for the history service). */
+export interface MemberEventRecord extends EventRecord {
+  readonly memberId: string;
+}
+
+/** A change of the identity graph (segstream.identity-changes.v1, for the history service). */
+export interface IdentityChangeRecord {
+  readonly action: 'linked' | 'merged' | 'refused';
+  readonly memberId: string;
+  /** Identity kind; empty for merged. */
+  readonly kind: string;
+  readonly identityHash: string;
+  /** For merged: the member folded in; for refused: the member that holds the identity. */
+  readonly otherMemberId: string;
+  readonly at: number;
+  readonly messageId: string;
+}
+
 export interface DeadLetterRecord {
   readonly id: string;
   readonly reason: string;

@@ -1,5 +1,13 @@
 import type { AvroSchema, SchemaCatalog } from './catalog.ts';
-import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from './records.ts';
+import type {
+  DeadLetterRecord,
+  EventRecord,
+  IdentityChangeRecord,
+  LifecycleTransitionRecord,
+  MemberEventRecord,
+  SegmentChangeRecord,
+  TriggerFiringRecord,
+} from './records.ts';
 
 /** What a topic's record key is, documented for consumers in other languages. */
 export interface KeySpec {
@@ -29,6 +37,8 @@ export interface TopicNames {
   readonly triggers: string;
   readonly lifecycle: string;
   readonly deadLetters: string;
+  readonly memberEvents: string;
+  readonly identityChanges: string;
 }
 
 export interface Topics {
@@ -37,6 +47,10 @@ export interface Topics {
   readonly triggers: Topic<TriggerFiringRecord>;
   readonly lifecycle: Topic<LifecycleTransitionRecord>;
   readonly deadLetters: Topic<DeadLetterRecord>;
+  /** Internal: events as applied, with their member, for the history service. */
+  readonly memberEvents: Topic<MemberEventRecord>;
+  /** Internal: links, merges and refused links, for the history service. */
+  readonly identityChanges: Topic<IdentityChangeRecord>;
 }
 
 export const DEFAULT_TOPIC_NAMES: TopicNames = Object.freeze({
@@ -45,6 +59,8 @@ export const DEFAULT_TOPIC_NAMES: TopicNames = Object.freeze({
   triggers: 'segstream.triggers.v1',
   lifecycle: 'segstream.lifecycle.v1',
   deadLetters: 'segstream.dlq.v1',
+  memberEvents: 'segstream.member-events.v1',
+  identityChanges: 'segstream.identity-changes.v1',
 });
 
 /**
@@ -73,6 +89,8 @@ const LAYOUT: { readonly [K in keyof Topics]: { readonly subject: string; readon
   triggers: { subject: 'segstream.TriggerFiring', key: MEMBER_KEY },
   lifecycle: { subject: 'segstream.LifecycleTransition', key: MEMBER_KEY },
   deadLetters: { subject: 'segstream.DeadLetter', key: { encoding: 'utf8-string', meaning: 'source topic and partition ("topic/partition")' } },
+  memberEvents: { subject: 'segstream.MemberEvent', key: MEMBER_KEY },
+  identityChanges: { subject: 'segstream.IdentityChange', key: MEMBER_KEY },
 };
 
 /** The immutable topic registry every producer and consumer takes its topics from. */
@@ -92,11 +110,13 @@ export function buildTopics(names: TopicNames, catalog: SchemaCatalog): Topics {
     triggers: topic<TriggerFiringRecord>('triggers'),
     lifecycle: topic<LifecycleTransitionRecord>('lifecycle'),
     deadLetters: topic<DeadLetterRecord>('deadLetters'),
+    memberEvents: topic<MemberEventRecord>('memberEvents'),
+    identityChanges: topic<IdentityChangeRecord>('identityChanges'),
   });
 }
 
 export function allTopics(topics: Topics): readonly Topic<unknown>[] {
-  return [topics.events, topics.segmentChanges, topics.triggers, topics.lifecycle, topics.deadLetters];
+  return [topics.events, topics.segmentChanges, topics.triggers, topics.lifecycle, topics.deadLetters, topics.memberEvents, topics.identityChanges];
 }
 
 export function topicNamesFromConfig(config: {
@@ -105,6 +125,8 @@ export function topicNamesFromConfig(config: {
   readonly KAFKA_TOPIC_TRIGGERS: string;
   readonly KAFKA_TOPIC_LIFECYCLE: string;
   readonly KAFKA_TOPIC_DLQ: string;
+  readonly KAFKA_TOPIC_MEMBER_EVENTS: string;
+  readonly KAFKA_TOPIC_IDENTITY_CHANGES: string;
 }): TopicNames {
   return Object.freeze({
     events: config.KAFKA_TOPIC_EVENTS,
@@ -112,5 +134,7 @@ export function topicNamesFromConfig(config: {
     triggers: config.KAFKA_TOPIC_TRIGGERS,
     lifecycle: config.KAFKA_TOPIC_LIFECYCLE,
     deadLetters: config.KAFKA_TOPIC_DLQ,
+    memberEvents: config.KAFKA_TOPIC_MEMBER_EVENTS,
+    identityChanges: config.KAFKA_TOPIC_IDENTITY_CHANGES,
   });
 }

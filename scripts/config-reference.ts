@@ -4,6 +4,7 @@
  * a unit test fails when it is out of date.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { historyConfigSchema } from '../history/config.ts';
 import { ingestConfigSchema } from '../ingest/config.ts';
 import type { ConfigSchema, VarSpecs } from '../lib/config/load.ts';
 import { processorConfigSchema } from '../processors/config.ts';
@@ -16,6 +17,7 @@ import { stackConfigSchema } from './stack/config.ts';
 export const ALL_CONFIG_SCHEMAS: readonly ConfigSchema<VarSpecs>[] = [
   ingestConfigSchema,
   processorConfigSchema,
+  historyConfigSchema,
   rulesConfigSchema,
   queryConfigSchema,
   demoConfigSchema,

@@ -7,6 +7,8 @@
  */
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { topicVars } from '../lib/config/common.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createKafka } from '../lib/kafka/client.ts';
@@ -14,7 +16,7 @@ import { loadTopicSetup } from '../lib/kafka/codecs.ts';
 import { createLogger } from '../lib/logger.ts';
 import { openWarehouse } from '../lib/warehouse/open.ts';
 import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../schemas/records.ts';
-import type { Topic } from '../schemas/topics.ts';
+import { allTopics, type Topic } from '../schemas/topics.ts';
 import { consumeRange, highWatermarks, type PartitionOffsets } from '../test/harness/read-range.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { addToSummary, emptySummary } from '../test/workload/summary.ts';
@@ -24,6 +26,7 @@ import { historyTotals } from './demo/history-totals.ts';
 import { sendWorkload } from './demo/http-workload.ts';
 import { type ServiceProcess, startServiceProcess } from './demo/service-process.ts';
 import { freePort } from './stack/processes.ts';
+import { ensureTopics } from './stack/topics.ts';
 
 const number = (n: number) => n.toLocaleString('en-US');
 const money = (centsValue: number) => (centsValue / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -47,6 +50,30 @@ function lifecycleText(lifecycle: { stage: string; since: number } | null, workl
   return `${lifecycle.stage} since day ${Math.floor(since / 86_400_000)} ${new Date(since).toISOString().slice(11, 19)} UTC`;
 }
 
+/** Waits until a consumer group has committed every record of these topics that exists now (10 minutes at most). */
+async function historyCaughtUp(kafka: Kafka, groupId: string, topics: readonly Topic<unknown>[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await Promise.all(topics.map(async (t) => [t.name, await highWatermarks(kafka, t.name)] as const));
+    const deadline = Date.now() + 10 * 60_000;
+    for (;;) {
+      const committed = await admin.fetchOffsets({ groupId, topics: topics.map((t) => t.name) });
+      const behind = ends.some(([name, highs]) =>
+        [...highs].some(([partition, high]) => {
+          const offset = committed.find((c) => c.topic === name)?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+          return high > 0n && BigInt(offset) < high;
+        }),
+      );
+      if (!behind) return;
+      if (Date.now() > deadline) throw new Error(`the history service (group ${groupId}) did not catch up within 10 minutes; see .segstream/history.log`);
+      await sleep(250);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Sum of a counter in a Prometheus text exposition. */
 function metricSum(text: string, name: string): number {
   return text
@@ -58,13 +85,24 @@ function metricSum(text: string, name: string): number {
 async function main(): Promise<number> {
   const config = loadConfig(demoConfigSchema, process.env);
   const logger = createLogger({ service: 'demo', level: config.LOG_LEVEL });
-  const { topics, registry, codecs } = await loadTopicSetup(config);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
   const run = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
+  // With its own ingest the demo runs on topics of its own, deleted afterwards: services run by hand later
+  // do not replay its events. An ingest of the user's (DEMO_INGEST_URL) writes to the configured topics.
+  const ownTopics = config.DEMO_INGEST_URL === undefined;
+  const topicNames = ownTopics ? demoTopicNames(run) : {};
+  const { topics, registry, codecs } = await loadTopicSetup({ ...config, ...topicNames });
+  if (ownTopics)
+    await ensureTopics(
+      config.KAFKA_BROKERS,
+      allTopics(topics).map((t) => t.name),
+      { partitions: config.KAFKA_PARTITIONS, replicationFactor: -1 },
+    );
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
   const database = `demo_${run}`;
   const tokens = { processor: `demo-lookup-${run}`, rules: `demo-rules-${run}`, warehouse: `demo-warehouse-${run}` };
   const env = {
     ...process.env,
+    ...topicNames,
     CLICKHOUSE_DATABASE: database,
     REDIS_KEY_PREFIX: `demo${run}:`,
     LOG_LEVEL: 'warn',
@@ -76,7 +114,7 @@ async function main(): Promise<number> {
 
   try {
     console.log(`segstream demo: seed ${config.DEMO_SEED}, ${number(config.DEMO_MEMBERS)} people over ${config.DEMO_DAYS} days (run ${run})\n`);
-    const ports = { ingest: await freePort(), processors: await freePort(), rules: await freePort(), query: await freePort() };
+    const ports = { ingest: await freePort(), processors: await freePort(), history: await freePort(), rules: await freePort(), query: await freePort() };
     const marks = {
       events: await highWatermarks(kafka, topics.events.name),
       segments: await highWatermarks(kafka, topics.segmentChanges.name),
@@ -94,6 +132,22 @@ async function main(): Promise<number> {
           resolve('.segstream/ingest.log'),
         );
     services.push(ingest);
+    // History: what the processors publish, written to ClickHouse, which this service owns.
+    const historyService = await startServiceProcess(
+      'history',
+      'history/main.ts',
+      {
+        ...env,
+        HISTORY_HOST: '127.0.0.1',
+        HISTORY_PORT: String(ports.history),
+        HISTORY_READ_TOKENS: tokens.warehouse,
+        HISTORY_GROUP_ID: `segstream-demo-history-${run}`,
+        HISTORY_NEW_GROUP_STARTS_AT: 'latest',
+      },
+      ports.history,
+      resolve('.segstream/history.log'),
+    );
+    services.push(historyService);
     const processors = await startServiceProcess(
       'processors',
       'processors/main.ts',
@@ -102,7 +156,8 @@ async function main(): Promise<number> {
         PROCESSOR_HOST: '127.0.0.1',
         PROCESSOR_PORT: String(ports.processors),
         PROCESSOR_API_TOKENS: tokens.processor,
-        PROCESSOR_WAREHOUSE_TOKENS: tokens.warehouse,
+        PROCESSOR_HISTORY_URL: historyService.url,
+        PROCESSOR_HISTORY_TOKEN: tokens.warehouse,
         PROCESSOR_GROUP_ID: `segstream-demo-${run}`,
         PROCESSOR_NEW_GROUP_STARTS_AT: 'latest',
         SEGSTREAM_HMAC_SECRET: 'demo-secret-not-for-production',
@@ -126,7 +181,7 @@ async function main(): Promise<number> {
       resolve('.segstream/rules.log'),
     );
     services.push(rules);
-    console.log(`services    ingest, processors (joined the consumer group) and rules running in ${seconds(performance.now() - started)}`);
+    console.log(`services    ingest, history, processors (each joined its consumer group) and rules running in ${seconds(performance.now() - started)}`);
 
     for (const rule of DEMO_RULES) {
       const response = await fetch(`${rules.url}/rules`, {
@@ -182,8 +237,8 @@ async function main(): Promise<number> {
       headers: { authorization: `Bearer ${tokens.processor}` },
     });
     const member = lookup.ok ? ((await lookup.json()) as { member: Record<string, unknown> }).member : null;
-    // The query API on the history written so far, while the processors run: with embedded
-    // ClickHouse (owned by the processors) it reads through them; with a server, directly.
+    // The query API on the history written so far, while everything runs: with embedded
+    // ClickHouse (owned by the history service) it reads through it; with a server, directly.
     const queryService = await startServiceProcess(
       'query',
       'query/main.ts',
@@ -192,7 +247,7 @@ async function main(): Promise<number> {
         QUERY_HOST: '127.0.0.1',
         QUERY_PORT: String(ports.query),
         QUERY_API_TOKENS: tokens.processor,
-        ...(config.CLICKHOUSE_URL ? {} : { QUERY_WAREHOUSE_URL: processors.url, QUERY_WAREHOUSE_TOKEN: tokens.warehouse }),
+        ...(config.CLICKHOUSE_URL ? {} : { QUERY_WAREHOUSE_URL: historyService.url, QUERY_WAREHOUSE_TOKEN: tokens.warehouse }),
       },
       ports.query,
       resolve('.segstream/query.log'),
@@ -215,13 +270,22 @@ async function main(): Promise<number> {
     const rfm = (await analysis('rfm', { at: span.to })) as { members: number; groups: Record<string, number> };
     await queryService.stop();
     await rules.stop();
-    await processors.stop(); // drains: history written, offsets committed, embedded ClickHouse released
+    await processors.stop(); // drains: everything applied published, offsets committed
     const after = {
       segments: await highWatermarks(kafka, topics.segmentChanges.name),
       triggers: await highWatermarks(kafka, topics.triggers.name),
       lifecycle: await highWatermarks(kafka, topics.lifecycle.name),
       events: await highWatermarks(kafka, topics.events.name),
     };
+    // The history service is done once it has committed everything published up to now; stopping it releases embedded ClickHouse.
+    await historyCaughtUp(kafka, `segstream-demo-history-${run}`, [
+      topics.memberEvents,
+      topics.identityChanges,
+      topics.segmentChanges,
+      topics.triggers,
+      topics.lifecycle,
+    ]);
+    await historyService.stop();
     const read = async <V>(topic: Topic<V>, from: PartitionOffsets, to: PartitionOffsets) => {
       const records: V[] = [];
       await consumeRange(kafka, codecs, topic, from, to, async (r) => {
@@ -252,7 +316,7 @@ async function main(): Promise<number> {
       `kafka       ${number(produced)} records on ${topics.events.name} (${registry.kind} schema registry, id ${codecs.codecFor(topics.events).writerId})`,
     );
     console.log(
-      `processors  ${number(processed)} events processed (${seconds(processMs)} after the last was sent); member state in Redis, history in ClickHouse`,
+      `processors  ${number(processed)} events processed (${seconds(processMs)} after the last was sent); member state in Redis, outputs and history records in Kafka`,
     );
     const republished = segmentChanges.length + firings.length + transitions.length - distinct(segmentChanges) - distinct(firings) - distinct(transitions);
     console.log(`  outputs   ${number(republished)} records published again with the same id (at-least-once; consumers drop them by id)`);
@@ -271,11 +335,11 @@ async function main(): Promise<number> {
         `  a member  ${sampleUserId}: lifecycle ${lifecycleText(member.lifecycle as { stage: string; since: number }, workloadStart)}, RFM ${JSON.stringify(member.rfm)}, segments ${JSON.stringify((member.segments as { id: string }[]).map((s) => s.id))}`,
       );
     console.log(
-      `clickhouse  ${warehouse.kind} (${database}, dropped after the check): ${number(history.events)} events, ${number(history.orders)} orders, ${money(history.revenueCents)} revenue, ${number(history.members)} members, and every output Kafka carried`,
+      `clickhouse  ${warehouse.kind}, written by the history service (${database}, dropped after the check): ${number(history.events)} events, ${number(history.orders)} orders, ${money(history.revenueCents)} revenue, ${number(history.members)} members, and every output Kafka carried`,
     );
 
     console.log(
-      `query       ${config.CLICKHOUSE_URL ? '' : 'while the processors ran, through them: '}funnel (1 day): ${(funnel[0]?.steps ?? []).map((st) => `${st.event} ${number(st.members)} (${Math.round(st.conversionFromFirst * 1000) / 10}%)`).join(' -> ')}`,
+      `query       ${config.CLICKHOUSE_URL ? '' : 'while everything ran, through the history service: '}funnel (1 day): ${(funnel[0]?.steps ?? []).map((st) => `${st.event} ${number(st.members)} (${Math.round(st.conversionFromFirst * 1000) / 10}%)`).join(' -> ')}`,
     );
     console.log(
       `            RFM groups of ${number(rfm.members)} buyers: ${Object.entries(rfm.groups)
@@ -305,11 +369,33 @@ async function main(): Promise<number> {
         ? '\nresult      every event arrived once, was processed once and is in ClickHouse; outputs in Kafka and ClickHouse agree; totals match the workload to the cent'
         : `\nresult      MISMATCH: ${mismatches.join('; ')}`,
     );
-    console.log('\nlogs: .segstream/ingest.log, .segstream/processors.log, .segstream/rules.log, .segstream/query.log');
+    console.log('\nlogs: .segstream/ingest.log, .segstream/history.log, .segstream/processors.log, .segstream/rules.log, .segstream/query.log');
     console.log('The local stack keeps running; stop it with: ./segstream stack down');
     return mismatches.length === 0 ? 0 : 1;
   } finally {
     await stopAll();
+    if (ownTopics)
+      await deleteTopics(
+        kafka,
+        allTopics(topics).map((t) => t.name),
+      );
+  }
+}
+
+/** Topic names of one demo run: the default names behind a prefix of the run. */
+function demoTopicNames(run: string): Record<`KAFKA_TOPIC_${string}`, string> {
+  const names: Record<string, string> = {};
+  for (const [variable, spec] of Object.entries(topicVars)) names[variable] = `demo-${run}.${spec.defaultValue as string}`;
+  return names;
+}
+
+async function deleteTopics(kafka: Kafka, names: readonly string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics: [...names] });
+  } finally {
+    await admin.disconnect();
   }
 }
 

@@ -2,6 +2,7 @@ import { ATTRIBUTION_MODELS, type AttributionRequest, attributionResult, attribu
 import { type CampaignRequest, campaignResult, campaignSql } from './campaign.ts';
 import { type FunnelRequest, funnelResult, funnelSql } from './funnel.ts';
 import { type LtvRequest, ltvResult, ltvSql } from './ltv.ts';
+import { type MemberEventsRequest, memberEventsResult, memberEventsSql } from './member-events.ts';
 import { type DailyRange, sizesResult, sizesSql, type TrendRequest, trendResult, trendSql } from './over-time.ts';
 import { type PathsRequest, pathsResult, pathsSql } from './paths.ts';
 import { type RetentionRequest, retentionResult, retentionSql } from './retention.ts';
@@ -202,6 +203,21 @@ export const ANALYSES: readonly Analysis<never>[] = [
     sql: campaignSql,
     result: campaignResult,
   } satisfies Analysis<CampaignRequest>,
+  {
+    name: 'member-events',
+    summary: "A member's latest events, newest first (the member and the members merged into it, by member id)",
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['members', 'limit'],
+      properties: {
+        members: { type: 'array', minItems: 1, maxItems: 1_000, items: { type: 'string', minLength: 1, maxLength: 200 } },
+        limit: { type: 'integer', minimum: 1, maximum: 200 },
+      },
+    },
+    sql: memberEventsSql,
+    result: (_, rows) => memberEventsResult(rows),
+  } satisfies Analysis<MemberEventsRequest>,
   {
     name: 'rfm',
     summary: 'RFM distribution at a moment: the 8 groups, R x F and R x M matrices',

@@ -22,6 +22,12 @@ export const topicVars = {
   KAFKA_TOPIC_TRIGGERS: topicName('Trigger firings topic').default(DEFAULT_TOPIC_NAMES.triggers),
   KAFKA_TOPIC_LIFECYCLE: topicName('Lifecycle transitions topic').default(DEFAULT_TOPIC_NAMES.lifecycle),
   KAFKA_TOPIC_DLQ: topicName('Dead-letter topic').default(DEFAULT_TOPIC_NAMES.deadLetters),
+  KAFKA_TOPIC_MEMBER_EVENTS: topicName('Internal topic: events as the processors applied them, with their member, for the history service').default(
+    DEFAULT_TOPIC_NAMES.memberEvents,
+  ),
+  KAFKA_TOPIC_IDENTITY_CHANGES: topicName('Internal topic: identity links, merges and refusals, for the history service').default(
+    DEFAULT_TOPIC_NAMES.identityChanges,
+  ),
 };
 
 export const redisVars = {

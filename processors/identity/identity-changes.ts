@@ -1,20 +1,9 @@
+import type { IdentityChangeRecord } from '../../schemas/records.ts';
 import type { ResolvedEvent } from './resolver.ts';
 
-/** A change of the identity graph, as history keeps it (table identity_changes). */
-export interface IdentityChange {
-  readonly action: 'linked' | 'merged' | 'refused';
-  readonly memberId: string;
-  readonly kind: string;
-  readonly identityHash: string;
-  /** For merged: the member folded in; for refused: the member that holds the identity. */
-  readonly otherMemberId: string;
-  readonly at: number;
-  readonly messageId: string;
-}
-
 /** The links, merges and refused links the resolution of these events made. */
-export function identityChangesOf(resolved: readonly ResolvedEvent[]): IdentityChange[] {
-  const changes: IdentityChange[] = [];
+export function identityChangesOf(resolved: readonly ResolvedEvent[]): IdentityChangeRecord[] {
+  const changes: IdentityChangeRecord[] = [];
   for (const { event, plan } of resolved) {
     if (plan.link.length === 0 && plan.merge.length === 0 && plan.refused.length === 0) continue;
     const base = { memberId: plan.memberId, at: event.timestamp, messageId: event.messageId };

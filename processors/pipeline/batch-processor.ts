@@ -3,12 +3,12 @@ import type { RuleSettings } from '../../domain/member/triggers.ts';
 import type { RuleSet } from '../../domain/rules/rule-set.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { MS_PER_DAY } from '../../lib/clock.ts';
+import { deadLetterOf, type ReadRecord } from '../../lib/kafka/dead-letter.ts';
 import { partitionOfKey } from '../../lib/kafka/key-partition.ts';
 import { type StepOutcome, step } from '../../lib/result.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
-import type { DeadLetterRecord, EventRecord } from '../../schemas/records.ts';
-import type { AppliedEvent } from '../history/history-writer.ts';
-import { type IdentityChange, identityChangesOf } from '../identity/identity-changes.ts';
+import type { DeadLetterRecord, EventRecord, IdentityChangeRecord } from '../../schemas/records.ts';
+import { identityChangesOf } from '../identity/identity-changes.ts';
 import type { KeyedHash } from '../identity/keyed-hash.ts';
 import { eventProtector } from '../identity/protect.ts';
 import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
@@ -16,15 +16,12 @@ import type { MemberStore, OutboxEntry } from '../store/member-store.ts';
 import type { Frontier } from '../store/partition-progress.ts';
 import { heldEvents, type SliceEvent } from './link-fences.ts';
 import type { MemberDriver, SeenEntry, UnitDone, UnitMember, UnitMembers } from './member-driver.ts';
+import type { AppliedEvent } from './member-events.ts';
 import type { MemberLocks } from './member-locks.ts';
 
-export interface SourceRecord {
-  readonly partition: number;
-  readonly offset: string;
+export interface SourceRecord extends ReadRecord {
   /** The Kafka record's time: ingest's receive time (what slices are merged by). */
   readonly timestamp: number;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
 }
 
 export interface ProcessingLimits {
@@ -40,9 +37,9 @@ export interface BatchResult {
   readonly deadLetters: DeadLetterRecord[];
   /** Outputs to publish, per member, in order: entries from earlier attempts first. */
   readonly outboxes: Map<string, readonly OutboxEntry[]>;
-  /** Events for history: those applied now, and those applied before whose history may not have been written (offsets past `historyWritten`). */
+  /** Events for history: those applied now, and those applied before whose history may not have been published (offsets past `historyPublished`). */
   readonly events: AppliedEvent[];
-  readonly identityChanges: IdentityChange[];
+  readonly identityChanges: IdentityChangeRecord[];
   readonly applied: number;
   /** Not applied again: client retries of a message, and re-reads of records applied before. */
   readonly duplicates: number;
@@ -78,20 +75,8 @@ export function admission(event: EventRecord, now: number, limits: ProcessingLim
   return step.ok(event);
 }
 
-/** Per source partition, the highest offset whose history is known to be written (so a re-read writes none). */
-export type HistoryWritten = ReadonlyMap<number, number>;
-
-const deadLetter = (topic: string, record: SourceRecord, reason: string, detail: string, at: number): DeadLetterRecord => ({
-  id: `${topic}/${record.partition}/${record.offset}`,
-  reason,
-  detail,
-  sourceTopic: topic,
-  sourcePartition: record.partition,
-  sourceOffset: Number(record.offset),
-  key: record.key,
-  value: record.value,
-  at,
-});
+/** Per source partition, the highest offset whose history is known to be published (so a re-read publishes none). */
+export type HistoryPublished = ReadonlyMap<number, number>;
 
 /** What happened to each event of a slice in the attempt that was saved. */
 type EventOutcome = 'applied' | 'reread' | 'duplicate';
@@ -144,7 +129,7 @@ export class BatchProcessor {
     this.#protect = eventProtector(deps.limits.identityTraits, deps.hash);
   }
 
-  async process(topic: string, records: readonly SourceRecord[], historyWritten: HistoryWritten = new Map()): Promise<BatchResult> {
+  async process(topic: string, records: readonly SourceRecord[], historyPublished: HistoryPublished = new Map()): Promise<BatchResult> {
     const now = this.#clock.now();
     const deadLetters: DeadLetterRecord[] = [];
     let accepted: { record: SourceRecord; event: EventRecord }[] = [];
@@ -152,7 +137,7 @@ export class BatchProcessor {
       const decoded = this.#codec.decodeKnown(record.value) ?? (await this.#codec.decode(record.value));
       const outcome = decoded.ok ? admission(decoded.value, now, this.#limits) : step.dlq(decoded.error.reason, decoded.error.detail);
       if (outcome.kind === 'ok') accepted.push({ record, event: outcome.value });
-      else if (outcome.kind === 'dlq') deadLetters.push(deadLetter(topic, record, outcome.reason, outcome.detail, now));
+      else if (outcome.kind === 'dlq') deadLetters.push(deadLetterOf(topic, record, outcome.reason, outcome.detail, now));
     }
     const admitted = accepted;
     const fenced = await this.#holdBackLinks(admitted);
@@ -237,7 +222,7 @@ export class BatchProcessor {
       else duplicates++;
       const { record, event: decoded } = accepted[i] as { record: SourceRecord; event: EventRecord };
       // A client retry never reaches history; a re-read does only where its history may be missing.
-      const historyMissing = outcome === 'applied' || (outcome === 'reread' && Number(record.offset) > (historyWritten.get(record.partition) ?? -1));
+      const historyMissing = outcome === 'applied' || (outcome === 'reread' && Number(record.offset) > (historyPublished.get(record.partition) ?? -1));
       if (!historyMissing) return;
       const { plan, event } = resolved[i] as ResolvedEvent;
       // An event the processor did not change (no identity traits to hash) goes to history as the bytes it came in.

@@ -4,8 +4,6 @@ import type { Clock } from '../../lib/clock.ts';
 import type { PartitionPositions } from '../../lib/kafka/partition-positions.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Topics } from '../../schemas/topics.ts';
-import type { BufferedHistory } from '../history/buffered-history.ts';
-import { packEvents } from '../history/history-writer.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
 import type { PartitionProgress } from '../store/partition-progress.ts';
 import type { BatchProcessor, SourceRecord } from './batch-processor.ts';
@@ -19,8 +17,8 @@ export interface ConsumerLoopOptions {
   readonly concurrency: number;
   /** Fetched records held in memory before fetching waits for applying. */
   readonly maxQueued: number;
-  /** How often buffered history is written and the offsets it covers committed when traffic is light. */
-  readonly flushIntervalMs: number;
+  /** How often the offsets of completed slices are committed (at most; the last ones also at drain). */
+  readonly commitIntervalMs: number;
   /** Wait before applying a slice again after a failure (Redis or Kafka unavailable). */
   readonly retryDelayMs: number;
   /** Testing only: chance of SIGKILL between the state update and the offset commit. */
@@ -37,7 +35,6 @@ export interface ConsumerLoopDependencies {
   readonly consumer: Consumer;
   readonly processor: BatchProcessor;
   readonly completion: UnitCompletion;
-  readonly history: BufferedHistory;
   readonly progress: PartitionProgress;
   readonly positions: PartitionPositions;
   readonly topics: Topics;
@@ -58,8 +55,8 @@ const LINK_WAIT_MS = 20;
 
 /**
  * Fetches into per-partition queues; workers apply slices of them: state to Redis, dead
- * letters and outputs published (acks=all), history buffered. When a history flush has
- * written a slice's rows, its offset is committed. A slice that fails is applied again
+ * letters, outputs and history records published (acks=all). Once a slice is complete,
+ * its offsets are committed (every PROCESSOR_COMMIT_INTERVAL_MS). A slice that fails is applied again
  * after a pause (it is idempotent); a crash re-reads from the last commit, and what was
  * applied already is skipped.
  */
@@ -69,7 +66,7 @@ export class ConsumerLoop {
   readonly ownedPartitions = new Set<number>();
   /** Whether this replica has joined the group and been given its partitions (readiness). */
   joined = false;
-  /** Per partition: the next offset to commit once the history holding it is written. */
+  /** Per partition: the next offset to commit (its slices are complete). */
   readonly #uncommitted = new Map<number, string>();
   readonly #queues = new PartitionQueues();
   readonly #highWatermarks = new Map<number, string>();
@@ -85,7 +82,7 @@ export class ConsumerLoop {
   #fetching = false;
   #workers: Promise<void>[] = [];
   #committing: Promise<void> = Promise.resolve();
-  #flushTimer: NodeJS.Timeout | undefined;
+  #commitTimer: NodeJS.Timeout | undefined;
   #caughtUpTimer: NodeJS.Timeout | undefined;
   #markingCaughtUp: Promise<void> | undefined;
 
@@ -112,10 +109,7 @@ export class ConsumerLoop {
     );
     this.#running = true;
     this.#workers = Array.from({ length: options.concurrency }, () => this.#work());
-    // Slices flush when the buffer is full; this writes the quiet end of traffic.
-    this.#flushTimer = setInterval(() => {
-      if (this.#deps.history.due(this.#deps.clock.now())) this.#flushAndCommit().catch(this.#reportFlushFailure);
-    }, options.flushIntervalMs);
+    this.#commitTimer = setInterval(() => this.#commit().catch(this.#reportCommitFailure), options.commitIntervalMs);
     this.#caughtUpTimer = setInterval(() => {
       this.#markingCaughtUp ??= this.markCaughtUp()
         .catch((error: unknown) => logger.warn({ err: error }, 'could not check which partitions are caught up; timers wait'))
@@ -180,9 +174,9 @@ export class ConsumerLoop {
 
   /** Applies a slice; returns, per partition, the offsets of records left for later (links waiting, and their members' events). */
   async #apply(slice: Slice): Promise<ReadonlyMap<number, ReadonlySet<string>>> {
-    const { processor, completion, history, progress, topics, metrics, clock, options } = this.#deps;
-    const historyWritten = await progress.historyWritten(slice.parts.map((p) => p.partition));
-    const result = await processor.process(topics.events.name, slice.records, historyWritten);
+    const { processor, completion, progress, topics, metrics, clock, options } = this.#deps;
+    const historyPublished = await progress.historyPublished(slice.parts.map((p) => p.partition));
+    const result = await processor.process(topics.events.name, slice.records, historyPublished);
     const now = clock.now();
     for (const { event } of result.events) metrics.latency.observe(Math.max(0, now - event.receivedAt) / 1000);
     for (const fetchedAt of slice.fetchedAt) metrics.applyLatency.observe(Math.max(0, now - fetchedAt) / 1000);
@@ -197,11 +191,12 @@ export class ConsumerLoop {
     await completion.complete({
       outboxes: result.outboxes,
       deadLetters: result.deadLetters,
-      events: packEvents(result.events),
+      events: result.events,
       identityChanges: result.identityChanges,
     });
 
     await progress.recordApplied(result);
+    const published = new Map<number, number>();
     for (const part of slice.parts) {
       const { partition } = part;
       // Records left for later come first in their queue, so a slice holds every earlier one it left: all it
@@ -214,16 +209,13 @@ export class ConsumerLoop {
       const waiting = result.held.get(partition);
       const next = waiting === undefined ? end : lowestOffset(waiting);
       this.#position.set(partition, next);
+      published.set(partition, Number(next) - 1);
       if (this.ownedPartitions.has(partition)) this.#uncommitted.set(partition, next.toString());
       const highWatermark = this.#highWatermarks.get(partition);
       if (highWatermark !== undefined) metrics.lag.set({ partition: String(partition) }, Math.max(0, Number(highWatermark) - Number(next)));
     }
-    if (history.full()) {
-      const flushed = this.#flushAndCommit();
-      // Applying goes on while ClickHouse writes; it waits only when writes fall behind.
-      if (history.writesInFlight > 1) await flushed;
-      else flushed.catch(this.#reportFlushFailure);
-    }
+    // A re-read of these records (after a crash, or by a replay under another group) publishes no history again.
+    await progress.recordHistoryPublished(published);
     return result.held;
   }
 
@@ -257,30 +249,25 @@ export class ConsumerLoop {
     await progress.recordCaughtUp(caughtUp, now - this.#deps.options.ingestDelayMs);
   }
 
-  /** For flushes nobody waits on: a failed one keeps its rows and offsets for the next. */
-  readonly #reportFlushFailure = (error: unknown): void => this.#deps.logger.warn({ err: error }, 'history flush failed; it is retried');
+  /** For commits nobody waits on: a failed one leaves its offsets for the next. */
+  readonly #reportCommitFailure = (error: unknown): void => this.#deps.logger.warn({ err: error }, 'committing offsets failed; it is retried');
 
   /**
-   * Writes the buffered history, then commits every offset it covers. If either fails,
-   * the offsets go back (unless a later one replaced them, or the partition moved away)
-   * for the next flush to commit.
+   * Commits the offsets of every completed slice, in order (a later offset is never
+   * overwritten by an earlier one). If it fails, the offsets go back (unless a later one
+   * replaced them, or the partition moved away) for the next commit.
    */
-  async #flushAndCommit(): Promise<void> {
+  async #commit(): Promise<void> {
     const covered = [...this.#uncommitted];
+    if (covered.length === 0) return;
     this.#uncommitted.clear();
+    const topic = this.#deps.topics.events.name;
+    const commit = this.#committing
+      .catch(() => {})
+      .then(() => this.#deps.consumer.commitOffsets(covered.map(([partition, offset]) => ({ topic, partition, offset }))));
+    this.#committing = commit;
     try {
-      await this.#deps.history.flush();
-      // A re-read of these records (after a crash, or by a replay under another group) writes no history again.
-      await this.#deps.progress.recordHistoryWritten(new Map(covered.map(([partition, next]) => [partition, Number(next) - 1])));
-      if (covered.length > 0) {
-        // Commits go out in the order of their flushes, so a later offset is never overwritten by an earlier one.
-        const topic = this.#deps.topics.events.name;
-        const commit = this.#committing
-          .catch(() => {})
-          .then(() => this.#deps.consumer.commitOffsets(covered.map(([partition, offset]) => ({ topic, partition, offset }))));
-        this.#committing = commit;
-        await commit;
-      }
+      await commit;
     } catch (error) {
       // As on a rebalance, a partition given away meanwhile is left to its new owner.
       for (const [partition, offset] of covered)
@@ -290,8 +277,7 @@ export class ConsumerLoop {
   }
 
   /**
-   * On shutdown: fetching pauses, slices in flight finish, their history is written and
-   * their offsets committed (then the service leaves the group). Queued records not applied yet are
+   * On shutdown: fetching pauses, slices in flight finish and their offsets are committed (then the service leaves the group). Queued records not applied yet are
    * read again by whoever owns the partition next.
    */
   async drain(): Promise<void> {
@@ -303,10 +289,10 @@ export class ConsumerLoop {
     this.#waitingForRecords.notify();
     this.#waitingForRoom.notify();
     await Promise.all(this.#workers);
-    clearInterval(this.#flushTimer);
+    clearInterval(this.#commitTimer);
     clearInterval(this.#caughtUpTimer);
     await this.#markingCaughtUp;
-    await this.#flushAndCommit();
+    await this.#commit();
   }
 }
 

@@ -42,7 +42,8 @@ function storedHeld(text: string | null | undefined): ReadonlyMap<string, number
 /**
  * How far each partition of the events topic is, kept in Redis for every replica and
  * every consumer group (a partition changes hands, a replay runs under a new group):
- * the offset up to which its history is written, so a re-read writes no history twice;
+ * the offset up to which its history records (member events) are published, so a re-read
+ * publishes none twice;
  * and its stream time, the latest event time applied from it (or the wall clock while it
  * is caught up), which timers follow (docs/processors.md, "Time").
  */
@@ -57,8 +58,8 @@ export class PartitionProgress {
     this.#setIfGreater = redis.script(SET_IF_GREATER);
   }
 
-  /** Per partition asked about, the highest offset whose history is written (absent: none known). */
-  async historyWritten(partitions: readonly number[]): Promise<Map<number, number>> {
+  /** Per partition asked about, the highest offset whose history records are published (absent: none known). */
+  async historyPublished(partitions: readonly number[]): Promise<Map<number, number>> {
     const written = new Map<number, number>();
     if (partitions.length === 0) return written;
     const values = (await this.#redis.call('HMGET', this.#key, ...partitions.map((p) => `history:${p}`))) as (string | null)[];
@@ -69,8 +70,8 @@ export class PartitionProgress {
     return written;
   }
 
-  /** Records that history is written up to these offsets (inclusive), per partition. */
-  async recordHistoryWritten(offsets: ReadonlyMap<number, number>): Promise<void> {
+  /** Records that history records are published up to these offsets (inclusive), per partition. */
+  async recordHistoryPublished(offsets: ReadonlyMap<number, number>): Promise<void> {
     if (offsets.size === 0) return;
     const args = [...offsets].flatMap(([partition, offset]) => [`history:${partition}`, offset]);
     await this.#redis.execOrThrow([['EVALSHA', this.#setIfGreater, 1, this.#key, ...args]]);

@@ -1,4 +1,4 @@
-import { clickhouseVars, kafkaVars, loggingVars, topicVars } from '../../lib/config/common.ts';
+import { clickhouseVars, kafkaVars, loggingVars, partitionVars, topicVars } from '../../lib/config/common.ts';
 import { defineConfig } from '../../lib/config/load.ts';
 import { int, str, url } from '../../lib/config/variables.ts';
 
@@ -6,6 +6,7 @@ export const demoConfigSchema = defineConfig('demo', {
   ...loggingVars,
   ...kafkaVars,
   ...topicVars,
+  ...partitionVars,
   ...clickhouseVars,
   DEMO_SEED: int('Seed of the generated workload (same seed, same events)').default(42),
   DEMO_MEMBERS: int('People in the generated workload', { min: 1, max: 10_000_000 }).default(1_000),

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { historyConfigSchema } from '../../history/config.ts';
 import type { ConfigOf } from '../../lib/config/load.ts';
-import { processorConfigSchema } from '../../processors/config.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { allTopics, buildTopics, topicNamesFromConfig } from '../../schemas/topics.ts';
 import type { stackConfigSchema } from './config.ts';
@@ -110,16 +110,18 @@ function envFileText(env: Readonly<Record<string, string>>): string {
 }
 
 /**
- * Embedded ClickHouse belongs to the processors; the query service reads through them
- * (at the processors' default port), with a token kept across "up"s.
+ * ClickHouse belongs to the history service: the query service (with embedded ClickHouse)
+ * and the processors' member lookup read through it, at its default port, with a token
+ * kept across "up"s.
  */
-function embeddedWarehouseEnv(path: string, previous: StackState | undefined): Record<string, string> {
-  const token = previous?.env.QUERY_WAREHOUSE_TOKEN ?? `local-${randomBytes(12).toString('hex')}`;
+function historyReadEnv(previous: StackState | undefined, embedded: boolean): Record<string, string> {
+  const token = previous?.env.HISTORY_READ_TOKENS ?? `local-${randomBytes(12).toString('hex')}`;
+  const url = `http://127.0.0.1:${historyConfigSchema.vars.HISTORY_PORT.defaultValue}`;
   return {
-    CLICKHOUSE_PATH: path,
-    PROCESSOR_WAREHOUSE_TOKENS: token,
-    QUERY_WAREHOUSE_URL: `http://127.0.0.1:${processorConfigSchema.vars.PROCESSOR_PORT.defaultValue}`,
-    QUERY_WAREHOUSE_TOKEN: token,
+    HISTORY_READ_TOKENS: token,
+    PROCESSOR_HISTORY_URL: url,
+    PROCESSOR_HISTORY_TOKEN: token,
+    ...(embedded ? { QUERY_WAREHOUSE_URL: url, QUERY_WAREHOUSE_TOKEN: token } : {}),
   };
 }
 
@@ -144,10 +146,11 @@ export async function stackUp(config: StackConfig): Promise<StackUpResult> {
     KAFKA_TOPIC_TRIGGERS: config.KAFKA_TOPIC_TRIGGERS,
     KAFKA_TOPIC_LIFECYCLE: config.KAFKA_TOPIC_LIFECYCLE,
     KAFKA_TOPIC_DLQ: config.KAFKA_TOPIC_DLQ,
+    KAFKA_TOPIC_MEMBER_EVENTS: config.KAFKA_TOPIC_MEMBER_EVENTS,
+    KAFKA_TOPIC_IDENTITY_CHANGES: config.KAFKA_TOPIC_IDENTITY_CHANGES,
     CLICKHOUSE_DATABASE: config.CLICKHOUSE_DATABASE,
-    ...(clickhouse.url
-      ? { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_USER: config.CLICKHOUSE_USER }
-      : embeddedWarehouseEnv(clickhouse.path as string, previous)),
+    ...(clickhouse.url ? { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_USER: config.CLICKHOUSE_USER } : { CLICKHOUSE_PATH: clickhouse.path as string }),
+    ...historyReadEnv(previous, clickhouse.url === null),
   };
   const state: StackState = { redis, kafka, clickhouse, env };
   writePrivate(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);

@@ -11,9 +11,10 @@ export interface TopicLayout {
 const LEADERS_TIMEOUT_MS = 30_000;
 
 /**
- * Waits until every partition of the topics has a leader. A broker learns of a new topic
- * from the controller a moment after CreateTopics answers and says "unknown topic" until
- * then, which kafkajs's own waitForLeaders does not retry.
+ * Waits until every partition of the topics has a leader that answers for it. A broker
+ * learns of a new topic from the controller a moment after CreateTopics answers and says
+ * "unknown topic" until then, which kafkajs's own waitForLeaders does not retry; and a
+ * leader in the metadata may still answer "not the leader" to ListOffsets for a moment.
  */
 async function waitForLeaders(admin: Admin, topics: readonly string[]): Promise<void> {
   const deadline = Date.now() + LEADERS_TIMEOUT_MS;
@@ -21,7 +22,10 @@ async function waitForLeaders(admin: Admin, topics: readonly string[]): Promise<
   while (Date.now() < deadline) {
     try {
       const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
-      if (metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      if (metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+        for (const topic of topics) await admin.fetchTopicOffsets(topic);
+        return;
+      }
     } catch (error) {
       lastError = error;
     }

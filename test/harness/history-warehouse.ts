@@ -2,11 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
+import { HISTORY_MIGRATIONS } from '../../history/migrations.ts';
 import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import { applyMigrations, type Migration } from '../../lib/warehouse/migrations.ts';
 import { ServerWarehouse } from '../../lib/warehouse/server.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
-import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 
 /**
  * A fresh warehouse holding the processors' history tables, for analyses to read: a new

@@ -1,6 +1,6 @@
+import { HistoryWriter } from '../../history/history-writer.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
-import { HistoryWriter } from '../../processors/history/history-writer.ts';
-import type { IdentityChange } from '../../processors/identity/identity-changes.ts';
+import type { IdentityChangeRecord } from '../../schemas/records.ts';
 
 /** Member `merged` was folded into member `into` at `at` (an anonymous visitor who logged in). */
 export interface Merge {
@@ -22,8 +22,8 @@ export function someMerges(prefix: string, members: number, at: (i: number) => n
   return pairs.map(([from, to], i) => ({ merged: `${prefix}${from}`, into: `${prefix}${to}`, at: at(i) }));
 }
 
-/** The identity_changes rows the processors write for these merges. */
-export function mergeChanges(merges: readonly Merge[]): IdentityChange[] {
+/** The identity changes the processors publish for these merges (rows of identity_changes). */
+export function mergeChanges(merges: readonly Merge[]): IdentityChangeRecord[] {
   return merges.map((m, i) => ({ action: 'merged', memberId: m.into, kind: '', identityHash: '', otherMemberId: m.merged, at: m.at, messageId: `merge-${i}` }));
 }
 

@@ -2,6 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
+import { historyConfigSchema } from '../../history/config.ts';
+import { createHistoryService, type HistoryService } from '../../history/service.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import { createTopicCodecs, type TopicCodecs } from '../../lib/kafka/codecs.ts';
@@ -40,7 +42,8 @@ export async function startProcessor(
     KAFKA_TOPIC_TRIGGERS: PROCESSOR_TEST_TOPICS.triggers,
     KAFKA_TOPIC_LIFECYCLE: PROCESSOR_TEST_TOPICS.lifecycle,
     KAFKA_TOPIC_DLQ: PROCESSOR_TEST_TOPICS.deadLetters,
-    CLICKHOUSE_PATH: mkdtempSync(join(tmpdir(), 'segstream-processor-chdb-')),
+    KAFKA_TOPIC_MEMBER_EVENTS: PROCESSOR_TEST_TOPICS.memberEvents,
+    KAFKA_TOPIC_IDENTITY_CHANGES: PROCESSOR_TEST_TOPICS.identityChanges,
     PROCESSOR_HOST: '127.0.0.1',
     PROCESSOR_PORT: '0',
     PROCESSOR_API_TOKENS: PROCESSOR_TOKEN,
@@ -51,6 +54,39 @@ export async function startProcessor(
   };
   const config = loadConfig(processorConfigSchema, env);
   const service = await createProcessorService(config, systemClock, createLogger({ service: 'processor-test', level: config.LOG_LEVEL }));
+  await service.lifecycle.start();
+  return { service, url: service.url() };
+}
+
+export const HISTORY_TOKEN = 'history-test-token';
+
+/**
+ * The real history service, built from configuration as main.ts builds it, on the
+ * processor test topics, with embedded ClickHouse in a directory of its own. Its group
+ * reads only what is published from now on unless told otherwise.
+ */
+export async function startHistory(brokers: readonly string[], overrides: Record<string, string> = {}): Promise<{ service: HistoryService; url: string }> {
+  const env = {
+    KAFKA_BROKERS: brokers.join(','),
+    KAFKA_TOPIC_EVENTS: PROCESSOR_TEST_TOPICS.events,
+    KAFKA_TOPIC_SEGMENT_CHANGES: PROCESSOR_TEST_TOPICS.segmentChanges,
+    KAFKA_TOPIC_TRIGGERS: PROCESSOR_TEST_TOPICS.triggers,
+    KAFKA_TOPIC_LIFECYCLE: PROCESSOR_TEST_TOPICS.lifecycle,
+    KAFKA_TOPIC_DLQ: PROCESSOR_TEST_TOPICS.deadLetters,
+    KAFKA_TOPIC_MEMBER_EVENTS: PROCESSOR_TEST_TOPICS.memberEvents,
+    KAFKA_TOPIC_IDENTITY_CHANGES: PROCESSOR_TEST_TOPICS.identityChanges,
+    CLICKHOUSE_PATH: mkdtempSync(join(tmpdir(), 'segstream-history-chdb-')),
+    HISTORY_GROUP_ID: `history-test-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+    HISTORY_NEW_GROUP_STARTS_AT: 'latest',
+    HISTORY_HOST: '127.0.0.1',
+    HISTORY_PORT: '0',
+    HISTORY_READ_TOKENS: HISTORY_TOKEN,
+    HISTORY_MAX_AGE_MS: '100',
+    LOG_LEVEL: 'fatal',
+    ...overrides,
+  };
+  const config = loadConfig(historyConfigSchema, env);
+  const service = await createHistoryService(config, systemClock, createLogger({ service: 'history-test', level: config.LOG_LEVEL }));
   await service.lifecycle.start();
   return { service, url: service.url() };
 }

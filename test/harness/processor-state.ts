@@ -9,7 +9,7 @@ import { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import { DEFAULT_IDENTITY_TRAITS } from '../../processors/identity/identities.ts';
 import { keyedHash } from '../../processors/identity/keyed-hash.ts';
 import { IdentityResolver } from '../../processors/identity/resolver.ts';
-import { BatchProcessor, type HistoryWritten, type SourceRecord } from '../../processors/pipeline/batch-processor.ts';
+import { BatchProcessor, type HistoryPublished, type SourceRecord } from '../../processors/pipeline/batch-processor.ts';
 import { MemberDriver } from '../../processors/pipeline/member-driver.ts';
 import { MemberLocks } from '../../processors/pipeline/member-locks.ts';
 import { OutboxInFlight } from '../../processors/pipeline/outbox-in-flight.ts';
@@ -76,7 +76,7 @@ export async function processorState(redis: Redis, redisUrl: string, start: Date
       return testEvent(`msg-${++seq}`, clock.now(), partial);
     },
     /** Feeds records at the next offsets of partition 0 (or at given offsets, for replays). */
-    async feed(events: readonly EventRecord[], offsets?: readonly number[], historyWritten?: HistoryWritten) {
+    async feed(events: readonly EventRecord[], offsets?: readonly number[], historyPublished?: HistoryPublished) {
       const records: SourceRecord[] = events.map((event, i) => ({
         partition: 0,
         offset: String(offsets?.[i] ?? nextOffset++),
@@ -84,7 +84,7 @@ export async function processorState(redis: Redis, redisUrl: string, start: Date
         key: null,
         value: codec.encode(event),
       }));
-      const result = await processor.process(TOPIC, records, historyWritten);
+      const result = await processor.process(TOPIC, records, historyPublished);
       return { ...result, ...(await drain(result.outboxes)) };
     },
     async feedRaw(records: readonly SourceRecord[]) {

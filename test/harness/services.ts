@@ -28,6 +28,8 @@ export const PROCESSOR_TEST_TOPICS = {
   triggers: 'segstream.test.processor-triggers',
   lifecycle: 'segstream.test.processor-lifecycle',
   deadLetters: 'segstream.test.processor-dlq',
+  memberEvents: 'segstream.test.processor-member-events',
+  identityChanges: 'segstream.test.processor-identity-changes',
 } as const;
 export const TEST_TOPICS: readonly string[] = [
   ...Object.values(DEFAULT_TOPIC_NAMES),

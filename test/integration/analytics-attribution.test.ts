@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventRow } from '../../history/history-writer.ts';
 import { ATTRIBUTION_MODELS, type AttributionRequest, type AttributionResult, attributionResult, attributionSql } from '../../lib/analytics/attribution.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { clickhouseDateTime } from '../../lib/warehouse/warehouse.ts';
-import { eventRow } from '../../processors/history/history-writer.ts';
 import type { MessageType } from '../../schemas/records.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { personOf, someMerges, writeMerges } from '../harness/merges.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HistoryWriter } from '../../history/history-writer.ts';
 import { type CampaignReport, type CampaignRequest, campaignResult, campaignSql } from '../../lib/analytics/campaign.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
-import { HistoryWriter } from '../../processors/history/history-writer.ts';
 import type { EventRecord, LifecycleStage, LifecycleTransitionRecord, TriggerFiringRecord, TriggerOutcome } from '../../schemas/records.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { personOf, someMerges, writeMerges } from '../harness/merges.ts';

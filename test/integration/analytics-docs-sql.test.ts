@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HistoryWriter } from '../../history/history-writer.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
-import { HistoryWriter } from '../../processors/history/history-writer.ts';
 import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { toEventRecord } from '../workload/event-record.ts';

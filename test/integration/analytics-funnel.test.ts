@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventRow, HistoryWriter } from '../../history/history-writer.ts';
 import type { PropertyFilter } from '../../lib/analytics/filters.ts';
 import { type FunnelGroup, type FunnelRequest, funnelResult, funnelSql } from '../../lib/analytics/funnel.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
-import { eventRow, HistoryWriter } from '../../processors/history/history-writer.ts';
 import type { SegmentChangeRecord } from '../../schemas/records.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { personOf, someMerges, writeMerges } from '../harness/merges.ts';

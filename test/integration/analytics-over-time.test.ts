@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventRow } from '../../history/history-writer.ts';
 import { type SizesPoint, sizesResult, sizesSql, type TrendPoint, type TrendRequest, trendResult, trendSql } from '../../lib/analytics/over-time.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
 import { clickhouseDateTime } from '../../lib/warehouse/warehouse.ts';
-import { eventRow } from '../../processors/history/history-writer.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { personOf, someMerges, writeMerges } from '../harness/merges.ts';
 import { testEvent } from '../harness/test-event.ts';

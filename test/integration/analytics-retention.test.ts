@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventRow } from '../../history/history-writer.ts';
 import { type RetentionCohort, type RetentionRequest, retentionResult, retentionSql } from '../../lib/analytics/retention.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
-import { eventRow } from '../../processors/history/history-writer.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { personOf, someMerges, writeMerges } from '../harness/merges.ts';
 import { testEvent } from '../harness/test-event.ts';

@@ -2,20 +2,22 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AvroEventWriter, EVENT_COLUMNS_FROM_AVRO } from '../../history/events-avro.ts';
+import { eventRow, packEvents } from '../../history/history-writer.ts';
+import { HISTORY_MIGRATIONS } from '../../history/migrations.ts';
 import { EmbeddedWarehouse } from '../../lib/warehouse/embedded.ts';
 import { applyMigrations } from '../../lib/warehouse/migrations.ts';
-import { AvroEventWriter, EVENT_COLUMNS_FROM_AVRO } from '../../processors/history/events-avro.ts';
-import { type AppliedEvent, eventRow, packEvents } from '../../processors/history/history-writer.ts';
-import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
+import { type AppliedEvent, MemberEventEncoder } from '../../processors/pipeline/member-events.ts';
 import { type AvroSchema, loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { AvroCodec } from '../../schemas/codec.ts';
-import type { EventRecord } from '../../schemas/records.ts';
+import type { EventRecord, MemberEventRecord } from '../../schemas/records.ts';
 import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
 import { testEvent } from '../harness/test-event.ts';
 
 /*
- * Embedded ClickHouse takes events as Avro and computes the derived columns in SQL; a
- * server takes rows built by eventRow in JavaScript. Both must store the same rows.
+ * Embedded ClickHouse takes member events as Avro (as the processors encode them and the
+ * history service reads them from Kafka) and computes the derived columns in SQL; a server
+ * takes rows built by eventRow in JavaScript. Both must store the same rows.
  */
 
 const AT = Date.UTC(2026, 10, 3, 9, 15, 42, 123);
@@ -77,6 +79,7 @@ function workload(prefix: string): EventRecord[] {
 
 let warehouse: EmbeddedWarehouse;
 let codec: AvroCodec<EventRecord>;
+let memberEvents: AvroCodec<MemberEventRecord>;
 let olderWriter: AvroCodec<Record<string, unknown>>;
 beforeAll(async () => {
   warehouse = await EmbeddedWarehouse.open(mkdtempSync(join(tmpdir(), 'segstream-avro-')), 'history');
@@ -86,6 +89,7 @@ beforeAll(async () => {
   const [v1, v2] = catalog.history('segstream.Event') as unknown as [{ schema: AvroSchema }, { schema: AvroSchema }];
   codec = await AvroCodec.create<EventRecord>(registry, 'segstream.Event', v2.schema);
   olderWriter = await AvroCodec.create(registry, 'segstream.Event', v1.schema);
+  memberEvents = await AvroCodec.create<MemberEventRecord>(registry, 'segstream.MemberEvent', catalog.latest('segstream.MemberEvent').schema);
 }, 60_000);
 afterAll(() => warehouse.close());
 
@@ -99,7 +103,7 @@ describe('events written as Avro (needs embedded ClickHouse)', () => {
     expect(EVENT_COLUMNS_FROM_AVRO.map(([column]) => column)).toEqual(Object.keys(eventRow('m', testEvent('x', AT))));
   });
 
-  it('stores every event exactly as the row eventRow builds: bytes as read, events the processor changed, and events of an older schema', async () => {
+  it('stores every event exactly as the row eventRow builds: bytes as read with the member appended, events the processor changed, and events of an older schema', async () => {
     const member = (e: EventRecord) => `member-of-${e.anonymousId ?? e.userId}`;
     // The older schema has no source: the event as the latest schema reads it has source ''.
     const [first, ...rest] = workload('rows');
@@ -112,11 +116,13 @@ describe('events written as Avro (needs embedded ClickHouse)', () => {
     const [oldest, ...others] = workload('avro');
     const { source: _source, flags: _flags, ...v1Fields } = oldest as EventRecord;
     const applied: AppliedEvent[] = [
-      { memberId: member(oldest as EventRecord), event: oldest as EventRecord, encoded: olderWriter.encode(v1Fields) },
+      // As the processor holds it: decoded from the older schema (no source), with the bytes it came in.
+      { memberId: member(oldest as EventRecord), event: { ...(oldest as EventRecord), source: '' }, encoded: olderWriter.encode(v1Fields) },
       ...others.map((e, i) => ({ memberId: member(e), event: e, encoded: i % 3 === 0 ? null : codec.encode(e) })),
     ];
-    // In two slices, as history holds them.
-    await new AvroEventWriter(warehouse, codec).write([packEvents(applied.slice(0, 50)), packEvents(applied.slice(50))]);
+    // The records the processors publish, in two batches as the history service holds them.
+    const records = new MemberEventEncoder(codec, memberEvents).messages(applied).map((m) => m.value as Buffer);
+    await new AvroEventWriter(warehouse, memberEvents).write([packEvents(records.slice(0, 50)), packEvents(records.slice(50))]);
 
     const rows = await stored('events', 'rows');
     expect(rows).toHaveLength(PROPERTIES.length * CONTEXTS.length + 2);
@@ -127,10 +133,10 @@ describe('events written as Avro (needs embedded ClickHouse)', () => {
     expect(await stored('orders', 'avro')).toEqual(orders);
   });
 
-  it('writes nothing for a batch without events, and refuses an event schema that already has a memberId field', async () => {
-    await new AvroEventWriter(warehouse, codec).write([]);
-    await new AvroEventWriter(warehouse, codec).write([packEvents([])]);
-    const clash = { schema: { type: 'record', name: 'E', fields: [{ name: 'memberId', type: 'string' }] }, subject: 's' } as unknown as AvroCodec<EventRecord>;
-    expect(() => new AvroEventWriter(warehouse, clash)).toThrow(/without a field named memberId/);
+  it('writes nothing for a batch without events, and refuses a schema whose last field is not the member id', async () => {
+    await new AvroEventWriter(warehouse, memberEvents).write([]);
+    await new AvroEventWriter(warehouse, memberEvents).write([packEvents([])]);
+    const events = { schema: codec.schema, subject: 'segstream.Event' } as unknown as AvroCodec<MemberEventRecord>;
+    expect(() => new AvroEventWriter(warehouse, events)).toThrow(/last field is memberId/);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { eventRow } from '../../history/history-writer.ts';
+import { HISTORY_MIGRATIONS } from '../../history/migrations.ts';
 import { applyMigrations } from '../../lib/warehouse/migrations.ts';
-import { eventRow } from '../../processors/history/history-writer.ts';
-import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
 

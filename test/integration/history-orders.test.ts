@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventRow } from '../../history/history-writer.ts';
+import { HISTORY_MIGRATIONS } from '../../history/migrations.ts';
 import { applyMigrations, createdBy } from '../../lib/warehouse/migrations.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
-import { eventRow } from '../../processors/history/history-writer.ts';
-import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
 

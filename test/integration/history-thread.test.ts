@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { HistoryThread, type HistoryThreadSettings } from '../../history/history-thread.ts';
+import { packEvents } from '../../history/history-writer.ts';
+import { HISTORY_MIGRATIONS } from '../../history/migrations.ts';
 import { createTopicCodecs } from '../../lib/kafka/codecs.ts';
 import { applyMigrations } from '../../lib/warehouse/migrations.ts';
-import { HistoryThread, type HistoryThreadSettings } from '../../processors/history/history-thread.ts';
-import { packEvents } from '../../processors/history/history-writer.ts';
-import { HISTORY_MIGRATIONS } from '../../processors/history/migrations.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
 import { buildTopics, DEFAULT_TOPIC_NAMES } from '../../schemas/topics.ts';
@@ -23,6 +23,8 @@ const topicSettings = {
   KAFKA_TOPIC_TRIGGERS: DEFAULT_TOPIC_NAMES.triggers,
   KAFKA_TOPIC_LIFECYCLE: DEFAULT_TOPIC_NAMES.lifecycle,
   KAFKA_TOPIC_DLQ: DEFAULT_TOPIC_NAMES.deadLetters,
+  KAFKA_TOPIC_MEMBER_EVENTS: DEFAULT_TOPIC_NAMES.memberEvents,
+  KAFKA_TOPIC_IDENTITY_CHANGES: DEFAULT_TOPIC_NAMES.identityChanges,
 };
 const database = `history_thread_${Date.now()}`;
 const targets: [string, HistoryThreadSettings][] = [
@@ -47,10 +49,10 @@ if (services.clickhouse) {
 }
 
 describe.each(targets)('history thread: %s (needs ClickHouse)', (_name, settings) => {
-  it('writes history sent as Kafka bytes and as objects, answers queries, reports ClickHouse errors, and refuses work once closed', async () => {
+  it('writes history sent as member-event records, answers queries, reports ClickHouse errors, and refuses work once closed', async () => {
     const catalog = await loadSchemaCatalog();
     const topics = buildTopics(DEFAULT_TOPIC_NAMES, catalog);
-    const codec = (await createTopicCodecs(new FileSchemaRegistry(catalog), topics)).codecFor(topics.events);
+    const codec = (await createTopicCodecs(new FileSchemaRegistry(catalog), topics)).codecFor(topics.memberEvents);
     const thread = await HistoryThread.start(settings);
     try {
       expect(thread.kind).toBe(settings.CLICKHOUSE_URL ? 'server' : 'embedded');
@@ -71,12 +73,7 @@ describe.each(targets)('history thread: %s (needs ClickHouse)', (_name, settings
         reason: 'first paid order',
       };
       await thread.write({
-        events: [
-          packEvents([
-            { memberId: 'm1', event: order, encoded: codec.encode(order) },
-            { memberId: 'm1', event: identify },
-          ]),
-        ],
+        events: [packEvents([codec.encode({ ...order, memberId: 'm1' }), codec.encode({ ...identify, memberId: 'm1' })])],
         identityChanges: [],
         transitions: [transition],
         segmentChanges: [],

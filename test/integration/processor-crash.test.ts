@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, openSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -53,19 +53,19 @@ afterAll(async () => {
 });
 
 /** The workload as it reaches Kafka: 2% client retries (same messageId, later) and 2% late arrivals. */
-function deliveries(): { key: string; value: EventRecord; timestamp: number; person: number }[] {
+function deliveries(): { key: string; value: EventRecord; person: number }[] {
   const random = new Random(`crash-${EVENTS}`);
   const days = 60;
   const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
-  const out: { key: string; value: EventRecord; timestamp: number; person: number; at: number }[] = [];
+  const out: { key: string; value: EventRecord; person: number; at: number }[] = [];
   const late: { item: (typeof out)[number]; releaseAfter: number }[] = [];
   const push = (e: WorkloadEvent) => {
     const value = toEventRecord(e.message, e.at + 500);
-    const item = { key: eventsTopicKey(e.message), value, timestamp: value.receivedAt, person: e.person, at: e.at };
+    // The Kafka record time stays the time it is produced: a broker deletes records older than its retention.
+    const item = { key: eventsTopicKey(e.message), value, person: e.person, at: e.at };
     if (random.chance(0.02)) late.push({ item, releaseAfter: out.length + random.int(1, 400) });
     else out.push(item);
-    if (random.chance(0.02))
-      out.push({ ...item, value: { ...item.value, receivedAt: item.value.receivedAt + 60_000 }, timestamp: item.value.receivedAt + 60_000 });
+    if (random.chance(0.02)) out.push({ ...item, value: { ...item.value, receivedAt: item.value.receivedAt + 60_000 } });
     for (let i = late.length - 1; i >= 0; i--) {
       if ((late[i] as (typeof late)[number]).releaseAfter <= out.length) out.push((late.splice(i, 1)[0] as (typeof late)[number]).item);
     }
@@ -164,7 +164,6 @@ describe('processor crash test (needs Kafka, Redis, ClickHouse)', () => {
       KAFKA_BROKERS: services.kafkaBrokers.join(','),
       KAFKA_TOPIC_EVENTS: eventsTopic,
       REDIS_URL: services.redisUrl,
-      CLICKHOUSE_PATH: mkdtempSync(join(tmpdir(), 'segstream-crash-chdb-')),
       PROCESSOR_HOST: '127.0.0.1',
       PROCESSOR_PORT: '0',
       PROCESSOR_API_TOKENS: 't',
@@ -174,9 +173,9 @@ describe('processor crash test (needs Kafka, Redis, ClickHouse)', () => {
       // A killed replica is waited for this long before its partitions move on.
       PROCESSOR_SESSION_TIMEOUT_MS: '6000',
       PROCESSOR_REBALANCE_TIMEOUT_MS: '6000',
-      // Small inserts commit often: more commit points for kills to land between, and each
-      // run gets only so far before its kill, however fast the processor is.
-      PROCESSOR_HISTORY_MAX_ROWS: '2000',
+      // Frequent commits: more commit points for kills to land between, and each run gets
+      // only so far before its kill, however fast the processor is.
+      PROCESSOR_COMMIT_INTERVAL_MS: '100',
       LOG_LEVEL: 'error',
     };
     const logFile = openSync(join(tmpdir(), `segstream-crash-${run}.log`), 'a');

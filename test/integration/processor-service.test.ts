@@ -6,7 +6,7 @@ import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord } from '../../schemas/records.ts';
 import type { Topics } from '../../schemas/topics.ts';
-import { PROCESSOR_TOKEN, processorTestTopics, startProcessor } from '../harness/processor-service.ts';
+import { HISTORY_TOKEN, PROCESSOR_TOKEN, processorTestTopics, startHistory, startProcessor } from '../harness/processor-service.ts';
 import { consumeRange, highWatermarks, type PartitionOffsets } from '../harness/read-range.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { until } from '../harness/until.ts';
@@ -39,7 +39,7 @@ async function lookup(url: string, userId: string): Promise<{ status: number; bo
 }
 
 describe('processor service through Kafka (needs Kafka, Redis, ClickHouse)', () => {
-  it('applies events, publishes lifecycle transitions and dead letters, and a full replay changes nothing', async () => {
+  it('applies events, publishes lifecycle transitions, dead letters and history (written by the history service), and a full replay changes nothing', async () => {
     const userId = `buyer-${run}`;
     const anonymousId = `anon-${run}`;
     const events = [
@@ -58,7 +58,15 @@ describe('processor service through Kafka (needs Kafka, Redis, ClickHouse)', () 
     await raw.disconnect();
 
     const produced = await highWatermarks(kafka, topics.events.name);
-    const first = await startProcessor(services.kafkaBrokers, services.redisUrl, { REDIS_KEY_PREFIX: prefix, PROCESSOR_GROUP_ID: `g1-${run}` });
+    // History is written by the history service from what the processor publishes; the member lookup reads it there.
+    const history = await startHistory(services.kafkaBrokers);
+    await until('the history service joined its group', async () => ((await fetch(`${history.url}/readyz`)).ok ? true : undefined));
+    const first = await startProcessor(services.kafkaBrokers, services.redisUrl, {
+      REDIS_KEY_PREFIX: prefix,
+      PROCESSOR_GROUP_ID: `g1-${run}`,
+      PROCESSOR_HISTORY_URL: history.url,
+      PROCESSOR_HISTORY_TOKEN: HISTORY_TOKEN,
+    });
     try {
       const found = await until('the member has both orders', async () => {
         const response = await lookup(first.url, userId);
@@ -84,6 +92,7 @@ describe('processor service through Kafka (needs Kafka, Redis, ClickHouse)', () 
       expect(unauthorized.status).toBe(401);
     } finally {
       await first.service.lifecycle.stop();
+      await history.service.lifecycle.stop();
     }
 
     const transitions: LifecycleTransitionRecord[] = [];

@@ -1,12 +1,12 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventRow } from '../../history/history-writer.ts';
 import { funnelResult, funnelSql } from '../../lib/analytics/funnel.ts';
 import { RemoteAnalysisRunner } from '../../lib/analytics/remote-runner.ts';
 import { WarehouseAnalysisRunner } from '../../lib/analytics/runner.ts';
 import { registerWarehouseRoutes } from '../../lib/analytics/warehouse-routes.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { Warehouse } from '../../lib/warehouse/warehouse.ts';
-import { eventRow } from '../../processors/history/history-writer.ts';
 import { buildQueryServer } from '../../query/server.ts';
 import { historyWarehouse } from '../harness/history-warehouse.ts';
 import { testEvent } from '../harness/test-event.ts';
@@ -134,9 +134,9 @@ describe('query API reading through the process that owns embedded ClickHouse (n
     await registerWarehouseRoutes(owner, {
       runner: new WarehouseAnalysisRunner(warehouse, LIMITS),
       tokens: ['owner-token'],
-      tokensVariable: 'PROCESSOR_WAREHOUSE_TOKENS',
+      tokensVariable: 'HISTORY_READ_TOKENS',
       timeoutMs: 30_000,
-      timeoutVariable: 'PROCESSOR_WAREHOUSE_TIMEOUT_MS',
+      timeoutVariable: 'HISTORY_READ_TIMEOUT_MS',
       logger,
     });
     const address = await owner.listen({ host: '127.0.0.1', port: 0 });
@@ -152,7 +152,7 @@ describe('query API reading through the process that owns embedded ClickHouse (n
       }
       expect((await post(through, '/analyses/funnel', { ...funnel, to: START })).statusCode).toBe(422);
 
-      await expect(new RemoteAnalysisRunner({ url: address, token: 'wrong' }).probe()).rejects.toThrow(/answered 401: .*PROCESSOR_WAREHOUSE_TOKENS/);
+      await expect(new RemoteAnalysisRunner({ url: address, token: 'wrong' }).probe()).rejects.toThrow(/answered 401: .*HISTORY_READ_TOKENS/);
       const ask = (url: string, payload: object) => owner.inject({ method: 'POST', url, headers: { authorization: 'Bearer owner-token' }, payload });
       expect((await ask('/warehouse/query', { sql: 'SELECT 1' })).statusCode).toBe(404);
       const withSql = await ask('/warehouse/analyses/rfm', { at: START, sql: 'SELECT 1' });

@@ -39,12 +39,12 @@ describe('scripts/stack.ts (needs redis-server and Java)', () => {
     expect(env).toContain(`REDIS_URL=${state.redis.url}`);
     expect(env).toContain(`KAFKA_BROKERS=${state.kafka.brokers.join(',')}`);
     expect(env).toContain('KAFKA_TOPIC_EVENTS=segstream.events.v1');
-    // They hold the warehouse token: readable by their owner only.
+    // They hold the history read token: readable by their owner only.
     for (const file of ['stack.env', 'stack.json']) expect(statSync(join(stateDir, file)).mode & 0o077, file).toBe(0);
     const status = (await stack('status')).stdout;
     expect(status).toContain(state.redis.url);
     expect(status).toContain(`local Apache Kafka ${state.kafka.version}, 1 node: pid ${state.kafka.pids[0]}`);
-    expect(status).not.toContain(state.env.QUERY_WAREHOUSE_TOKEN as string);
+    expect(status).not.toContain(state.env.HISTORY_READ_TOKENS as string);
 
     // One JVM running Kafka itself, one broker in the cluster.
     expect(state.kafka.pids).toHaveLength(1);

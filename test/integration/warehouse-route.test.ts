@@ -8,13 +8,13 @@ import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import { canaryServer, VALUE_INJECTIONS, warehouseExploits } from '../harness/exploits.ts';
-import { processorTestTopics, startProcessor } from '../harness/processor-service.ts';
+import { processorTestTopics, startHistory, startProcessor } from '../harness/processor-service.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { until } from '../harness/until.ts';
 
 /*
- * The processors' warehouse route, attacked with every payload that once got through its
- * raw-SQL predecessor: as SQL, as the SQL field of a request, as every text value of every
+ * The history service's warehouse route (the processors served it, as raw SQL, before
+ * history moved out of them), attacked with every payload that once got through that: as SQL, as the SQL field of a request, as every text value of every
  * analysis and as an analysis name. Nothing runs but the catalogue's own analyses.
  */
 
@@ -56,18 +56,18 @@ function requestsCarrying(text: string, window: { from: number; to: number }): [
   ];
 }
 
-describe('warehouse route of the processors (needs Kafka, Redis, ClickHouse)', () => {
+describe('warehouse route of the history service (needs Kafka, Redis, ClickHouse)', () => {
   it('refuses every exploit payload: nothing but catalogue analyses runs, tables intact, no file read or written, no request sent', async () => {
     const canary = await canaryServer();
     const writtenFile = join(mkdtempSync(join(tmpdir(), 'segstream-exploit-')), 'written.csv');
+    const history = await startHistory(services.kafkaBrokers, { HISTORY_READ_TOKENS: TOKEN });
     const processor = await startProcessor(services.kafkaBrokers, services.redisUrl, {
       REDIS_KEY_PREFIX: `wr${run}:`,
       PROCESSOR_GROUP_ID: `wr-${run}`,
       PROCESSOR_NEW_GROUP_STARTS_AT: 'latest',
-      PROCESSOR_WAREHOUSE_TOKENS: TOKEN,
     });
     const ask = (path: string, body: unknown, token = TOKEN) =>
-      fetch(`${processor.url}${path}`, {
+      fetch(`${history.url}${path}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -81,7 +81,9 @@ describe('warehouse route of the processors (needs Kafka, Redis, ClickHouse)', (
       const events = Array.from({ length: 6 }, (_, i) =>
         testEvent(`${run}-${i}`, at + i * 60_000, { userId: `exploit-${run}-${i % 2}`, event: i % 3 === 2 ? 'Order Completed' : 'Viewed' }),
       );
-      await until('the processor joined its group', async () => ((await fetch(`${processor.url}/readyz`)).ok ? true : undefined));
+      await until('the processor and the history service joined their groups', async () =>
+        (await fetch(`${processor.url}/readyz`)).ok && (await fetch(`${history.url}/readyz`)).ok ? true : undefined,
+      );
       await producer.send(
         topics.events,
         events.map((value) => ({ key: value.userId as string, value })),
@@ -121,6 +123,7 @@ describe('warehouse route of the processors (needs Kafka, Redis, ClickHouse)', (
       expect(canary.requests()).toBe(0);
     } finally {
       await processor.service.lifecycle.stop();
+      await history.service.lifecycle.stop();
       await canary.close();
     }
   });

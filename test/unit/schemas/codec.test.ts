@@ -1,12 +1,13 @@
 import avsc from 'avsc';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MemberEventEncoder } from '../../../processors/pipeline/member-events.ts';
 import { type AvroSchema, loadSchemaCatalog, type SchemaCatalog } from '../../../schemas/catalog.ts';
 import { AvroCodec } from '../../../schemas/codec.ts';
-import type { EventRecord } from '../../../schemas/records.ts';
+import type { EventRecord, MemberEventRecord } from '../../../schemas/records.ts';
 import { FileSchemaRegistry } from '../../../schemas/schema-registry.ts';
 import { allTopics, buildTopics, DEFAULT_TOPIC_NAMES } from '../../../schemas/topics.ts';
 import { encodeWire } from '../../../schemas/wire-format.ts';
-import { sampleDeadLetter, sampleEvent, sampleLifecycle, sampleSegmentChange, sampleTrigger } from './samples.ts';
+import { sampleDeadLetter, sampleEvent, sampleIdentityChange, sampleLifecycle, sampleMemberEvent, sampleSegmentChange, sampleTrigger } from './samples.ts';
 
 let catalog: SchemaCatalog;
 let registry: FileSchemaRegistry;
@@ -19,7 +20,7 @@ beforeAll(async () => {
 describe('AvroCodec', () => {
   it('round-trips a sample of every topic with the latest schema', async () => {
     const topics = buildTopics(DEFAULT_TOPIC_NAMES, catalog);
-    const samples = [sampleEvent, sampleSegmentChange, sampleTrigger, sampleLifecycle, sampleDeadLetter];
+    const samples = [sampleEvent, sampleSegmentChange, sampleTrigger, sampleLifecycle, sampleDeadLetter, sampleMemberEvent, sampleIdentityChange];
     for (const [index, topic] of allTopics(topics).entries()) {
       const codec = await AvroCodec.create(registry, topic.subject, topic.valueSchema);
       const sample = samples[index];
@@ -29,6 +30,16 @@ describe('AvroCodec', () => {
       const decoded = await codec.decode(codec.encode(sample));
       expect(decoded).toEqual({ ok: true, value: sample });
     }
+  });
+
+  it('reads an Event body followed by the member id as a MemberEvent (what the processors publish without encoding again)', async () => {
+    const topics = buildTopics(DEFAULT_TOPIC_NAMES, catalog);
+    const events = await AvroCodec.create<EventRecord>(registry, topics.events.subject, topics.events.valueSchema);
+    const memberEvents = await AvroCodec.create<MemberEventRecord>(registry, topics.memberEvents.subject, topics.memberEvents.valueSchema);
+    // The MemberEvent schema is the Event schema's fields, then the member id.
+    expect((memberEvents.schema as { fields: unknown[] }).fields.slice(0, -1)).toEqual((events.schema as { fields: unknown[] }).fields);
+    const [message] = new MemberEventEncoder(events, memberEvents).messages([{ memberId: 'm1', event: sampleEvent, encoded: events.encode(sampleEvent) }]);
+    expect(await memberEvents.decode(message?.value as Buffer)).toEqual({ ok: true, value: sampleMemberEvent });
   });
 
   it('writes with the id registry.json gives the latest version', async () => {

@@ -1,4 +1,12 @@
-import type { DeadLetterRecord, EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../../schemas/records.ts';
+import type {
+  DeadLetterRecord,
+  EventRecord,
+  IdentityChangeRecord,
+  LifecycleTransitionRecord,
+  MemberEventRecord,
+  SegmentChangeRecord,
+  TriggerFiringRecord,
+} from '../../../schemas/records.ts';
 
 export const sampleEvent: EventRecord = {
   messageId: 'msg-1',
@@ -65,4 +73,16 @@ export const sampleDeadLetter: DeadLetterRecord = {
   key: Buffer.from('anon-1'),
   value: Buffer.from([1, 2, 3]),
   at: Date.UTC(2026, 0, 5),
+};
+
+export const sampleMemberEvent: MemberEventRecord = { ...sampleEvent, memberId: 'm1' };
+
+export const sampleIdentityChange: IdentityChangeRecord = {
+  action: 'merged',
+  memberId: 'm1',
+  kind: '',
+  identityHash: '',
+  otherMemberId: 'm0',
+  at: Date.UTC(2026, 0, 5),
+  messageId: 'msg-1',
 };

@@ -11,6 +11,8 @@ describe('topic registry', () => {
       'segstream.triggers.v1',
       'segstream.lifecycle.v1',
       'segstream.dlq.v1',
+      'segstream.member-events.v1',
+      'segstream.identity-changes.v1',
     ]);
     expect(topics.events.valueSchemaVersion).toBe(2);
     for (const topic of allTopics(topics)) expect(topic.key.meaning.length).toBeGreaterThan(0);
