@@ -106,8 +106,12 @@ function applyEventStep(member: WorkingMember, input: Extract<MemberInput, { kin
   state.applied[position.source] = position.offset;
 }
 
-function absorbStep(target: WorkingMember, source: WorkingMember, at: number, causeEventId: string, { settings }: StepContext): void {
-  target.outputs.transitions.push(...foldMember(target.state, source.state, at, settings.state));
+function absorbStep(target: WorkingMember, source: WorkingMember, at: number, causeEventId: string, context: StepContext): void {
+  // Checks that fell due before the merge happen first, at their own times, as before an event: whether a
+  // timer had fired them already must not matter (it depends on how far other partitions were).
+  advanceClock(target, at, context);
+  advanceClock(source, at, context);
+  target.outputs.transitions.push(...foldMember(target.state, source.state, at, context.settings.state));
   source.outputs.segmentChanges.push(...exitAllSegments(source.state, at, causeEventId));
 }
 
