@@ -16,7 +16,8 @@ export interface AppliedEvent {
  * A MemberEvent body is an Event body followed by the member id, so an event read in the
  * latest Event schema goes out as the bytes it came in with the member id appended (no
  * encoding); one the processor changed (identity traits hashed) or read in an older
- * schema is encoded anew. Keyed by member; the record time is the event's receive time.
+ * schema is encoded anew. Keyed by member. The record time is when it is produced: a
+ * replay of old events must not give the broker records its retention deletes at once.
  */
 export class MemberEventEncoder {
   readonly #events: AvroCodec<EventRecord>;
@@ -39,7 +40,7 @@ export class MemberEventEncoder {
     return events.map(({ memberId, event, encoded }) => {
       const body = encoded ? this.#events.ownLatestBody(encoded) : undefined;
       const value = body ? Buffer.concat([this.#header, body, avroString(memberId)]) : this.#memberEvents.encode({ ...event, memberId });
-      return { key: memberId, value, timestamp: String(event.receivedAt) };
+      return { key: memberId, value };
     });
   }
 }
