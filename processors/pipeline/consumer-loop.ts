@@ -241,12 +241,18 @@ export class ConsumerLoop {
     }
     const now = clock.now();
     const caughtUp = new Map<number, bigint>();
+    // Taken to the end with only records waiting at links left: the others' links may pass it (else two such
+    // partitions waiting on each other at the end of the log would wait for ever).
+    const waiting: number[] = [];
     for (const partition of owned) {
       const end = ends.get(partition)?.high;
       const position = this.#position.get(partition);
-      if (end !== undefined && position !== undefined && !this.#queues.pending(partition) && position >= end) caughtUp.set(partition, end);
+      if (end === undefined || position === undefined) continue;
+      if (!this.#queues.pending(partition) && position >= end) caughtUp.set(partition, end);
+      else if (this.#queues.onlyLeftWaiting(partition) && (this.#takenThrough.get(partition) ?? position) >= end) waiting.push(partition);
     }
     await progress.recordCaughtUp(caughtUp, now - this.#deps.options.ingestDelayMs);
+    await progress.recordCaughtUpButWaiting(waiting, now - this.#deps.options.ingestDelayMs);
   }
 
   /** For commits nobody waits on: a failed one leaves its offsets for the next. */

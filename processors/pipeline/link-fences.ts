@@ -75,7 +75,12 @@ export function heldEvents(events: readonly SliceEvent[], stored: ReadonlyMap<nu
     for (const member of event.members) if (!members.has(member)) members.set(member, event.receivedAt);
     waiting.set(event.partition, members);
   });
+  // After the slice a partition in it waits exactly for its records held now: they were all in it (they lead its
+  // queue and come whole), so members that waited before and came up under another id (merged) wait no longer.
   const frontiers = new Map<number, Frontier>();
-  for (const partition of new Set([...applied.keys(), ...waiting.keys()])) frontiers.set(partition, frontierOf(partition) as Frontier);
+  for (const partition of new Set([...applied.keys(), ...waiting.keys()])) {
+    const { receivedAt } = frontierOf(partition) as Frontier;
+    frontiers.set(partition, { receivedAt, held: waiting.get(partition) ?? new Map() });
+  }
   return { held, frontiers };
 }

@@ -7,7 +7,7 @@ interface Queued {
 
 /** Records taken for applying, from one or more partitions; hand it back to `release`. */
 export interface Slice {
-  /** Merged by record time, in offset order within each partition (records left waiting by an earlier slice may come last). */
+  /** Records left waiting by an earlier slice first, then the rest merged by record time; in offset order within each partition. */
   readonly records: readonly SourceRecord[];
   /** When each record was fetched (same order as records). */
   readonly fetchedAt: readonly number[];
@@ -69,6 +69,12 @@ export class PartitionQueues {
     return this.#busy.has(partition) || (this.#queues.get(partition)?.length ?? 0) > 0;
   }
 
+  /** Whether the only records queued for the partition are those left waiting at links (and none is being applied). */
+  onlyLeftWaiting(partition: number): boolean {
+    const left = this.#left.get(partition) ?? 0;
+    return !this.#busy.has(partition) && left > 0 && (this.#queues.get(partition)?.length ?? 0) === left;
+  }
+
   /** When the earliest partition held back may be taken again (undefined: none is held back). */
   nextReadyAt(): number | undefined {
     let next: number | undefined;
@@ -108,10 +114,21 @@ export class PartitionQueues {
       if (this.#slices > 0) return undefined;
       horizon = Number.POSITIVE_INFINITY;
     }
-    const counts = chosen.map(() => 0);
+    // Records left waiting come first and whole (whatever the size and horizon): what waits is decided for all of
+    // them at once, and they do not count against the slice, so the records behind them still go on.
     const records: SourceRecord[] = [];
     const fetchedAt: number[] = [];
-    while (records.length < max) {
+    const counts = chosen.map(({ partition, queue }) => {
+      const left = this.#left.get(partition) ?? 0;
+      for (let i = 0; i < left; i++) {
+        const queued = queue[i] as Queued;
+        records.push(queued.record);
+        fetchedAt.push(queued.fetchedAt);
+      }
+      return left;
+    });
+    const leftTaken = records.length;
+    while (records.length - leftTaken < max) {
       let next = -1;
       let nextTime = Number.POSITIVE_INFINITY;
       chosen.forEach(({ queue }, i) => {
@@ -129,13 +146,6 @@ export class PartitionQueues {
     }
     const parts: Slice['parts'][number][] = [];
     chosen.forEach(({ partition, queue }, i) => {
-      // Records left waiting come whole (whatever the size and horizon): what waits is decided for all of them at once.
-      for (let count = counts[i] as number; count < (this.#left.get(partition) ?? 0); count++) {
-        const queued = queue[count] as Queued;
-        records.push(queued.record);
-        fetchedAt.push(queued.fetchedAt);
-        counts[i] = count + 1;
-      }
       const count = counts[i] as number;
       if (count === 0) return;
       this.#notBefore.delete(partition);

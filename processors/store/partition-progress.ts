@@ -98,8 +98,12 @@ export class PartitionProgress {
     if (partitions.length === 0) return frontiers;
     const values = (await this.#redis.call('HMGET', this.#key, ...partitions.flatMap((p) => [`received:${p}`, `held:${p}`]))) as (string | null)[];
     partitions.forEach((partition, i) => {
-      const received = values[2 * i];
-      if (received !== null && received !== undefined) frontiers.set(partition, { receivedAt: Number(received), held: storedHeld(values[2 * i + 1]) });
+      const [received, held] = [values[2 * i], values[2 * i + 1]];
+      if (received === null && (held === null || held === undefined)) return;
+      frontiers.set(partition, {
+        receivedAt: received === null || received === undefined ? Number.NEGATIVE_INFINITY : Number(received),
+        held: storedHeld(held),
+      });
     });
     return frontiers;
   }
@@ -124,11 +128,28 @@ export class PartitionProgress {
     );
     this.#raise(
       commands,
-      [...applied.frontiers].map(([p, frontier]) => [`received:${p}`, frontier.receivedAt]),
+      // A partition whose records in the slice all wait has applied nothing yet: no receive time to record.
+      [...applied.frontiers].filter(([, frontier]) => Number.isFinite(frontier.receivedAt)).map(([p, frontier]) => [`received:${p}`, frontier.receivedAt]),
     );
     const flags = [...applied.frontiers].flatMap(([p, frontier]) => [`held:${p}`, JSON.stringify(Object.fromEntries(frontier.held)), `idle:${p}`, '-']);
     if (flags.length > 0) commands.push(['HSET', this.#key, ...flags]);
     if (commands.length > 0) await this.#redis.execOrThrow(commands);
+  }
+
+  /**
+   * Records partitions whose only records not applied are waiting at links (everything up
+   * to their high watermark taken): everything else received before `receivedBefore` is
+   * applied, so links of other members waiting for them go on. They stay busy: their
+   * stream time holds event time back at the earliest record waiting.
+   */
+  async recordCaughtUpButWaiting(partitions: readonly number[], receivedBefore: number): Promise<void> {
+    if (partitions.length === 0) return;
+    const commands: RedisCommand[] = [];
+    this.#raise(
+      commands,
+      partitions.map((p) => [`received:${p}`, receivedBefore]),
+    );
+    await this.#redis.execOrThrow(commands);
   }
 
   /**

@@ -59,4 +59,10 @@ describe('links across partitions', () => {
     // Its waiting records come up first in the slice and are applied: the link passes.
     expect(heldOf([event(2, 100, ['u0', 'a1']), event(1, 120, ['u1', 'a1'], [2])], stored)).toEqual([]);
   });
+
+  it('leave a partition in the slice waiting for exactly what waits there after it, not for members that came up under another id', () => {
+    // a1 waited on partition 2; its record comes up resolved to u9 (a1 was merged meanwhile) and is applied.
+    const { frontiers } = heldEvents([event(2, 100, ['u9']), event(2, 130, ['x'])], new Map([[2, frontier(90, { a1: 100 })]]));
+    expect(frontiers.get(2)).toEqual(frontier(130));
+  });
 });

@@ -108,11 +108,13 @@ describe('PartitionQueues', () => {
     expect(queues.nextReadyAt()).toBeUndefined();
   });
 
-  it('takes the records left waiting whole, whatever the slice size', () => {
+  it('takes the records left waiting whole, and up to a slice of others behind them', () => {
     const queues = new PartitionQueues();
     queues.add(0, records(0, 0, 5), 1);
     const slice = queues.take(10, 0) as Taken;
     queues.release(slice, true, new Map([[0, new Set(['1', '2', '4'])]]), 0);
-    expect(offsets(queues.take(1, 0))).toEqual(['0@1', '0@2', '0@4']);
+    queues.add(0, records(0, 5, 3), 2);
+    expect(queues.onlyLeftWaiting(0)).toBe(false);
+    expect(offsets(queues.take(2, 0))).toEqual(['0@1', '0@2', '0@4', '0@5', '0@6']);
   });
 });
