@@ -1,4 +1,4 @@
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { assertIdentifier, COMMON_SETTINGS, type QueryParams, type Warehouse } from './warehouse.ts';
 
 export interface ServerSettings {
@@ -21,7 +21,14 @@ export class ServerWarehouse implements Warehouse {
 
   static async open(settings: ServerSettings): Promise<ServerWarehouse> {
     assertIdentifier('database', settings.database);
-    const base = { url: settings.url, username: settings.username, password: settings.password ?? '', clickhouse_settings: { ...COMMON_SETTINGS } };
+    // The client's own logging is off: every failure reaches the caller as an error, which the service logs its way.
+    const base = {
+      url: settings.url,
+      username: settings.username,
+      password: settings.password ?? '',
+      clickhouse_settings: { ...COMMON_SETTINGS },
+      log: { level: ClickHouseLogLevel.OFF },
+    };
     const bootstrap = createClient(base);
     try {
       await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${settings.database}` });
