@@ -123,7 +123,8 @@ export function validateMessage(
     sentAt: time('sentAt'),
     context: object('context'),
     properties: object('properties'),
-    traits: object('traits'),
+    // RudderStack's browser SDK sends identify traits in context.traits only.
+    traits: raw.traits === undefined && type === 'identify' && isObject(raw.context) && isObject(raw.context.traits) ? raw.context.traits : object('traits'),
     integrations: object('integrations'),
     raw,
   };
