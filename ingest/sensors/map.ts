@@ -149,7 +149,13 @@ export function mapSensorsRecord(record: unknown, index: number | null, prefix: 
     problems.push({ index, field: `${prefix}${field}`, reason, expected, received: describeValue(value) });
 
   if (!isObject(record)) {
-    problem(prefix === '' ? 'data' : prefix.slice(0, -1), 'invalid_field', 'a Sensors record (a JSON object)', record);
+    problems.push({
+      index,
+      field: prefix === '' ? 'data' : prefix.slice(0, -1),
+      reason: 'invalid_field',
+      expected: 'a Sensors record (a JSON object)',
+      received: describeValue(record),
+    });
     return { kind: 'invalid', problems };
   }
   const type = record.type;

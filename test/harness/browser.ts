@@ -44,9 +44,13 @@ export async function launchChromium(): Promise<{ page: Page; close(): Promise<v
 }
 
 /** Requests a page made that failed or got an error status: a test expects none. */
-export function watchRequests(page: Page): { failures: string[]; requests: { method: string; url: string; status: number }[] } {
+export function watchRequests(page: Page): { failures: string[]; requests: { method: string; url: string; status: number }[]; inFlight(): number } {
   const failures: string[] = [];
   const requests: { method: string; url: string; status: number }[] = [];
+  let inFlight = 0;
+  page.on('request', () => inFlight++);
+  page.on('requestfinished', () => inFlight--);
+  page.on('requestfailed', () => inFlight--);
   page.on('requestfailed', (request) => {
     const error = request.failure()?.errorText ?? 'failed';
     // A beacon sent while the page is left is reported aborted to the page it left, while the
@@ -59,7 +63,7 @@ export function watchRequests(page: Page): { failures: string[]; requests: { met
     if (response.status() >= 400) failures.push(`${response.request().method()} ${response.url()}: HTTP ${response.status()}`);
   });
   page.on('pageerror', (error) => failures.push(`page error: ${error.message}`));
-  return { failures, requests };
+  return { failures, requests, inFlight: () => inFlight };
 }
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
