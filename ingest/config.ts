@@ -1,6 +1,8 @@
 import { kafkaVars, loggingVars, topicVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
-import { custom, int, str } from '../lib/config/variables.ts';
+import { custom, int, str, url } from '../lib/config/variables.ts';
+import { DEFAULT_ORDER_MAPPING_JSON, ORDER_MAPPING_FORMAT, parseOrderMapping } from './sensors/order-mapping.ts';
+import { SensorsProjects } from './sensors/projects.ts';
 import { WriteKeys } from './write-keys.ts';
 
 export const ingestConfigSchema = defineConfig('ingest', {
@@ -12,6 +14,22 @@ export const ingestConfigSchema = defineConfig('ingest', {
   INGEST_WRITE_KEYS: custom('Write keys and the source each belongs to', 'a comma-separated list of key=source (e.g. wk_web=web,wk_ios=ios)', WriteKeys.parse)
     .secret()
     .required(),
+  INGEST_SENSORS_PROJECTS: custom(
+    'Sensors Data projects /sa takes and the source each belongs to; a token, when given, must be in the SDK server_url (&token=...)',
+    'a comma-separated list of project=source or project:token=source (e.g. default=web_cn,shop_mp:s3cret=miniprogram)',
+    SensorsProjects.parse,
+  )
+    .secret()
+    .optional(),
+  INGEST_SENSORS_ORDER_EVENTS: custom(
+    "Sensors events that are orders, mapped to segstream's Order Completed / Order Refunded (order id and amount properties)",
+    ORDER_MAPPING_FORMAT,
+    parseOrderMapping,
+  ).default(parseOrderMapping(DEFAULT_ORDER_MAPPING_JSON) as NonNullable<ReturnType<typeof parseOrderMapping>>),
+  INGEST_PUBLIC_URL: url("The URL SDKs reach ingest at, written into the Segment settings it serves; when unset, taken from each request's Host", [
+    'http:',
+    'https:',
+  ]).optional(),
   INGEST_MAX_REQUEST_BYTES: int('Largest request body, after decompression', { min: 1_024 }).default(512_000),
   INGEST_MAX_EVENT_BYTES: int('Largest single event (its JSON)', { min: 256 }).default(32_768),
   INGEST_MAX_BATCH_EVENTS: int('Most events in one batch request', { min: 1 }).default(2_500),

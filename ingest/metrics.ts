@@ -21,6 +21,12 @@ export class IngestMetrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  readonly eventsSkipped = new Counter({
+    name: 'segstream_ingest_events_skipped_total',
+    help: 'Events acknowledged but not stored because segstream keeps no such data (Sensors item events), by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly produceSeconds = new Histogram({
     name: 'segstream_ingest_produce_seconds',
     help: 'Time from sending a produce request to the broker acknowledging it (acks=all)',

@@ -10,6 +10,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { ingestConfigSchema } from './config.ts';
 import { IngestMetrics } from './metrics.ts';
 import { BatchingPublisher } from './publisher.ts';
+import { SensorsProjects } from './sensors/projects.ts';
 import { buildIngestServer } from './server.ts';
 
 export type IngestConfig = ConfigOf<(typeof ingestConfigSchema)['vars']>;
@@ -44,8 +45,11 @@ export async function createIngestService(config: IngestConfig, clock: Clock, lo
       maxBatchEvents: config.INGEST_MAX_BATCH_EVENTS,
       timeTolerances: { skewToleranceMs: config.INGEST_CLOCK_SKEW_TOLERANCE_MS, futureToleranceMs: config.INGEST_FUTURE_TOLERANCE_MS },
       corsOrigins: config.INGEST_CORS_ORIGINS,
+      publicUrl: config.INGEST_PUBLIC_URL,
     },
     writeKeys: config.INGEST_WRITE_KEYS,
+    sensorsProjects: config.INGEST_SENSORS_PROJECTS ?? SensorsProjects.none,
+    sensorsOrders: config.INGEST_SENSORS_ORDER_EVENTS,
     publisher,
     metrics,
     clock,
@@ -68,7 +72,10 @@ export async function createIngestService(config: IngestConfig, clock: Clock, lo
     name: 'http',
     start: async () => {
       const address = await app.listen({ host: config.INGEST_HOST, port: config.INGEST_PORT });
-      logger.info({ address, writeKeys: config.INGEST_WRITE_KEYS.size, topic: topics.events.name }, 'ingest listening');
+      logger.info(
+        { address, writeKeys: config.INGEST_WRITE_KEYS.size, sensorsProjects: config.INGEST_SENSORS_PROJECTS?.size ?? 0, topic: topics.events.name },
+        'ingest listening',
+      );
     },
     // Stops accepting connections and waits for in-flight requests to be answered.
     stop: () => app.close(),

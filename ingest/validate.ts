@@ -72,8 +72,16 @@ export function validateMessage(
     return err(problems);
   }
 
+  // RudderStack's browser SDK sends "userId": "" with every anonymous event: an empty id
+  // next to a valid other id is no id at all (an anonymous event), not an error.
+  const usable = (value: unknown) => (typeof value === 'string' && value.trim() !== '') || (typeof value === 'number' && Number.isFinite(value));
+  const blank = (value: unknown) => typeof value === 'string' && value.trim() === '';
+  const blankBeside = (field: string): boolean =>
+    type !== 'alias' &&
+    ((field === 'userId' && blank(raw.userId) && usable(raw.anonymousId)) || (field === 'anonymousId' && blank(raw.anonymousId) && usable(raw.userId)));
   const id = (field: string): string | null => {
     const value = raw[field];
+    if (blankBeside(field)) return null;
     if (value === undefined || value === null) return null;
     if (typeof value === 'number' && Number.isFinite(value)) return String(value);
     if (typeof value === 'string' && value.trim() !== '' && value.length <= MAX_ID_LENGTH) return value;
@@ -115,7 +123,8 @@ export function validateMessage(
     sentAt: time('sentAt'),
     context: object('context'),
     properties: object('properties'),
-    traits: object('traits'),
+    // RudderStack's browser SDK sends identify traits in context.traits only.
+    traits: raw.traits === undefined && type === 'identify' && isObject(raw.context) && isObject(raw.context.traits) ? raw.context.traits : object('traits'),
     integrations: object('integrations'),
     raw,
   };

@@ -35,8 +35,12 @@ export class WriteKeys {
   }
 }
 
-/** The write key from HTTP Basic (key as user name, as Segment's SDKs send it), else from the body. */
-export function writeKeyFrom(authorization: string | undefined, body: unknown): string | undefined {
+/**
+ * The write key from HTTP Basic (key as user name, as Segment's SDKs send it), else from
+ * the body, else from the query string (RudderStack's beacon and config requests carry
+ * `?writeKey=`: a beacon cannot send headers).
+ */
+export function writeKeyFrom(authorization: string | undefined, body: unknown, queryKey?: unknown): string | undefined {
   if (authorization?.startsWith('Basic ')) {
     const decoded = Buffer.from(authorization.slice('Basic '.length).trim(), 'base64').toString('utf8');
     const user = decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : decoded;
@@ -44,7 +48,8 @@ export function writeKeyFrom(authorization: string | undefined, body: unknown): 
   }
   if (typeof body === 'object' && body !== null && typeof (body as { writeKey?: unknown }).writeKey === 'string') {
     const key = (body as { writeKey: string }).writeKey;
-    return key.length > 0 ? key : undefined;
+    if (key.length > 0) return key;
   }
+  if (typeof queryKey === 'string' && queryKey.length > 0) return queryKey;
   return undefined;
 }
