@@ -21,11 +21,18 @@ function describeKafka(kafka: StackState['kafka']): string {
   return `${where} (local Apache Kafka ${kafka.version}, ${nodes}: ${kafka.pids.map(running).join(', ')}), ${kafka.partitions} partitions and ${kafka.replicationFactor} replica${kafka.replicationFactor > 1 ? 's' : ''} per topic`;
 }
 
+function describeSchemaRegistry(registry: StackState['schemaRegistry']): string {
+  if (!registry) return 'schemas/registry.json (fixed ids, no registry server)';
+  if (registry.pid === null) return `${registry.url} (yours)`;
+  return `${registry.url} (local Apicurio Registry ${registry.version}, ${running(registry.pid)})`;
+}
+
 /** What runs where, for people: addresses and processes, never the tokens the state files also hold. */
 function describe(state: StackState, config: StackConfig): string[] {
   return [
     `  redis       ${state.redis.url}${state.redis.pid === null ? ' (yours)' : ` (local, ${running(state.redis.pid)})`}`,
     `  kafka       ${describeKafka(state.kafka)}`,
+    `  schemas     ${describeSchemaRegistry(state.schemaRegistry)}`,
     `  clickhouse  ${state.clickhouse.url ?? `embedded (chdb) at ${state.clickhouse.path}`}`,
     `  env file    ${config.SEGSTREAM_STATE_DIR}/${ENV_FILE} (readable by its owner only)`,
   ];

@@ -13,7 +13,10 @@ export const loggingVars = {
 export const kafkaVars = {
   KAFKA_BROKERS: hostPortList('Kafka bootstrap brokers').required(),
   KAFKA_CLIENT_ID: str('Client id sent to Kafka').default('segstream'),
-  SCHEMA_REGISTRY_URL: url('Confluent Schema Registry; when unset the schemas in schemas/ are used with their fixed ids', ['http:', 'https:']).optional(),
+  SCHEMA_REGISTRY_URL: url(
+    'Schema Registry speaking the Confluent REST API (Confluent, or Apicurio at .../apis/ccompat/v7); when unset the schemas in schemas/ are used with their fixed ids',
+    ['http:', 'https:'],
+  ).optional(),
 };
 
 export const topicVars = {

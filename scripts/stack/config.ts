@@ -1,6 +1,6 @@
-import { clickhouseVars, partitionVars, topicVars } from '../../lib/config/common.ts';
+import { clickhouseVars, kafkaVars, partitionVars, topicVars } from '../../lib/config/common.ts';
 import { defineConfig } from '../../lib/config/load.ts';
-import { hostPortList, int, str, url } from '../../lib/config/variables.ts';
+import { hostPortList, int, oneOf, str, url } from '../../lib/config/variables.ts';
 
 /** The local stack: each service is the user's when its variable is set, started here otherwise. */
 export const stackConfigSchema = defineConfig('stack', {
@@ -11,6 +11,11 @@ export const stackConfigSchema = defineConfig('stack', {
     { min: 1, max: 9 },
   ).default(1),
   REDIS_URL: url('Use this Redis instead of starting a local redis-server', ['redis:', 'rediss:']).optional(),
+  SCHEMA_REGISTRY: oneOf(
+    'Where schema ids come from when SCHEMA_REGISTRY_URL is unset: "file" (schemas/registry.json, no server) or "local" (the stack starts Apicurio Registry and the services register and resolve schemas through its Confluent-compatible API)',
+    ['file', 'local'] as const,
+  ).default('file'),
+  SCHEMA_REGISTRY_URL: kafkaVars.SCHEMA_REGISTRY_URL,
   ...partitionVars,
   ...topicVars,
   ...clickhouseVars,

@@ -41,8 +41,8 @@ function javaMajorVersion(): number | undefined {
   return match[1] === '1' ? Number(match[2]) : Number(match[1]);
 }
 
-/** Java and Maven from Debian's packages when they are missing. */
-function ensureJavaAndMaven(): void {
+/** Java (17 or newer) and Maven from Debian's packages when they are missing. */
+export function ensureJavaAndMaven(): void {
   ensureDebianPackages('Java (to run Kafka)', ['openjdk-17-jre-headless'], () => commandExists('java'));
   const major = javaMajorVersion();
   if (major === undefined || major < MIN_JAVA) {

@@ -230,12 +230,42 @@ export class LocalKafka {
     return join(this.#dir, `node-${node.id}.log`);
   }
 
+  /** The pid of node `id` (1-based, as in the layout), or undefined when it is not running. */
+  pidOf(id: number): number | undefined {
+    const pid = this.#pids[id - 1];
+    return pid !== undefined && isAlive(pid) ? pid : undefined;
+  }
+
+  /** Kills node `id` with SIGKILL, as a crash would: no clean shutdown, its data stays. Resolves once the process is gone. */
+  async killNode(id: number): Promise<number> {
+    const pid = this.pidOf(id);
+    if (pid === undefined) throw new Error(`Kafka node ${id} is not running`);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(`Kafka node ${id} (pid ${pid}) to exit`, 10_000, async () => (isAlive(pid) ? undefined : true));
+    return pid;
+  }
+
+  /** Starts node `id` again on its port with the data it had; resolves once every node serves clients. */
+  async restartNode(id: number): Promise<void> {
+    const node = this.layout.nodes.find((n) => n.id === id);
+    if (!node) throw new Error(`no Kafka node ${id} in this cluster`);
+    if (this.pidOf(id) !== undefined) throw new Error(`Kafka node ${id} is still running`);
+    this.#pids[id - 1] = this.#spawn(node);
+    await this.#waitReady(Date.now());
+  }
+
+  #spawn(node: KafkaNodeLayout): number {
+    const pid = spawnDetached('java', [...this.#jvm, 'kafka.Kafka', this.#propertiesFile(node)], this.#logFile(node));
+    writeFileSync(join(this.#dir, `node-${node.id}.pid`), String(pid));
+    return pid;
+  }
+
   async #startNodes(since: number): Promise<void> {
-    this.#pids = this.layout.nodes.map((node) => {
-      const pid = spawnDetached('java', [...this.#jvm, 'kafka.Kafka', this.#propertiesFile(node)], this.#logFile(node));
-      writeFileSync(join(this.#dir, `node-${node.id}.pid`), String(pid));
-      return pid;
-    });
+    this.#pids = this.layout.nodes.map((node) => this.#spawn(node));
+    await this.#waitReady(since);
+  }
+
+  async #waitReady(since: number): Promise<void> {
     const what = `Kafka ${this.version} (${this.layout.nodes.length} node${this.layout.nodes.length > 1 ? 's' : ''} on ${this.bootstrap.join(',')})`;
     try {
       await waitFor(what, this.#readyTimeoutMs, async () => {

@@ -3,10 +3,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join, resolve } from 'node:path';
 import { historyConfigSchema } from '../../history/config.ts';
 import type { ConfigOf } from '../../lib/config/load.ts';
-import { loadSchemaCatalog } from '../../schemas/catalog.ts';
+import { loadSchemaCatalog, type SchemaCatalog } from '../../schemas/catalog.ts';
+import { ConfluentSchemaRegistry, registerCatalog } from '../../schemas/schema-registry.ts';
 import { allTopics, buildTopics, topicNamesFromConfig } from '../../schemas/topics.ts';
 import type { stackConfigSchema } from './config.ts';
 import { kafkaClusterReady, LocalKafka } from './local-kafka.ts';
+import { LocalSchemaRegistry, schemaRegistryResponds } from './local-schema-registry.ts';
 import { isAlive, terminate } from './processes.ts';
 import { redisResponds, startLocalRedis } from './redis-server.ts';
 import { ensureTopics } from './topics.ts';
@@ -28,6 +30,15 @@ export interface StackState {
     readonly topics: readonly string[];
   };
   readonly clickhouse: { readonly url: string | null; readonly path: string | null };
+  /** The Schema Registry the services use; null: the files in schemas/ (no server). */
+  readonly schemaRegistry: {
+    readonly url: string;
+    /** The local Apicurio Registry's JVM; null when the registry is the user's. */
+    readonly pid: number | null;
+    readonly version: string | null;
+    /** Schemas whose registry id differs from schemas/registry.json's, as "file id->registry id". */
+    readonly otherIds: readonly string[];
+  } | null;
   /** The variables services and tests read to reach the stack. */
   readonly env: Readonly<Record<string, string>>;
 }
@@ -36,6 +47,8 @@ export const STATE_FILE = 'stack.json';
 export const ENV_FILE = 'stack.env';
 /** The local Kafka's data, properties and logs, under the state directory. */
 const KAFKA_DIR = 'kafka';
+/** The local Apicurio Registry's database and log, under the state directory. */
+const SCHEMA_REGISTRY_DIR = 'schema-registry';
 
 /** What `up` did, besides the state: start-up times worth printing. */
 export interface StackUpResult {
@@ -98,6 +111,46 @@ async function upKafka(
   return { brokers: kafka.bootstrap, pids: kafka.pids, version: kafka.version, partitions, replicationFactor: kafka.replicationFactor, topics };
 }
 
+/**
+ * The user's registry (SCHEMA_REGISTRY_URL), the local Apicurio Registry (SCHEMA_REGISTRY=local,
+ * reused while it answers) or none; a registry gets every schema version of the repository.
+ */
+async function upSchemaRegistry(
+  config: StackConfig,
+  stateDir: string,
+  catalog: SchemaCatalog,
+  previous: StackState | undefined,
+  notes: string[],
+): Promise<StackState['schemaRegistry']> {
+  const dir = join(stateDir, SCHEMA_REGISTRY_DIR);
+  let url: string;
+  let pid: number | null = null;
+  let version: string | null = null;
+  if (config.SCHEMA_REGISTRY_URL) {
+    await LocalSchemaRegistry.stopAt(dir);
+    url = config.SCHEMA_REGISTRY_URL;
+  } else if (config.SCHEMA_REGISTRY === 'local') {
+    const old = previous?.schemaRegistry;
+    if (old?.pid && isAlive(old.pid) && (await schemaRegistryResponds(old.url))) {
+      ({ url, pid, version } = old);
+    } else {
+      const registry = await LocalSchemaRegistry.start({ dir });
+      notes.push(`schema registry: Apicurio Registry ${registry.version} started in ${registry.startedInMs} ms`);
+      ({ url, pid, version } = registry);
+    }
+  } else {
+    await LocalSchemaRegistry.stopAt(dir);
+    return null;
+  }
+  const ids = await registerCatalog(new ConfluentSchemaRegistry(url), catalog);
+  const otherIds = [...ids].filter(([file, registry]) => file !== registry).map(([file, registry]) => `${file}->${registry}`);
+  if (otherIds.length > 0)
+    notes.push(
+      `schema registry: ids differ from schemas/registry.json (${otherIds.join(', ')}); records written with one cannot be read with the other, so keep each topic on one`,
+    );
+  return { url, pid, version, otherIds };
+}
+
 /** Both state files hold tokens: readable by their owner only, however they were created before. */
 function writePrivate(file: string, text: string): void {
   writeFileSync(file, text, { mode: 0o600 });
@@ -131,10 +184,12 @@ export async function stackUp(config: StackConfig): Promise<StackUpResult> {
   const stateDir = resolve(config.SEGSTREAM_STATE_DIR);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const previous = readState(stateDir);
-  const topicNames = allTopics(buildTopics(topicNamesFromConfig(config), await loadSchemaCatalog())).map((t) => t.name);
+  const catalog = await loadSchemaCatalog();
+  const topicNames = allTopics(buildTopics(topicNamesFromConfig(config), catalog)).map((t) => t.name);
 
   const redis = await upRedis(config, stateDir, previous);
   const kafka = await upKafka(config, stateDir, topicNames, previous, notes);
+  const schemaRegistry = await upSchemaRegistry(config, stateDir, catalog, previous, notes);
   const clickhouse = config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL, path: null } : { url: null, path: resolve(config.CLICKHOUSE_PATH) };
 
   const env: Record<string, string> = {
@@ -149,10 +204,11 @@ export async function stackUp(config: StackConfig): Promise<StackUpResult> {
     KAFKA_TOPIC_MEMBER_EVENTS: config.KAFKA_TOPIC_MEMBER_EVENTS,
     KAFKA_TOPIC_IDENTITY_CHANGES: config.KAFKA_TOPIC_IDENTITY_CHANGES,
     CLICKHOUSE_DATABASE: config.CLICKHOUSE_DATABASE,
+    ...(schemaRegistry ? { SCHEMA_REGISTRY_URL: schemaRegistry.url } : {}),
     ...(clickhouse.url ? { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_USER: config.CLICKHOUSE_USER } : { CLICKHOUSE_PATH: clickhouse.path as string }),
     ...historyReadEnv(previous, clickhouse.url === null),
   };
-  const state: StackState = { redis, kafka, clickhouse, env };
+  const state: StackState = { redis, kafka, clickhouse, schemaRegistry, env };
   writePrivate(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   writePrivate(join(stateDir, ENV_FILE), envFileText(env));
   return { state, notes };
@@ -166,6 +222,8 @@ export async function stackDown(config: StackConfig, options: { purge: boolean }
   // Every JVM the local Kafka left in its directory, whatever the state file says; its data goes too.
   const kafkaPids = await LocalKafka.stopAt(join(stateDir, KAFKA_DIR));
   if (kafkaPids.length > 0) stopped.push(`kafka (pid${kafkaPids.length > 1 ? 's' : ''} ${kafkaPids.join(', ')})`);
+  const registryPids = await LocalSchemaRegistry.stopAt(join(stateDir, SCHEMA_REGISTRY_DIR));
+  if (registryPids.length > 0) stopped.push(`schema registry (pid ${registryPids.join(', ')})`);
   const redisPid = state?.redis.pid;
   if (redisPid && isAlive(redisPid)) {
     await terminate(redisPid);

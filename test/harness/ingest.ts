@@ -3,12 +3,9 @@ import { createIngestService, type IngestService } from '../../ingest/service.ts
 import { systemClock } from '../../lib/clock.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import { createKafka } from '../../lib/kafka/client.ts';
-import { createTopicCodecs, type TopicCodecs } from '../../lib/kafka/codecs.ts';
+import { loadTopicSetup } from '../../lib/kafka/codecs.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import type { EventRecord } from '../../schemas/records.ts';
-import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
-import { buildTopics, DEFAULT_TOPIC_NAMES } from '../../schemas/topics.ts';
 import { consumeRange, highWatermarks, type PartitionOffsets } from './read-range.ts';
 
 export const TEST_WRITE_KEYS = 'wk_web=web,wk_app=app';
@@ -37,9 +34,8 @@ export async function startIngest(brokers: readonly string[], overrides: Record<
   const logger = createLogger({ service: 'ingest-test', level: config.LOG_LEVEL });
   const service = await createIngestService(config, systemClock, logger);
   await service.lifecycle.start();
-  const catalog = await loadSchemaCatalog();
-  const topics = buildTopics({ ...DEFAULT_TOPIC_NAMES, events: config.KAFKA_TOPIC_EVENTS }, catalog);
-  const codecs: TopicCodecs = await createTopicCodecs(new FileSchemaRegistry(catalog), topics);
+  // The service's own topic names and schema registry (the files, or SCHEMA_REGISTRY_URL's).
+  const { topics, codecs } = await loadTopicSetup(config);
   const kafka = createKafka({ brokers, clientId: 'ingest-test-reader' }, logger);
   return {
     service,

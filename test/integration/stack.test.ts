@@ -96,6 +96,36 @@ describe('scripts/stack.ts (needs redis-server and Java)', () => {
     await stack('down');
   });
 
+  it("starts Apicurio Registry with SCHEMA_REGISTRY=local, registers every schema with the files' ids, reuses it, and stops it", async () => {
+    const services = inject('services');
+    const env = { REDIS_URL: services.redisUrl, KAFKA_BROKERS: services.kafkaBrokers.join(','), SCHEMA_REGISTRY: 'local' };
+    const first = await stack('up', env);
+    expect(first.stdout).toMatch(/schema registry: Apicurio Registry 3\.\d+\.\d+ started in \d+ ms/);
+    const state = readState();
+    const registry = state.schemaRegistry;
+    expect(registry).toMatchObject({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/apis\/ccompat\/v7$/), otherIds: [] });
+    expect(readFileSync(join(stateDir, 'stack.env'), 'utf8')).toContain(`SCHEMA_REGISTRY_URL=${registry?.url}`);
+    expect(first.stdout).toContain(`schemas     ${registry?.url} (local Apicurio Registry`);
+    const subjects = (await (await fetch(`${registry?.url}/subjects`)).json()) as string[];
+    expect(subjects.sort()).toEqual([
+      'segstream.DeadLetter',
+      'segstream.Event',
+      'segstream.LifecycleTransition',
+      'segstream.SegmentChange',
+      'segstream.TriggerFiring',
+    ]);
+    expect(await (await fetch(`${registry?.url}/subjects/segstream.Event/versions`)).json()).toEqual([1, 2]);
+    expect(await (await fetch(`${registry?.url}/config/segstream.Event`)).json()).toMatchObject({ compatibilityLevel: 'FULL_TRANSITIVE' });
+
+    const second = await stack('up', env);
+    expect(second.stdout).not.toContain('started in');
+    expect(readState().schemaRegistry).toEqual(registry);
+    const down = await stack('down');
+    expect(down.stdout).toContain(`schema registry (pid ${registry?.pid})`);
+    expect(isAlive(registry?.pid as number)).toBe(false);
+    expect(existsSync(join(stateDir, 'schema-registry'))).toBe(false);
+  });
+
   it('refuses bad configuration, naming the variable', async () => {
     await expect(stack('up', { KAFKA_PARTITIONS: 'many' })).rejects.toMatchObject({
       stderr: expect.stringContaining('KAFKA_PARTITIONS: expected an integer from 1 to 1024, received "many"'),
