@@ -122,8 +122,13 @@ export class MemberDriver {
       const outboxOf = new Map(touched.map((member) => [member.memberId, outboxEntries(member.outputs)]));
       const conflicts = await this.#store.save(touched.map((member) => this.#write(member, outboxOf.get(member.memberId) ?? [], now)));
       if (conflicts.length === 0) {
+        // Every member read, changed or not, publishes what earlier units left (an attempt refused on another
+        // member may have saved this one already, which is then read again and left unchanged).
         const outboxes = new Map<string, readonly OutboxEntry[]>();
-        for (const member of touched) outboxes.set(member.memberId, [...(earlier.get(member.memberId) ?? []), ...(outboxOf.get(member.memberId) ?? [])]);
+        for (const memberId of new Set([...loaded.keys(), ...outboxOf.keys()])) {
+          const entries = [...(earlier.get(memberId) ?? []), ...(outboxOf.get(memberId) ?? [])];
+          if (entries.length > 0) outboxes.set(memberId, entries);
+        }
         this.#inFlight.take(outboxes);
         return { result, outboxes, saved: touched };
       }
