@@ -129,6 +129,13 @@ export class MemberDriver {
           const entries = [...(earlier.get(memberId) ?? []), ...(outboxOf.get(memberId) ?? [])];
           if (entries.length > 0) outboxes.set(memberId, entries);
         }
+        // And what members folded into those left behind (they are published under their own member, and removed there).
+        for (const member of loaded.values())
+          for (const [source, stored] of member.mergedOutboxes) {
+            if (outboxes.has(source)) continue;
+            const entries = this.#inFlight.notInFlight(source, stored);
+            if (entries.length > 0) outboxes.set(source, entries);
+          }
         this.#inFlight.take(outboxes);
         return { result, outboxes, saved: touched };
       }

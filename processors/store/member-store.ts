@@ -40,9 +40,17 @@ export interface LoadedMember {
   readonly seen: ReadonlyMap<string, number>;
   /** Outputs stored earlier but not confirmed published (e.g. before a crash). */
   readonly outbox: readonly OutboxEntry[];
+  /**
+   * Outputs left unpublished in the outboxes of members folded into this one (a crash
+   * between a merge's save and its publishing): nothing reads a merged member again, so
+   * whoever reads the member it went into publishes them. Empty nearly always.
+   */
+  readonly mergedOutboxes: ReadonlyMap<string, readonly OutboxEntry[]>;
   readonly known: boolean;
   readonly mergedInto: string | null;
 }
+
+const NO_MERGED_OUTBOXES: ReadonlyMap<string, readonly OutboxEntry[]> = new Map();
 
 export interface MemberWrite {
   readonly memberId: string;
@@ -145,8 +153,23 @@ export class MemberStore {
         version: state.version,
         seen: new Map(messageIds.flatMap((messageId, index) => (scores[index] === null ? [] : [[messageId, Number(scores[index])] as const]))),
         outbox: outbox.map((entry) => JSON.parse(entry) as OutboxEntry),
+        mergedOutboxes: NO_MERGED_OUTBOXES,
         known: known === '1',
         mergedInto: into ?? null,
+      });
+    }
+    // Members that folded others in: their outboxes too, in one more round trip (only then).
+    const merged = [...loaded].flatMap(([memberId, member]) => member.state.mergedFrom.map((source) => [memberId, source] as const));
+    if (merged.length > 0) {
+      const outboxes = (await this.#redis.execOrThrow(merged.map(([, source]) => ['LRANGE', this.#keys.outbox(source), 0, -1]))) as string[][];
+      merged.forEach(([memberId, source], index) => {
+        const entries = outboxes[index] as string[];
+        if (entries.length === 0) return;
+        const member = loaded.get(memberId) as LoadedMember;
+        loaded.set(memberId, {
+          ...member,
+          mergedOutboxes: new Map([...member.mergedOutboxes, [source, entries.map((entry) => JSON.parse(entry) as OutboxEntry)]]),
+        });
       });
     }
     return loaded;

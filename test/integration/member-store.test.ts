@@ -48,4 +48,25 @@ describe('member outbox (needs Redis)', () => {
     await store.acknowledgeOutbox(new Map([['m1', third]]));
     expect(await outbox()).toEqual([]);
   });
+
+  it("reads the outboxes of members folded into the one it loads, so a merge's outputs left by a crash are found", async () => {
+    const store = new MemberStore(memberRedis, keysWithPrefix(`t${Date.now()}${Math.random().toString(36).slice(2, 8)}:`));
+    const write = (memberId: string, changes: object) => ({
+      memberId,
+      expectedVersion: 0,
+      state: { ...emptyMemberState(memberId), ...changes },
+      known: memberId === 'u',
+      outbox: [entry(`${memberId}-1`)],
+      seen: [],
+      seenHorizon: 0,
+      seenKeep: 10,
+    });
+    // The merge's save: b folded into u, both with outputs; then a crash before publishing.
+    expect(await store.save([write('u', { mergedFrom: ['b'] }), { ...write('b', {}), mergedInto: 'u' }])).toEqual([]);
+    const loaded = (await store.load([{ memberId: 'u', messageIds: [] }])).get('u');
+    expect(loaded?.outbox.map((e) => e.record.id)).toEqual(['u-1']);
+    expect([...(loaded?.mergedOutboxes ?? [])].map(([id, entries]) => [id, entries.map((e) => e.record.id)])).toEqual([['b', ['b-1']]]);
+    await store.acknowledgeOutbox(new Map([['b', loaded?.mergedOutboxes.get('b') ?? []]]));
+    expect((await store.load([{ memberId: 'u', messageIds: [] }])).get('u')?.mergedOutboxes.size).toBe(0);
+  });
 });

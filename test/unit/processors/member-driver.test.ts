@@ -23,6 +23,7 @@ function memoryStore(refuseOnce: string) {
             version: stored.version,
             seen: new Map(),
             outbox: [...stored.outbox],
+            mergedOutboxes: new Map(),
             known: false,
             mergedInto: null,
           };
@@ -77,5 +78,33 @@ describe('MemberDriver', () => {
     );
     expect(done.outboxes.get('a')?.map((e) => e.record.id)).toEqual(['a-1']);
     expect(done.outboxes.get('b')?.map((e) => e.record.id)).toEqual(['b-1']);
+  });
+
+  it('publishes what a member folded into the one it reads left unpublished (a crash between the merge and its publishing)', async () => {
+    const stranded = [transition('b', 'b-prospect')];
+    const store = {
+      load: async () =>
+        new Map([
+          [
+            'u',
+            {
+              state: { ...emptyMemberState('u'), mergedFrom: ['b'] },
+              version: 3,
+              seen: new Map(),
+              outbox: [],
+              mergedOutboxes: new Map([['b', stranded]]),
+              known: true,
+              mergedInto: null,
+            },
+          ],
+        ]),
+      save: async () => [],
+    } as unknown as MemberStore;
+    const inFlight = new OutboxInFlight();
+    const driver = new MemberDriver(store, inFlight, { dedupHorizonMs: 1_000, dedupKeepNewest: 10, timerShards: () => 1, maxAttempts: 1 });
+    const unit = { reads: async () => [{ memberId: 'u', messageIds: [] }], step: () => undefined };
+    expect((await driver.run(unit, 0)).outboxes.get('b')).toEqual(stranded);
+    // Being published by that unit: another unit reading u meanwhile leaves them to it.
+    expect((await driver.run(unit, 0)).outboxes.has('b')).toBe(false);
   });
 });
