@@ -1,4 +1,4 @@
-import type { EventRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
+import type { EventRecord, IdentityChangeRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
 import { applyComputedTraits } from './computed.ts';
 import { advanceTime, applyEvent, type MemberState, nextDueAt } from './member-state.ts';
@@ -11,10 +11,12 @@ export interface MemberOutputs {
   readonly transitions: LifecycleTransitionRecord[];
   readonly segmentChanges: SegmentChangeRecord[];
   readonly triggerFirings: TriggerFiringRecord[];
+  /** Links, merges and refused links the member's events made (history keeps them; kept with the state so a crash loses none). */
+  readonly identityChanges: IdentityChangeRecord[];
 }
 
 export function noOutputs(): MemberOutputs {
-  return { transitions: [], segmentChanges: [], triggerFirings: [] };
+  return { transitions: [], segmentChanges: [], triggerFirings: [], identityChanges: [] };
 }
 
 /**

@@ -7,7 +7,7 @@ import { deadLetterOf, type ReadRecord } from '../../lib/kafka/dead-letter.ts';
 import { partitionOfKey } from '../../lib/kafka/key-partition.ts';
 import { type StepOutcome, step } from '../../lib/result.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
-import type { DeadLetterRecord, EventRecord, IdentityChangeRecord } from '../../schemas/records.ts';
+import type { DeadLetterRecord, EventRecord } from '../../schemas/records.ts';
 import { identityChangesOf } from '../identity/identity-changes.ts';
 import type { KeyedHash } from '../identity/keyed-hash.ts';
 import { eventProtector } from '../identity/protect.ts';
@@ -39,7 +39,6 @@ export interface BatchResult {
   readonly outboxes: Map<string, readonly OutboxEntry[]>;
   /** Events for history: those applied now, and those applied before whose history may not have been published (offsets past `historyPublished`). */
   readonly events: AppliedEvent[];
-  readonly identityChanges: IdentityChangeRecord[];
   readonly applied: number;
   /** Not applied again: client retries of a message, and re-reads of records applied before. */
   readonly duplicates: number;
@@ -239,7 +238,7 @@ export class BatchProcessor {
     // A partition with records waiting is no further in event time than the earliest of them: timers must not pass
     // an event that has yet to be applied.
     for (const [partition, timestamp] of heldEventTimes) streamTimes.set(partition, Math.min(streamTimes.get(partition) ?? timestamp, timestamp));
-    const outcome = { deadLetters, outboxes: done.outboxes, events, identityChanges: identityChangesOf(resolved), applied, duplicates };
+    const outcome = { deadLetters, outboxes: done.outboxes, events, applied, duplicates };
     return { ...outcome, streamTimes, lastReceived, frontiers, held };
   }
 
@@ -290,6 +289,8 @@ export class BatchProcessor {
     const { event, plan, position } = input;
     const context = { rules, settings: this.#settings };
     const target = members.get(plan.memberId);
+    // What this event changes of the identity graph goes with the member's state (a crash loses none; a re-read has none).
+    target.outputs.identityChanges.push(...identityChangesOf({ event, plan }));
     for (const sourceId of plan.merge) {
       const source = members.get(sourceId);
       if (!target.state.mergedFrom.includes(sourceId)) markSeen(target, [...(input.seenBySource.get(sourceId) ?? []), ...source.seen]);

@@ -192,7 +192,6 @@ export class ConsumerLoop {
       outboxes: result.outboxes,
       deadLetters: result.deadLetters,
       events: result.events,
-      identityChanges: result.identityChanges,
     });
 
     await progress.recordApplied(result);

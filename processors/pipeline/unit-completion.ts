@@ -1,7 +1,7 @@
 import { errorMessage } from '../../lib/errors.ts';
 import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { DeadLetterRecord, IdentityChangeRecord } from '../../schemas/records.ts';
+import type { DeadLetterRecord } from '../../schemas/records.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
 import type { MemberStore, OutboxEntry } from '../store/member-store.ts';
@@ -15,7 +15,6 @@ export interface UnitOutputs {
   readonly deadLetters?: readonly DeadLetterRecord[];
   /** Events applied, for history (the member-events topic). */
   readonly events?: readonly AppliedEvent[];
-  readonly identityChanges?: readonly IdentityChangeRecord[];
 }
 
 export interface UnitCompletionDependencies {
@@ -30,10 +29,10 @@ export interface UnitCompletionDependencies {
 }
 
 /**
- * What every unit of work does once its members are saved: dead letters, outputs and the
- * history records (member events, identity changes: the history service writes them to
- * ClickHouse) are published, acks=all, and only then are the outputs removed from the
- * members' outboxes. A crash before that leaves them in the outboxes, to be published
+ * What every unit of work does once its members are saved: dead letters, the outbox
+ * entries (outputs and identity changes) and the member events (the history service
+ * writes them and the rest to ClickHouse) are published, acks=all, and only then are the
+ * entries removed from the members' outboxes. A crash before that leaves them in the outboxes, to be published
  * again with the same ids; the caller commits the unit's offsets after this resolves.
  */
 export class UnitCompletion {
@@ -47,7 +46,6 @@ export class UnitCompletion {
     const { publisher, producer, topics, memberEvents, store, inFlight, metrics, logger } = this.#deps;
     const deadLetters = unit.deadLetters ?? [];
     const events = unit.events ?? [];
-    const identityChanges = unit.identityChanges ?? [];
     try {
       await Promise.all([
         deadLetters.length > 0 &&
@@ -60,11 +58,6 @@ export class UnitCompletion {
               for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason });
             }),
         events.length > 0 && producer.sendEncoded(topics.memberEvents, memberEvents.messages(events)),
-        identityChanges.length > 0 &&
-          producer.send(
-            topics.identityChanges,
-            identityChanges.map((change) => ({ key: change.memberId, value: change })),
-          ),
         publisher.publish(unit.outboxes),
       ]);
     } catch (error) {

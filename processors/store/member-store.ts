@@ -2,20 +2,22 @@ import { emptyMemberState, type MemberState, nextDueAt, storedMemberState } from
 import { type MemberOutputs, noOutputs } from '../../domain/member/step.ts';
 import type { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import type { RedisCommand } from '../../lib/redis/resp.ts';
-import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
+import type { IdentityChangeRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { Keys } from './keys.ts';
 
 /** An output waiting in a member's outbox: the topic it goes to and its record, typed per topic. */
 export type OutboxEntry =
   | { readonly topic: 'lifecycle'; readonly record: LifecycleTransitionRecord }
   | { readonly topic: 'segmentChanges'; readonly record: SegmentChangeRecord }
-  | { readonly topic: 'triggers'; readonly record: TriggerFiringRecord };
+  | { readonly topic: 'triggers'; readonly record: TriggerFiringRecord }
+  | { readonly topic: 'identityChanges'; readonly record: IdentityChangeRecord };
 
 export function outboxEntries(outputs: MemberOutputs): OutboxEntry[] {
   return [
     ...outputs.transitions.map((record) => ({ topic: 'lifecycle' as const, record })),
     ...outputs.segmentChanges.map((record) => ({ topic: 'segmentChanges' as const, record })),
     ...outputs.triggerFirings.map((record) => ({ topic: 'triggers' as const, record })),
+    ...outputs.identityChanges.map((record) => ({ topic: 'identityChanges' as const, record })),
   ];
 }
 
@@ -26,7 +28,8 @@ export function outputsIn(outboxes: ReadonlyMap<string, readonly OutboxEntry[]>)
     for (const entry of entries) {
       if (entry.topic === 'lifecycle') outputs.transitions.push(entry.record);
       else if (entry.topic === 'segmentChanges') outputs.segmentChanges.push(entry.record);
-      else outputs.triggerFirings.push(entry.record);
+      else if (entry.topic === 'triggers') outputs.triggerFirings.push(entry.record);
+      else outputs.identityChanges.push(entry.record);
     }
   return outputs;
 }

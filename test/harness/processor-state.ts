@@ -59,7 +59,12 @@ export async function processorState(redis: Redis, redisUrl: string, start: Date
     await store.acknowledgeOutbox(outboxes);
     inFlight.release(outboxes);
     const outputs = outputsIn(outboxes);
-    return { lifecycle: outputs.transitions, segmentChanges: outputs.segmentChanges, triggerFirings: outputs.triggerFirings };
+    return {
+      lifecycle: outputs.transitions,
+      segmentChanges: outputs.segmentChanges,
+      triggerFirings: outputs.triggerFirings,
+      identityChanges: outputs.identityChanges,
+    };
   };
 
   return {

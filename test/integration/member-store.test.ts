@@ -35,13 +35,13 @@ describe('member outbox (needs Redis)', () => {
       expect(conflicts).toEqual([]);
       return [...loaded.outbox, added];
     };
-    const outbox = async () => (await store.load([{ memberId: 'm1', messageIds: [] }])).get('m1')?.outbox.map((e) => e.record.id);
+    const outbox = async () => (await store.load([{ memberId: 'm1', messageIds: [] }])).get('m1')?.outbox.map((e) => (e.record as { id: string }).id);
 
     const first = await slice('a'); // publishes [a]
     const second = await slice('b'); // read [a] while the first was still publishing: publishes [a, b]
     await store.acknowledgeOutbox(new Map([['m1', first]]));
     const third = await slice('c'); // publishes [b, c]
-    expect(third.map((e) => e.record.id)).toEqual(['b', 'c']);
+    expect(third.map((e) => (e.record as { id: string }).id)).toEqual(['b', 'c']);
     await store.acknowledgeOutbox(new Map([['m1', second]]));
     // c is not published yet: it must stay, so that a crash now still publishes it after the restart.
     expect(await outbox()).toEqual(['c']);
@@ -64,8 +64,8 @@ describe('member outbox (needs Redis)', () => {
     // The merge's save: b folded into u, both with outputs; then a crash before publishing.
     expect(await store.save([write('u', { mergedFrom: ['b'] }), { ...write('b', {}), mergedInto: 'u' }])).toEqual([]);
     const loaded = (await store.load([{ memberId: 'u', messageIds: [] }])).get('u');
-    expect(loaded?.outbox.map((e) => e.record.id)).toEqual(['u-1']);
-    expect([...(loaded?.mergedOutboxes ?? [])].map(([id, entries]) => [id, entries.map((e) => e.record.id)])).toEqual([['b', ['b-1']]]);
+    expect(loaded?.outbox.map((e) => (e.record as { id: string }).id)).toEqual(['u-1']);
+    expect([...(loaded?.mergedOutboxes ?? [])].map(([id, entries]) => [id, entries.map((e) => (e.record as { id: string }).id)])).toEqual([['b', ['b-1']]]);
     await store.acknowledgeOutbox(new Map([['b', loaded?.mergedOutboxes.get('b') ?? []]]));
     expect((await store.load([{ memberId: 'u', messageIds: [] }])).get('u')?.mergedOutboxes.size).toBe(0);
   });

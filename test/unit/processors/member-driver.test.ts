@@ -76,8 +76,8 @@ describe('MemberDriver', () => {
       },
       0,
     );
-    expect(done.outboxes.get('a')?.map((e) => e.record.id)).toEqual(['a-1']);
-    expect(done.outboxes.get('b')?.map((e) => e.record.id)).toEqual(['b-1']);
+    expect(done.outboxes.get('a')?.map((e) => (e.record as { id: string }).id)).toEqual(['a-1']);
+    expect(done.outboxes.get('b')?.map((e) => (e.record as { id: string }).id)).toEqual(['b-1']);
   });
 
   it('publishes what a member folded into the one it reads left unpublished (a crash between the merge and its publishing)', async () => {
