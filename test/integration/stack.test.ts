@@ -110,7 +110,9 @@ describe('scripts/stack.ts (needs redis-server and Java)', () => {
     expect(subjects.sort()).toEqual([
       'segstream.DeadLetter',
       'segstream.Event',
+      'segstream.IdentityChange',
       'segstream.LifecycleTransition',
+      'segstream.MemberEvent',
       'segstream.SegmentChange',
       'segstream.TriggerFiring',
     ]);
