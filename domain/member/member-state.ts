@@ -46,6 +46,8 @@ export interface MemberState {
    * under the current one alone (so when a backfill reaches a member does not matter).
    */
   rulesRevision: number;
+  /** The latest time anything about the member was decided at (events, checks, merges, re-evaluations): later inputs are decided no earlier. */
+  decidedAt: number | null;
 }
 
 /** When the member's timer should fire: the earlier of its lifecycle and segment checks. */
@@ -83,6 +85,7 @@ export function emptyMemberState(memberId: string): MemberState {
     coupons: {},
     computed: {},
     rulesRevision: 0,
+    decidedAt: null,
   };
 }
 
@@ -95,6 +98,7 @@ export function storedMemberState(state: MemberState): MemberState {
   state.coupons ??= {};
   state.computed ??= {};
   state.rulesRevision ??= 0;
+  state.decidedAt ??= state.lifecycle?.evaluatedAt ?? null;
   // Day buckets stored in their earlier form (objects keyed by day).
   for (const name in state.counters) state.counters[name] = storedBuckets(state.counters[name]);
   state.paid = storedBuckets(state.paid);

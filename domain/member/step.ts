@@ -1,6 +1,7 @@
 import type { EventRecord, IdentityChangeRecord, LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
 import { applyComputedTraits } from './computed.ts';
+import { linkIdentities, mergedMember, type RefusedLink, refusedLinks } from './identity-links.ts';
 import { advanceTime, applyEvent, type MemberState, nextDueAt } from './member-state.ts';
 import { foldMember } from './merge.ts';
 import { exitAllSegments, updateSegments } from './segments.ts';
@@ -42,8 +43,18 @@ export interface SourcePosition {
 
 /** Everything that changes a member goes through `stepMember` as one of these. */
 export type MemberInput =
-  /** An event resolved to this member; `link` are identities ("kind:hash") that now point at it. */
-  | { readonly kind: 'event'; readonly event: EventRecord; readonly link: readonly string[]; readonly position: SourcePosition; readonly merged: boolean }
+  /**
+   * An event resolved to this member: `identities` are the event's identities ("kind:hash") that point at it
+   * (linked by this event or before), `refused` the links refused to keep two known people apart.
+   */
+  | {
+      readonly kind: 'event';
+      readonly event: EventRecord;
+      readonly identities: readonly string[];
+      readonly refused: readonly RefusedLink[];
+      readonly position: SourcePosition;
+      readonly merged: boolean;
+    }
   /** Another member turned out to be this one: its state folds in and it leaves every segment. */
   | { readonly kind: 'absorb'; readonly source: WorkingMember; readonly at: number; readonly causeEventId: string }
   /** Time passed with no event: every check that fell due up to `until` happens, at its own time. */
@@ -66,9 +77,16 @@ export function stepMember(member: WorkingMember, input: MemberInput, context: S
   else reevaluate(member, input.at, input.causeEventId, context);
 }
 
-/** The member's own time line: never before the last time its lifecycle was evaluated. */
+/**
+ * The member's own time line, where `at` is decided: never before anything the member decided
+ * earlier (an event, a check, a merge, its lifecycle). A late event, dated before them, is
+ * decided at the member's time: its records never go back in time, and cooldowns and caps
+ * count from there.
+ */
 function memberTime(state: MemberState, at: number): number {
-  return Math.max(at, state.lifecycle?.evaluatedAt ?? 0);
+  const when = Math.max(at, state.decidedAt ?? at, state.lifecycle?.evaluatedAt ?? at);
+  state.decidedAt = when;
+  return when;
 }
 
 function applyEventStep(member: WorkingMember, input: Extract<MemberInput, { kind: 'event' }>, { rules, settings }: StepContext): void {
@@ -76,7 +94,8 @@ function applyEventStep(member: WorkingMember, input: Extract<MemberInput, { kin
   const { state, outputs } = member;
   // Checks that fell due before this event happen first, at their own times (event time, not arrival).
   advanceClock(member, event.timestamp, { rules, settings });
-  for (const identity of input.link) if (!state.identities.includes(identity)) state.identities.push(identity);
+  const cause = { at: event.timestamp, messageId: event.messageId };
+  outputs.identityChanges.push(...linkIdentities(state, input.identities, cause), ...refusedLinks(state.memberId, input.refused, cause));
   if (event.userId) member.known = true;
   const applied = applyEvent(state, event, settings.state);
   outputs.transitions.push(...applied.outputs);
@@ -113,8 +132,10 @@ function absorbStep(target: WorkingMember, source: WorkingMember, at: number, ca
   // timer had fired them already must not matter (it depends on how far other partitions were).
   advanceClock(target, at, context);
   advanceClock(source, at, context);
-  target.outputs.transitions.push(...foldMember(target.state, source.state, at, context.settings.state));
-  source.outputs.segmentChanges.push(...exitAllSegments(source.state, at, causeEventId));
+  if (!target.state.mergedFrom.includes(source.state.memberId))
+    target.outputs.identityChanges.push(mergedMember(target.state.memberId, source.state.memberId, { at, messageId: causeEventId }));
+  source.outputs.segmentChanges.push(...exitAllSegments(source.state, memberTime(source.state, at), causeEventId));
+  target.outputs.transitions.push(...foldMember(target.state, source.state, memberTime(target.state, at), context.settings.state));
 }
 
 /** Each check at the moment it fell due, in order, so records carry the time they became true. */
@@ -124,18 +145,20 @@ function advanceClock(member: WorkingMember, until: number, { rules, settings }:
     const lifecycle = advanceTime(state, checkAt, settings.state);
     outputs.transitions.push(...lifecycle.outputs);
     const segmentsDue = state.segmentsCheckAt !== null && state.segmentsCheckAt <= checkAt;
+    // At its own time, unless the member decided later already (a check a late event scheduled).
+    const at = memberTime(state, checkAt);
     const changes =
       segmentsDue || lifecycle.changed.size > 0 || rules.segments.length === 0
-        ? updateSegments(state, member.known, rules, checkAt, lifecycle.changed, null, settings)
+        ? updateSegments(state, member.known, rules, at, lifecycle.changed, null, settings)
         : [];
     outputs.segmentChanges.push(...changes);
     outputs.triggerFirings.push(
-      ...dueTriggers(state, member.known, rules, checkAt, settings),
+      ...dueTriggers(state, member.known, rules, at, settings),
       ...applyTriggers(
         state,
         member.known,
         rules,
-        { event: null, segmentChanges: changes, transitions: lifecycle.outputs, at: checkAt, changedTraits: NO_TRAITS },
+        { event: null, segmentChanges: changes, transitions: lifecycle.outputs, at, changedTraits: NO_TRAITS },
         settings,
       ),
     );

@@ -49,8 +49,20 @@ export function outstandingCoupons(state: MemberState, at: number): number {
   return Object.values(state.coupons).filter((expiresAt) => expiresAt === null || expiresAt > at).length;
 }
 
-export function triggerFiringId(memberId: string, ruleId: string, version: number, outcome: string, at: number, key: string): string {
-  return createHash('sha256').update(`trigger|${memberId}|${ruleId}|${version}|${outcome}|${at}|${key}`).digest('hex').slice(0, 32);
+export function triggerFiringId(
+  memberId: string,
+  ruleId: string,
+  version: number,
+  outcome: string,
+  at: number,
+  key: string,
+  causeEventId: string | null,
+): string {
+  // The cause tells apart two events that fire a rule in the same millisecond.
+  return createHash('sha256')
+    .update(`trigger|${memberId}|${ruleId}|${version}|${outcome}|${at}|${key}|${causeEventId ?? ''}`)
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /** The next calendar moment of a rule for this member, or null (e.g. no birthday trait). */
@@ -212,7 +224,7 @@ function decide(state: MemberState, rule: CompiledTriggerRule, firing: Firing, v
     } satisfies PendingTrigger);
   return [
     {
-      id: triggerFiringId(state.memberId, rule.id, rule.version, decision.outcome, firing.at, firing.key),
+      id: triggerFiringId(state.memberId, rule.id, rule.version, decision.outcome, firing.at, firing.key, firing.causeEventId),
       memberId: state.memberId,
       ruleId: rule.id,
       ruleVersion: rule.version,

@@ -74,8 +74,10 @@ export interface MemberFacts {
 
 export interface ResolutionPlan {
   readonly memberId: string;
-  /** Identities to point at the member (not yet pointing anywhere). */
+  /** Identities to point at the member (not yet pointing anywhere): claimed in the identity index. */
   readonly link: IdentityRef[];
+  /** The event's identities that point at the member, linked now or before (a replay after a crash finds its own claims). */
+  readonly owned: IdentityRef[];
   /** Anonymous members whose state folds into this member, once. */
   readonly merge: string[];
   /** Links refused to keep two known people apart (merge protection). */
@@ -117,18 +119,24 @@ export function planResolution(
     created = first === undefined;
   }
   const link: IdentityRef[] = [];
+  const owned: IdentityRef[] = [];
   const merge: string[] = [];
   const refused: { identity: IdentityRef; heldBy: string }[] = [];
   for (let i = user ? -1 : 0; i < others.length; i++) {
     const ref = i < 0 ? (user as IdentityRef) : (others[i] as IdentityRef);
     const owner = i < 0 ? userOwner : (owners[i] ?? null);
     if (owner === null) {
-      if (!ref.lookupOnly) link.push(ref);
-    } else if (owner !== memberId) {
+      if (!ref.lookupOnly) {
+        link.push(ref);
+        owned.push(ref);
+      }
+    } else if (owner === memberId) {
+      owned.push(ref);
+    } else {
       const known = factsOf(owner).known;
       if (known && user !== null) refused.push({ identity: ref, heldBy: owner });
       else if (!known && !merge.includes(owner)) merge.push(owner);
     }
   }
-  return { memberId, link, merge, refused, created };
+  return { memberId, link, owned, merge, refused, created };
 }

@@ -1,3 +1,4 @@
+import { linkIdentities } from '../../domain/member/identity-links.ts';
 import { type SourcePosition, stepMember } from '../../domain/member/step.ts';
 import type { RuleSettings } from '../../domain/member/triggers.ts';
 import type { RuleSet } from '../../domain/rules/rule-set.ts';
@@ -8,7 +9,7 @@ import { partitionOfKey } from '../../lib/kafka/key-partition.ts';
 import { type StepOutcome, step } from '../../lib/result.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { DeadLetterRecord, EventRecord } from '../../schemas/records.ts';
-import { identityChangesOf } from '../identity/identity-changes.ts';
+import type { IdentityRef } from '../identity/identities.ts';
 import type { KeyedHash } from '../identity/keyed-hash.ts';
 import { eventProtector } from '../identity/protect.ts';
 import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
@@ -289,8 +290,6 @@ export class BatchProcessor {
     const { event, plan, position } = input;
     const context = { rules, settings: this.#settings };
     const target = members.get(plan.memberId);
-    // What this event changes of the identity graph goes with the member's state (a crash loses none; a re-read has none).
-    target.outputs.identityChanges.push(...identityChangesOf({ event, plan }));
     for (const sourceId of plan.merge) {
       const source = members.get(sourceId);
       if (!target.state.mergedFrom.includes(sourceId)) markSeen(target, [...(input.seenBySource.get(sourceId) ?? []), ...source.seen]);
@@ -299,18 +298,21 @@ export class BatchProcessor {
     }
     const seenAt = target.loaded.seen.get(event.messageId) ?? target.seenInUnit.get(event.messageId);
     if (position.offset <= (target.state.applied[position.source] ?? -1) || seenAt !== undefined) {
-      for (const ref of plan.link) if (!target.state.identities.includes(ref.key)) target.state.identities.push(ref.key);
+      target.outputs.identityChanges.push(...linkIdentities(target.state, identityKeys(plan.owned), { at: event.timestamp, messageId: event.messageId }));
       if (event.userId) target.known = true;
       if (plan.merge.length > 0) stepMember(target, { kind: 'reevaluate', at: event.timestamp, causeEventId: event.messageId }, context);
       if (savedEarlier) return 'applied';
       // Seen with another receivedAt: the same message sent again (a retry), never the record applied before.
       return seenAt !== undefined && seenAt !== event.receivedAt ? 'duplicate' : 'reread';
     }
-    stepMember(target, { kind: 'event', event, link: plan.link.map((ref) => ref.key), position, merged: plan.merge.length > 0 }, context);
+    const refused = plan.refused.map(({ identity, heldBy }) => ({ identity: identity.key, heldBy }));
+    stepMember(target, { kind: 'event', event, identities: identityKeys(plan.owned), refused, position, merged: plan.merge.length > 0 }, context);
     markSeen(target, [{ messageId: event.messageId, receivedAt: event.receivedAt }]);
     return 'applied';
   }
 }
+
+const identityKeys = (refs: readonly IdentityRef[]): string[] => refs.map((ref) => ref.key);
 
 function markSeen(member: UnitMember, entries: readonly SeenEntry[]): void {
   for (const entry of entries) {

@@ -126,7 +126,7 @@ const SOURCE = 'segstream.events.v1/0';
  * step (`stepMember`, domain/member/step.ts), with no Redis, Kafka or processor code:
  * events are sent at the scenario's manual time, time is moved by hand, and each step
  * returns the outputs it emitted (also readable afterwards as `outputs`,
- * `transitions`, `segmentChanges` and `triggerFirings`, until the next step).
+ * `transitions`, `segmentChanges`, `triggerFirings` and `identityChanges`, until the next step).
  *
  * What the pipeline does around the step is left out on purpose: identity resolution
  * (which member an event belongs to and which members merge is said by the scenario),
@@ -182,7 +182,8 @@ export class MemberScenario {
   /** Sends events, in order, to the member `memberId` (made empty on first use), each at the next source offset. */
   sendTo(memberId: string, ...events: readonly Partial<EventRecord>[]): MemberOutputs {
     return this.#step(() => {
-      for (const partial of events) this.#apply(memberId, { kind: 'event', event: this.event(partial), link: [], position: this.#position(), merged: false });
+      for (const partial of events)
+        this.#apply(memberId, { kind: 'event', event: this.event(partial), identities: [], refused: [], position: this.#position(), merged: false });
     });
   }
 
@@ -196,7 +197,7 @@ export class MemberScenario {
     return this.#step(() => {
       const event = this.event(partial);
       for (const sourceId of from) this.#absorb(into, sourceId, event.timestamp, event.messageId);
-      this.#apply(into, { kind: 'event', event, link: [], position: this.#position(), merged: from.length > 0 });
+      this.#apply(into, { kind: 'event', event, identities: [], refused: [], position: this.#position(), merged: from.length > 0 });
     });
   }
 
@@ -243,6 +244,10 @@ export class MemberScenario {
 
   get triggerFirings(): MemberOutputs['triggerFirings'] {
     return this.#last.triggerFirings;
+  }
+
+  get identityChanges(): MemberOutputs['identityChanges'] {
+    return this.#last.identityChanges;
   }
 
   /** The member as the step holds it: state, whether it is known, and every output it emitted so far. */
@@ -311,17 +316,18 @@ export class MemberScenario {
     run();
     const emitted = noOutputs();
     for (const [id, held] of this.#members) {
-      const from = before.get(id) ?? [0, 0, 0];
+      const from = before.get(id) ?? [0, 0, 0, 0];
       const outputs = held.working.outputs;
       emitted.transitions.push(...outputs.transitions.slice(from[0]));
       emitted.segmentChanges.push(...outputs.segmentChanges.slice(from[1]));
       emitted.triggerFirings.push(...outputs.triggerFirings.slice(from[2]));
+      emitted.identityChanges.push(...outputs.identityChanges.slice(from[3]));
     }
     this.#last = emitted;
     return emitted;
   }
 }
 
-function lengths(outputs: MemberOutputs): [number, number, number] {
-  return [outputs.transitions.length, outputs.segmentChanges.length, outputs.triggerFirings.length];
+function lengths(outputs: MemberOutputs): [number, number, number, number] {
+  return [outputs.transitions.length, outputs.segmentChanges.length, outputs.triggerFirings.length, outputs.identityChanges.length];
 }

@@ -8,7 +8,7 @@ import { MemberScenario } from '../../harness/member-scenario.ts';
 
 const moves = (outputs: readonly LifecycleTransitionRecord[]) => outputs.map((o) => `${o.fromStage ?? '-'}->${o.toStage}`);
 const order = (id: string, total: number) => JSON.stringify({ order_id: id, total, currency: 'USD' });
-const NOTHING = { transitions: [], segmentChanges: [], triggerFirings: [] };
+const NOTHING = { transitions: [], segmentChanges: [], triggerFirings: [], identityChanges: [] };
 
 describe('a member lifecycle, step by step (pure member step)', () => {
   it('a visitor browses, signs up, orders twice, goes quiet, comes back and refunds', () => {

@@ -56,7 +56,7 @@ describe('the member scenario harness', () => {
     s.send({ userId: 'u1', event: 'Order Completed', properties: '{"order_id":"o1","total":10}' });
     expect(s.transitions.map((t) => t.toStage)).toEqual(['new']);
     s.send({ userId: 'u1', type: 'page' });
-    expect(s.outputs).toEqual({ transitions: [], segmentChanges: [], triggerFirings: [] });
+    expect(s.outputs).toEqual({ transitions: [], segmentChanges: [], triggerFirings: [], identityChanges: [] });
     s.advance(31 * MS_PER_DAY);
     expect(s.transitions.map((t) => t.toStage)).toEqual(['silent']);
     expect(s.member().outputs.transitions.map((t) => t.toStage)).toEqual(['new', 'silent']);

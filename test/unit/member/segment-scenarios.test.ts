@@ -79,12 +79,26 @@ describe('segments evaluated per event and when time passes (pure member step)',
     expect(s.segmentChanges.every((c) => c.causeEventId === null)).toBe(true);
     expect(s.transitions.map((t) => t.toStage)).toEqual(['silent']);
     // Fired once: moving on to the same moment fires nothing again.
-    expect(s.advance(0)).toEqual({ transitions: [], segmentChanges: [], triggerFirings: [] });
+    expect(s.advance(0)).toEqual({ transitions: [], segmentChanges: [], triggerFirings: [], identityChanges: [] });
 
     // Orders again: no longer lapsed, a big spender again.
     s.send({ userId: 'user-1', event: 'Order Completed', properties: order('o3', 150) });
     expect(changes(s.segmentChanges)).toEqual(['entered big_spenders', 'exited lapsed']);
     expect(s.transitions.map((t) => `${t.fromStage}->${t.toStage}`)).toEqual(['silent->reactivated']);
+  });
+
+  it('a late event is decided at the member time: it never re-enters a segment the timer already moved it out of', () => {
+    const s = new MemberScenario({ start: '2026-03-01T09:00:00Z', rules: SEGMENTS });
+    s.send({ userId: 'u1', type: 'page' }, { userId: 'u1', type: 'page' });
+    const windowEnd = Date.parse('2026-03-31T00:00:00Z');
+    expect(dated(s.advanceTo(windowEnd + MS_PER_HOUR).segmentChanges)).toEqual([['exited', 'browsers', '2026-03-31T00:00:00.000Z']]);
+    // A page view from an hour before the exit arrives now (an app that was offline): on the member's
+    // time line the window holds only it, so the member stays out, with no change dated before the exit.
+    expect(s.send({ userId: 'u1', type: 'page', timestamp: windowEnd - MS_PER_HOUR }).segmentChanges).toEqual([]);
+    expect(s.advance(MS_PER_DAY).segmentChanges).toEqual([]);
+    expect(s.view().counters.page_views?.['30d']).toMatchObject({ count: 1 });
+    const ids = s.member().outputs.segmentChanges.map((c) => c.id);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it('with no timer firing, the next event emits the same changes, each dated when it fell due', () => {
@@ -101,7 +115,7 @@ describe('segments evaluated per event and when time passes (pure member step)',
     };
     const swept = story(true);
     const unswept = story(false);
-    expect(unswept.quiet).toEqual({ transitions: [], segmentChanges: [], triggerFirings: [] });
+    expect(unswept.quiet).toEqual({ transitions: [], segmentChanges: [], triggerFirings: [], identityChanges: [] });
     // The event fires the checks that fell due first, then applies itself.
     expect(dated(unswept.comeback.segmentChanges)).toEqual([...dated(swept.quiet.segmentChanges), ...dated(swept.comeback.segmentChanges)]);
     expect(dated(unswept.comeback.segmentChanges)).toEqual([

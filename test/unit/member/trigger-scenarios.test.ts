@@ -18,7 +18,7 @@ function withTriggers(start: string, triggers: readonly TriggerSpec[], segments:
 const outcomes = (records: readonly TriggerFiringRecord[]) => records.map((r) => `${r.ruleId} ${r.outcome}${r.reason ? ` ${r.reason}` : ''}`);
 const dated = (records: readonly TriggerFiringRecord[]) => records.map((r) => [r.ruleId, r.outcome, new Date(r.at).toISOString()]);
 const order = (id: string, total: number, extra: Record<string, unknown> = {}) => JSON.stringify({ order_id: id, total, ...extra });
-const NOTHING = { transitions: [], segmentChanges: [], triggerFirings: [] };
+const NOTHING = { transitions: [], segmentChanges: [], triggerFirings: [], identityChanges: [] };
 
 describe('trigger patterns (pure member step)', () => {
   it('single events with conditions: sign-up, first paid order, order over an amount', () => {
@@ -129,6 +129,27 @@ describe('anti-harassment controls (pure member step)', () => {
     expect(seen).toEqual(['viewed fired', 'viewed suppressed cooldown', 'viewed fired', 'viewed suppressed rule_cap', 'viewed suppressed rule_cap']);
     s.advance(7 * MS_PER_DAY);
     expect(outcomes(s.send({ userId: 'u1', event: 'Product Viewed' }).triggerFirings)).toEqual(['viewed fired']);
+  });
+
+  it('a late event counts the cooldown from the member time: it does not fire again inside it', () => {
+    const s = withTriggers('2026-03-01T09:00:00Z', [{ id: 'viewed', on: { event: 'Product Viewed' }, controls: { cooldownMinutes: 60 } }]);
+    s.send({ userId: 'u1', type: 'page' });
+    s.advance(2 * MS_PER_DAY);
+    expect(outcomes(s.send({ userId: 'u1', event: 'Product Viewed' }).triggerFirings)).toEqual(['viewed fired']);
+    const firedAt = s.now();
+    s.advance(10 * MS_PER_MINUTE);
+    // Viewed two hours before the firing, sent only now.
+    const late = s.send({ userId: 'u1', event: 'Product Viewed', timestamp: firedAt - 2 * MS_PER_HOUR }).triggerFirings;
+    expect(dated(late)).toEqual([['viewed', 'suppressed', new Date(firedAt).toISOString()]]);
+    expect(late[0]?.reason).toBe('cooldown');
+  });
+
+  it('two events firing a rule in the same millisecond give two firings with their own ids', () => {
+    const s = withTriggers('2026-03-01T09:00:00Z', [{ id: 'viewed', on: { event: 'Product Viewed' } }]);
+    const fired = s.send({ userId: 'u1', event: 'Product Viewed' }, { userId: 'u1', event: 'Product Viewed' }).triggerFirings;
+    expect(outcomes(fired)).toEqual(['viewed fired', 'viewed fired']);
+    expect(fired[0]?.at).toBe(fired[1]?.at);
+    expect(fired[0]?.id).not.toBe(fired[1]?.id);
   });
 
   it('a daily cap across several rules, counted in the member local day', () => {

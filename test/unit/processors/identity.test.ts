@@ -20,6 +20,7 @@ describe('planResolution', () => {
     expect(plan(null, [ref('anon', 'a1'), ref('device', 'd1')], {})).toEqual({
       memberId: 'new:anon:a1',
       link: [ref('anon', 'a1'), ref('device', 'd1')],
+      owned: [ref('anon', 'a1'), ref('device', 'd1')],
       merge: [],
       refused: [],
       created: true,
@@ -30,6 +31,7 @@ describe('planResolution', () => {
     expect(plan(ref('user', 'u1'), [ref('anon', 'a1')], { 'anon:a1': 'm-anon' })).toEqual({
       memberId: 'm-anon',
       link: [ref('user', 'u1')],
+      owned: [ref('user', 'u1'), ref('anon', 'a1')],
       merge: [],
       refused: [],
       created: false,
@@ -44,6 +46,11 @@ describe('planResolution', () => {
     });
   });
 
+  it('names the identities a replay finds claimed for its member already as owned, with nothing to claim', () => {
+    const replayed = plan(ref('user', 'u1'), [ref('anon', 'a1')], { 'user:u1': 'm-1', 'anon:a1': 'm-1' }, ['m-1']);
+    expect(replayed).toMatchObject({ memberId: 'm-1', link: [], owned: [ref('user', 'u1'), ref('anon', 'a1')], merge: [] });
+  });
+
   it('looks an alias previousId up as an earlier user id but never creates it as one', () => {
     const previousAsUser = { ...ref('user', 'p'), lookupOnly: true };
     expect(plan(ref('user', 'u1'), [ref('anon', 'p'), previousAsUser], { 'anon:p': 'm-anon' }).link).toEqual([ref('user', 'u1')]);
@@ -54,6 +61,7 @@ describe('planResolution', () => {
     expect(result).toEqual({
       memberId: 'new:user:u2',
       link: [ref('user', 'u2')],
+      owned: [ref('user', 'u2')],
       merge: [],
       refused: [{ identity: ref('anon', 'shared'), heldBy: 'm-u1' }],
       created: true,

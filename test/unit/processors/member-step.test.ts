@@ -21,7 +21,7 @@ const T = Date.UTC(2026, 2, 1, 10);
 let offset = 0;
 const member = (id: string): WorkingMember => ({ state: emptyMemberState(id), known: false, outputs: noOutputs() });
 const apply = (m: WorkingMember, event: EventRecord) =>
-  stepMember(m, { kind: 'event', event, link: [], position: { source: 'events/0', offset: offset++ }, merged: false }, context);
+  stepMember(m, { kind: 'event', event, identities: [], refused: [], position: { source: 'events/0', offset: offset++ }, merged: false }, context);
 const order = (at: number, id: string) =>
   testEvent(id, at, { userId: 'u1', event: 'Order Completed', properties: JSON.stringify({ order_id: id, total: 10 }) });
 const transitions = (m: WorkingMember) => m.outputs.transitions.map((t) => `${t.fromStage ?? '-'}->${t.toStage} ${new Date(t.at).toISOString()} ${t.reason}`);
