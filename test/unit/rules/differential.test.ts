@@ -91,7 +91,7 @@ function outcome(run: () => unknown): { value?: unknown; threw?: true } {
 }
 
 describe('compiled JSON-logic agrees with json-logic-js', () => {
-  it('on 20,000 random documents over random data', () => {
+  it('on 20,000 random documents over random data', { timeout: 60_000 }, () => {
     const r = new Random('json-logic-differential');
     let compared = 0;
     const opsSeen = new Set<string>();
