@@ -165,8 +165,11 @@ export class BatchProcessor {
     let resolved: ResolvedEvent[] = [];
     /** What the members merged in this attempt had seen: carried over to the member they merge into. */
     let seenBySource = new Map<string, readonly SeenEntry[]>();
-    // Events an earlier attempt applied and saved: skipped by the next attempt, but applied, not duplicates.
-    const savedByEarlierAttempt = new Set<number>();
+    /** Re-read events whose member has members folded into it: one of those may be the member that applied them. */
+    let mergedBeforeReread = new Map<number, readonly string[]>();
+    // Events an earlier attempt applied and saved, with the member they were applied to: skipped by the next
+    // attempt (which may resolve them to another member, merged meanwhile), but applied, not duplicates.
+    const savedByEarlierAttempt = new Map<number, string>();
     let release: (() => void) | undefined;
     const rules = this.#rules();
     let done: UnitDone<EventOutcome[]>;
@@ -195,15 +198,21 @@ export class BatchProcessor {
             seenBySource = new Map(await Promise.all(mergeSources.map(async (id) => [id, await this.#store.allSeen(id)] as const)));
             return [...messageIds].map(([memberId, ids]) => ({ memberId, messageIds: ids }));
           },
-          step: (members) =>
-            resolved.map(({ event, plan }, index) => {
+          step: (members) => {
+            mergedBeforeReread = new Map();
+            return resolved.map(({ event, plan }, index) => {
               const record = (accepted[index] as { record: SourceRecord }).record;
               const position = { source: sourceOf(record), offset: Number(record.offset) };
-              return this.#applyOne(members, { event, plan, position, seenBySource }, rules, savedByEarlierAttempt.has(index));
-            }),
+              const outcome = this.#applyOne(members, { event, plan, position, seenBySource }, rules, savedByEarlierAttempt.has(index));
+              const { mergedFrom } = members.get(plan.memberId).state;
+              if (outcome === 'reread' && mergedFrom.length > 0) mergedBeforeReread.set(index, [...mergedFrom]);
+              return outcome;
+            });
+          },
           refused: (refused, _members, outcomes) => {
             outcomes.forEach((outcome, index) => {
-              if (outcome === 'applied' && !refused.has((resolved[index] as ResolvedEvent).plan.memberId)) savedByEarlierAttempt.add(index);
+              const { memberId } = (resolved[index] as ResolvedEvent).plan;
+              if (outcome === 'applied' && !savedByEarlierAttempt.has(index) && !refused.has(memberId)) savedByEarlierAttempt.set(index, memberId);
             });
           },
         },
@@ -217,6 +226,7 @@ export class BatchProcessor {
     let applied = 0;
     let duplicates = 0;
     const events: AppliedEvent[] = [];
+    const appliedBy = await this.#appliedBy(mergedBeforeReread, resolved);
     done.result.forEach((outcome, i) => {
       if (outcome === 'applied') applied++;
       else duplicates++;
@@ -226,7 +236,7 @@ export class BatchProcessor {
       if (!historyMissing) return;
       const { plan, event } = resolved[i] as ResolvedEvent;
       // An event the processor did not change (no identity traits to hash) goes to history as the bytes it came in.
-      events.push({ memberId: plan.memberId, event, encoded: event === decoded ? record.value : null });
+      events.push({ memberId: savedByEarlierAttempt.get(i) ?? appliedBy.get(i) ?? plan.memberId, event, encoded: event === decoded ? record.value : null });
     });
     const streamTimes = new Map<number, number>();
     const lastReceived = new Map<number, number>();
@@ -272,6 +282,26 @@ export class BatchProcessor {
     const stored = await this.#fences.frontiers([...new Set([...waitingOn, ...slicePartitions])]);
     const { held, frontiers } = heldEvents(events, stored);
     return held.size === 0 ? { held, frontiers, planned } : { held, frontiers };
+  }
+
+  /**
+   * Which member applied each re-read event whose member has members folded into it, when
+   * one of those did: history names the member an event was applied to, whichever member
+   * it resolves to now. The last of `mergedFrom` that saw it is the one (a member comes
+   * before those folded into it, and each saw what those saw).
+   */
+  async #appliedBy(mergedBeforeReread: ReadonlyMap<number, readonly string[]>, resolved: readonly ResolvedEvent[]): Promise<Map<number, string>> {
+    const indexes = [...mergedBeforeReread.keys()];
+    if (indexes.length === 0) return new Map();
+    const seen = await this.#store.seenAmong(
+      indexes.map((i) => ({ messageId: (resolved[i] as ResolvedEvent).event.messageId, memberIds: mergedBeforeReread.get(i) as readonly string[] })),
+    );
+    const appliedBy = new Map<number, string>();
+    indexes.forEach((index, n) => {
+      const applier = (seen[n] as string[]).at(-1);
+      if (applier !== undefined) appliedBy.set(index, applier);
+    });
+    return appliedBy;
   }
 
   /**

@@ -241,6 +241,17 @@ export class MemberStore {
     return { cursor: next, memberIds: keys.map((key) => this.#keys.memberIdOf(key)) };
   }
 
+  /** For each message, the members among its `memberIds` that saw it (within the horizon). */
+  async seenAmong(queries: readonly { readonly messageId: string; readonly memberIds: readonly string[] }[]): Promise<string[][]> {
+    const commands: RedisCommand[] = queries.flatMap(({ messageId, memberIds }) =>
+      memberIds.map((id): RedisCommand => ['ZSCORE', this.#keys.seen(id), messageId]),
+    );
+    if (commands.length === 0) return queries.map(() => []);
+    const scores = await this.#redis.execOrThrow(commands);
+    let next = 0;
+    return queries.map(({ memberIds }) => memberIds.filter(() => scores[next++] !== null));
+  }
+
   /** Every message id a member saw within the horizon, with when it was received (carried over on a merge). */
   async allSeen(memberId: string): Promise<{ messageId: string; receivedAt: number }[]> {
     const flat = (await this.#redis.call('ZRANGE', this.#keys.seen(memberId), 0, -1, 'WITHSCORES')) as string[];

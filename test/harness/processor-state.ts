@@ -30,13 +30,15 @@ export const RULE_SETTINGS = { state: STATE_CONFIG, windowsDays: DEFAULT_WINDOWS
 /**
  * The processor's state machinery against a real Redis, without Kafka: records are fed
  * straight to the batch processor and time is moved by hand. Every test gets its own
- * key prefix.
+ * key prefix, unless it starts a second replica on the prefix of the first.
  */
-export async function processorState(redis: Redis, redisUrl: string, start: Date, options: { rules?: () => RuleSet } = {}) {
+export async function processorState(redis: Redis, redisUrl: string, start: Date, options: { rules?: () => RuleSet; keyPrefix?: string } = {}) {
   const rules = options.rules ?? (() => NO_RULES);
   const segments = RULE_SETTINGS;
   const clock = new ManualClock(start);
-  const keys = keysWithPrefix(`t${Date.now()}${Math.random().toString(36).slice(2, 8)}:`);
+  // Another replica of the same processor shares the prefix of the first.
+  const keyPrefix = options.keyPrefix ?? `t${Date.now()}${Math.random().toString(36).slice(2, 8)}:`;
+  const keys = keysWithPrefix(keyPrefix);
   const hash = keyedHash('test-secret');
   // As the processor does: member state over a pipeline connection (idle, it does not hold the test process open).
   const memberRedis = new RedisPipelineClient(redisUrl);
@@ -70,6 +72,7 @@ export async function processorState(redis: Redis, redisUrl: string, start: Date
   return {
     clock,
     settings: segments,
+    keyPrefix,
     keys,
     hash,
     store,

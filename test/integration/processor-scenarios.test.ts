@@ -99,6 +99,63 @@ describe('processor state in Redis, step by step (needs Redis)', () => {
     expect(await p.view('user', 'u-r')).toEqual(before);
   });
 
+  it('a re-read after a merge goes to history under the member that applied it, not the one it resolves to now', async () => {
+    const p = await processorState(redis, inject('services').redisUrl, new Date('2026-04-02T09:00:00Z'));
+    const known = await p.feed([p.event({ userId: 'u-m', anonymousId: 'phone-1', type: 'page' })]);
+    const knownId = known.events[0]?.memberId as string;
+    // Browses on a second device, anonymously, then logs in there: the device's member merges into the known one.
+    const browsing = [p.event({ anonymousId: 'laptop-1', type: 'page' }), p.event({ anonymousId: 'laptop-1', event: 'Product Viewed' })];
+    const applied = await p.feed(browsing, [30, 31]);
+    const laptopId = applied.events[0]?.memberId as string;
+    expect(laptopId).not.toBe(knownId);
+    const login = await p.feed([p.event({ userId: 'u-m', anonymousId: 'laptop-1', type: 'identify' })], [32]);
+    expect(login.identityChanges.filter((c) => c.action === 'merged').map((c) => [c.memberId, c.otherMemberId])).toEqual([[knownId, laptopId]]);
+    // The browsing records read again before their history was known to be written (a crash before the commit).
+    const reread = await p.feed(browsing, [30, 31]);
+    expect(reread).toMatchObject({ applied: 0, duplicates: 2 });
+    expect(reread.events.map((e) => e.memberId)).toEqual([laptopId, laptopId]);
+    // An event the known member applied itself stays its own.
+    expect(
+      (
+        await p.feed(
+          login.events.map((e) => e.event),
+          [32],
+        )
+      ).events.map((e) => e.memberId),
+    ).toEqual([knownId]);
+  });
+
+  it('an event saved by an attempt refused on another member goes to history under the member it was applied to, merged meanwhile or not', async () => {
+    const start = new Date('2026-04-03T09:00:00Z');
+    const p = await processorState(redis, inject('services').redisUrl, start);
+    // Another replica of the processor, on the same keys: it logs the laptop in while this one retries.
+    const other = await processorState(redis, inject('services').redisUrl, start, { keyPrefix: p.keyPrefix });
+    const knownId = (await p.feed([p.event({ userId: 'u-s', anonymousId: 'phone-2', type: 'page' })], [0])).events[0]?.memberId as string;
+    await p.feed([p.event({ userId: 'u-x', type: 'page' })], [1]);
+    const save = p.store.save.bind(p.store);
+    let interfered = false;
+    let laptopId: string | undefined;
+    p.store.save = async (writes) => {
+      if (interfered) return save(writes);
+      interfered = true;
+      // u-x is changed by another writer before this save (refused), and the laptop's member, saved
+      // by it, is merged into the known one before the next attempt.
+      await redis.hincrby(p.keys.member((await p.resolver.memberOf('user', 'u-x')) as string), 'v', 1);
+      const refused = await save(writes);
+      const login = await other.feed([other.event({ userId: 'u-s', anonymousId: 'laptop-2', type: 'identify' })], [10]);
+      laptopId = login.identityChanges.find((c) => c.action === 'merged')?.otherMemberId ?? undefined;
+      return refused;
+    };
+    const result = await p.feed([p.event({ anonymousId: 'laptop-2', type: 'page' }), p.event({ userId: 'u-x', event: 'Product Viewed' })], [2, 3]);
+    expect(interfered).toBe(true);
+    expect(result).toMatchObject({ applied: 2, duplicates: 0 });
+    const [laptop, ux] = result.events;
+    expect(laptopId).toBeDefined();
+    expect(laptop?.memberId).toBe(laptopId);
+    expect(await p.resolver.memberOf('anon', 'laptop-2')).toBe(knownId);
+    expect(ux?.memberId).toBe(await p.resolver.memberOf('user', 'u-x'));
+  });
+
   it('applies a batch again when another writer changed one of its members, and counts what the first attempt saved as applied, not duplicate', async () => {
     const p = await processorState(redis, inject('services').redisUrl, new Date('2026-04-01T09:00:00Z'));
     const save = p.store.save.bind(p.store);
