@@ -6,8 +6,10 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import type { ProcessorMetrics } from '../metrics.ts';
 import type { PartitionProgress } from '../store/partition-progress.ts';
+import { AppliedPositions } from './applied-positions.ts';
 import type { BatchProcessor, SourceRecord } from './batch-processor.ts';
 import { PartitionQueues, type Slice } from './partition-queues.ts';
+import { PendingCommits } from './pending-commits.ts';
 import type { UnitCompletion } from './unit-completion.ts';
 
 export interface ConsumerLoopOptions {
@@ -44,12 +46,6 @@ export interface ConsumerLoopDependencies {
   readonly options: ConsumerLoopOptions;
 }
 
-function lowestOffset(offsets: ReadonlySet<string>): bigint {
-  let lowest: bigint | undefined;
-  for (const offset of offsets) if (lowest === undefined || BigInt(offset) < lowest) lowest = BigInt(offset);
-  return lowest as bigint;
-}
-
 /** How long a partition held back at a link waits before it is tried again. */
 const LINK_WAIT_MS = 20;
 
@@ -66,14 +62,10 @@ export class ConsumerLoop {
   readonly ownedPartitions = new Set<number>();
   /** Whether this replica has joined the group and been given its partitions (readiness). */
   joined = false;
-  /** Per partition: the next offset to commit (its slices are complete). */
-  readonly #uncommitted = new Map<number, string>();
+  readonly #pendingCommits = new PendingCommits();
   readonly #queues = new PartitionQueues();
   readonly #highWatermarks = new Map<number, string>();
-  /** Per owned partition, the offset after the last record applied (or committed, before any). */
-  readonly #position = new Map<number, bigint>();
-  /** Per owned partition, the offset after the last record a slice took (applied, or left for later). */
-  readonly #takenThrough = new Map<number, bigint>();
+  readonly #positions = new AppliedPositions();
   /** Workers waiting for records, and fetches waiting for room in the queues. */
   readonly #waitingForRecords = new Signal();
   readonly #waitingForRoom = new Signal();
@@ -97,9 +89,15 @@ export class ConsumerLoop {
       for (const p of event.payload.memberAssignment[topics.events.name] ?? []) this.ownedPartitions.add(p);
       // A partition that moved away is read again by its new owner from the committed offset; applying is idempotent.
       this.#queues.keepOnly(this.ownedPartitions);
-      for (const partition of this.#uncommitted.keys()) if (!this.ownedPartitions.has(partition)) this.#uncommitted.delete(partition);
-      this.#position.clear();
-      this.#takenThrough.clear();
+      this.#pendingCommits.keepOnly(this.ownedPartitions);
+      this.#positions.keepOnly(this.ownedPartitions);
+      // A partition kept is fetched again from its committed offset, and its records queued or applied here are not
+      // queued again: commit what was applied once more, in case its commit was lost (kafkajs drops commits made
+      // while its consumer restarts), else the partition would stay short of its end.
+      for (const partition of this.ownedPartitions) {
+        const position = this.#positions.position(partition);
+        if (position !== undefined) this.#pendingCommits.set(partition, position.toString());
+      }
       this.joined = true;
       logger.info({ partitions: [...this.ownedPartitions] }, 'partitions assigned');
     });
@@ -198,18 +196,10 @@ export class ConsumerLoop {
     const published = new Map<number, number>();
     for (const part of slice.parts) {
       const { partition } = part;
-      // Records left for later come first in their queue, so a slice holds every earlier one it left: all it
-      // took up to lastOffset is applied but those. Committed only up to the first left (a crash reads it again;
-      // what was applied after it is skipped).
-      const taken = BigInt(part.lastOffset) + 1n;
-      const through = this.#takenThrough.get(partition);
-      const end = through === undefined || taken > through ? taken : through;
-      this.#takenThrough.set(partition, end);
-      const waiting = result.held.get(partition);
-      const next = waiting === undefined ? end : lowestOffset(waiting);
-      this.#position.set(partition, next);
+      // Committed only up to the first record left waiting (a crash reads it again; what was applied after it is skipped).
+      const next = this.#positions.applied(partition, part.lastOffset, result.held.get(partition));
       published.set(partition, Number(next) - 1);
-      if (this.ownedPartitions.has(partition)) this.#uncommitted.set(partition, next.toString());
+      if (this.ownedPartitions.has(partition)) this.#pendingCommits.set(partition, next.toString());
       const highWatermark = this.#highWatermarks.get(partition);
       if (highWatermark !== undefined) metrics.lag.set({ partition: String(partition) }, Math.max(0, Number(highWatermark) - Number(next)));
     }
@@ -229,13 +219,13 @@ export class ConsumerLoop {
     if (owned.length === 0 || !this.joined) return;
     const { positions, progress, clock } = this.#deps;
     const ends = await positions.ends();
-    if (owned.some((p) => !this.#position.has(p))) {
+    if (owned.some((p) => this.#positions.position(p) === undefined)) {
       // Nothing applied here yet: the group reads on from its commit, else from where a new group starts.
       const committed = await positions.committed();
       for (const p of owned) {
         const end = ends.get(p);
         const start = committed.get(p) ?? (this.#deps.options.newGroupStartsAt === 'latest' ? end?.high : end?.low);
-        if (!this.#position.has(p) && start !== undefined) this.#position.set(p, start);
+        if (start !== undefined) this.#positions.startAt(p, start);
       }
     }
     const now = clock.now();
@@ -245,10 +235,10 @@ export class ConsumerLoop {
     const waiting: number[] = [];
     for (const partition of owned) {
       const end = ends.get(partition)?.high;
-      const position = this.#position.get(partition);
+      const position = this.#positions.position(partition);
       if (end === undefined || position === undefined) continue;
       if (!this.#queues.pending(partition) && position >= end) caughtUp.set(partition, end);
-      else if (this.#queues.onlyLeftWaiting(partition) && (this.#takenThrough.get(partition) ?? position) >= end) waiting.push(partition);
+      else if (this.#queues.onlyLeftWaiting(partition) && (this.#positions.takenThrough(partition) as bigint) >= end) waiting.push(partition);
     }
     await progress.recordCaughtUp(caughtUp, now - this.#deps.options.ingestDelayMs);
     await progress.recordCaughtUpButWaiting(waiting, now - this.#deps.options.ingestDelayMs);
@@ -259,13 +249,12 @@ export class ConsumerLoop {
 
   /**
    * Commits the offsets of every completed slice, in order (a later offset is never
-   * overwritten by an earlier one). If it fails, the offsets go back (unless a later one
-   * replaced them, or the partition moved away) for the next commit.
+   * overwritten by an earlier one). If it fails, the offsets go back for the next commit,
+   * unless a later commit took the partition since or it moved away (PendingCommits).
    */
   async #commit(): Promise<void> {
-    const covered = [...this.#uncommitted];
+    const covered = this.#pendingCommits.take();
     if (covered.length === 0) return;
-    this.#uncommitted.clear();
     const topic = this.#deps.topics.events.name;
     const commit = this.#committing
       .catch(() => {})
@@ -275,8 +264,7 @@ export class ConsumerLoop {
       await commit;
     } catch (error) {
       // As on a rebalance, a partition given away meanwhile is left to its new owner.
-      for (const [partition, offset] of covered)
-        if (!this.#uncommitted.has(partition) && this.ownedPartitions.has(partition)) this.#uncommitted.set(partition, offset);
+      this.#pendingCommits.failed(covered, this.ownedPartitions);
       throw error;
     }
   }
