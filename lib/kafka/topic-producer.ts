@@ -1,6 +1,7 @@
 import { CompressionTypes, type Kafka, type Message, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
 import type { Topic } from '../../schemas/topics.ts';
 import type { TopicCodecs } from './codecs.ts';
+import { sendChunks } from './send-chunks.ts';
 
 export interface KeyedRecord<V> {
   readonly key: string;
@@ -59,8 +60,11 @@ export class TopicProducer {
     );
   }
 
+  /** Sends in requests the broker accepts, one after another (so a key's records keep their order). */
   async sendEncoded<V>(topic: Topic<V>, messages: Message[]): Promise<RecordMetadata[]> {
-    if (messages.length === 0) return [];
-    return this.#producer.send({ topic: topic.name, acks: -1, compression: CompressionTypes.None, messages });
+    const stored: RecordMetadata[] = [];
+    for (const chunk of sendChunks(messages))
+      stored.push(...(await this.#producer.send({ topic: topic.name, acks: -1, compression: CompressionTypes.None, messages: chunk })));
+    return stored;
   }
 }
