@@ -225,11 +225,20 @@ describe('broker failover on a three-node cluster (needs Java for a Kafka cluste
       const catalog = await loadSchemaCatalog();
       const topics = buildTopics(DEFAULT_TOPIC_NAMES, catalog);
       const codecs = await createTopicCodecs(new FileSchemaRegistry(catalog), topics);
-      const changes: SegmentChangeRecord[] = [];
-      await consumeRange(kafka, codecs, topics.segmentChanges, segmentMark, await highWatermarks(kafka, DEFAULT_TOPIC_NAMES.segmentChanges), async (r) => {
-        changes.push(r);
-      });
-      const mine = changes.filter((c) => members.has(c.memberId));
+      // Outputs are published after the state is saved: read until every entry is there.
+      const mine = await until(
+        `a segment change for each of the ${USERS} buyers`,
+        async () => {
+          const changes: SegmentChangeRecord[] = [];
+          await consumeRange(kafka, codecs, topics.segmentChanges, segmentMark, await highWatermarks(kafka, DEFAULT_TOPIC_NAMES.segmentChanges), async (r) => {
+            changes.push(r);
+          });
+          const found = changes.filter((c) => members.has(c.memberId));
+          return new Set(found.map((c) => c.id)).size >= USERS ? found : undefined;
+        },
+        60_000,
+        1_000,
+      );
       expect(new Set(mine.map((c) => c.id)).size).toBe(USERS);
       expect(new Set(mine.map((c) => `${c.memberId} ${c.change}`))).toEqual(new Set([...members.keys()].map((m) => `${m} entered`)));
       console.log(`[broker-failover] ${mine.length} segment-change records for ${USERS} entries (${mine.length - USERS} published again with the same id)`);
