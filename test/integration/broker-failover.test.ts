@@ -92,6 +92,8 @@ describe('broker failover on a three-node cluster (needs Java for a Kafka cluste
       KAFKA_TOPIC_TRIGGERS: DEFAULT_TOPIC_NAMES.triggers,
       KAFKA_TOPIC_LIFECYCLE: DEFAULT_TOPIC_NAMES.lifecycle,
       KAFKA_TOPIC_DLQ: DEFAULT_TOPIC_NAMES.deadLetters,
+      KAFKA_TOPIC_MEMBER_EVENTS: DEFAULT_TOPIC_NAMES.memberEvents,
+      KAFKA_TOPIC_IDENTITY_CHANGES: DEFAULT_TOPIC_NAMES.identityChanges,
       REDIS_KEY_PREFIX: prefix,
       PROCESSOR_GROUP_ID: `bf-${run}`,
     });
