@@ -196,10 +196,13 @@ export class ConsumerLoop {
     const published = new Map<number, number>();
     for (const part of slice.parts) {
       const { partition } = part;
+      // Given away while the slice was applied (and maybe given back, with a queue read again from the committed
+      // offset): its positions belong to the new queue, and what this slice took says nothing about them.
+      if (!this.#queues.holds(part)) continue;
       // Committed only up to the first record left waiting (a crash reads it again; what was applied after it is skipped).
       const next = this.#positions.applied(partition, part.lastOffset, result.held.get(partition));
       published.set(partition, Number(next) - 1);
-      if (this.ownedPartitions.has(partition)) this.#pendingCommits.set(partition, next.toString());
+      this.#pendingCommits.set(partition, next.toString());
       const highWatermark = this.#highWatermarks.get(partition);
       if (highWatermark !== undefined) metrics.lag.set({ partition: String(partition) }, Math.max(0, Number(highWatermark) - Number(next)));
     }

@@ -64,6 +64,11 @@ export class PartitionQueues {
     this.#size += fresh.length;
   }
 
+  /** Whether the slice's part was taken from the partition's queue now (not one dropped since, when the partition was given away). */
+  holds(part: Slice['parts'][number]): boolean {
+    return this.#queues.get(part.partition) === part.queue;
+  }
+
   /** Whether records of the partition wait or are being applied. */
   pending(partition: number): boolean {
     return this.#busy.has(partition) || (this.#queues.get(partition)?.length ?? 0) > 0;
@@ -167,7 +172,7 @@ export class PartitionQueues {
     for (const part of slice.parts) {
       this.#busy.delete(part.partition);
       // The partition may have been given away (and even back) meanwhile: then its queue is a new one.
-      if (!applied || this.#queues.get(part.partition) !== part.queue) continue;
+      if (!applied || !this.holds(part)) continue;
       const waiting = held.get(part.partition);
       const taken = part.queue.splice(0, part.count);
       if (waiting === undefined) {

@@ -27,6 +27,19 @@ describe('PartitionQueues', () => {
     expect(offsets(queues.take(10, 0))).toEqual(['0@12', '0@13']);
   });
 
+  it("a slice of a partition given away (and given back) meanwhile no longer holds the partition's queue", () => {
+    const queues = new PartitionQueues();
+    queues.add(0, records(0, 10, 3), 1);
+    const inFlight = queues.take(10, 0) as Taken;
+    expect(inFlight.parts.every((part) => queues.holds(part))).toBe(true);
+    queues.keepOnly(new Set([1]));
+    // Given back: read again from the committed offset into a new queue.
+    queues.add(0, records(0, 10, 3), 2);
+    expect(queues.holds(inFlight.parts[0] as Taken['parts'][number])).toBe(false);
+    queues.release(inFlight, true);
+    expect(queues.size).toBe(3);
+  });
+
   it('keeps offset order within a partition whatever its record times (a late record is not moved up)', () => {
     const queues = new PartitionQueues();
     queues.add(0, records(0, 0, 3, [100, 50, 300]), 1);
