@@ -44,6 +44,9 @@ async function runPage(path: string, html: string, sent: (requests: { url: strin
     const userAgent = (await page.evaluate('navigator.userAgent')) as string;
     // What the page delivers before it is left (the rest goes on unload, by keepalive or beacon).
     await until('the page to send its requests', async () => (sent(watched.requests) ? true : undefined), 30_000);
+    // Left only with nothing outstanding: on a loaded machine the SDK may still be sending (its own retries of a
+    // slow answer), and leaving would abort those requests, which is the unload test's business, not this one's.
+    await until('the page to have no request outstanding', async () => (watched.inFlight() === 0 ? true : undefined), 30_000);
     await page.goto(`${pages.url}/away`);
     return { ids, userAgent, failures: watched.failures, url: `${pages.url}${path}` };
   } finally {
