@@ -50,6 +50,16 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+/** `promise`, or an error naming `what` once `ms` have passed. */
+function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  return Promise.race([
+    promise,
+    sleep(ms).then(() => {
+      throw new Error(`${what} did not come within ${ms} ms`);
+    }),
+  ]);
+}
+
 interface Sent {
   readonly startedAt: number;
   readonly ms: number;
@@ -152,13 +162,7 @@ describe('broker failover on a three-node cluster (needs Java for a Kafka cluste
     });
 
     // Each look at the cluster is bounded: a request caught by the kill may wait out the client's retries.
-    const metadata = () =>
-      Promise.race([
-        admin.fetchTopicMetadata({ topics: [DEFAULT_TOPIC_NAMES.events] }),
-        sleep(10_000).then(() => {
-          throw new Error('no metadata answer within 10 s');
-        }),
-      ]);
+    const metadata = () => within(10_000, 'a metadata answer', admin.fetchTopicMetadata({ topics: [DEFAULT_TOPIC_NAMES.events] }));
     const leaderOf = async (partition: number) => (await metadata()).topics[0]?.partitions.find((p) => p.partitionId === partition);
     try {
       await until(
@@ -185,12 +189,7 @@ describe('broker failover on a three-node cluster (needs Java for a Kafka cluste
         sent.some((s) => s.startedAt > killedAt + movedInMs && s.status === 200) ? true : undefined,
       );
       const restartedAt = Date.now();
-      await Promise.race([
-        cluster.restartNode(victim),
-        sleep(120_000).then(() => {
-          throw new Error(`node ${victim} was not ready within 120 s of its restart`);
-        }),
-      ]);
+      await within(120_000, `node ${victim} ready after its restart`, cluster.restartNode(victim));
       const rejoined = await until(
         'the restarted node is back in every in-sync replica set of the events topic',
         async () => {
