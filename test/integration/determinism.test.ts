@@ -36,10 +36,10 @@ import { Random } from '../workload/random.ts';
 import type { SegmentMessage } from '../workload/segment-message.ts';
 
 /*
- * Two runs over one log end alike. The log: 90 days of a generated shop (1,000 people,
- * about 97,000 records; DETERMINISM_PEOPLE=2500 makes it about 240,000, a few minutes
- * more), with client retries (the same message again, later, at a new offset, with a
- * new sentAt), events out of order (within the allowed lateness), logins that link a
+ * Two runs over one log end alike. The log: 90 days of a generated shop (2,100 people,
+ * about 203,000 records; DETERMINISM_PEOPLE sets the number of people), with client
+ * retries (the same message again, later, at a new offset, with a new sentAt), events
+ * out of order (within the allowed lateness), logins that link a
  * device's anonymous events on another partition, and second devices browsing
  * anonymously and then logging in (a merge across partitions). Run A: one processor,
  * slices of 4,000. Run B: three processors, slices of 250, killed with SIGKILL again and
@@ -60,7 +60,7 @@ const HORIZON = Math.floor(Date.now() / DAY) * DAY;
 /** 90 days of shop, plus the refunds that come up to 21 days after their orders, all before the horizon. */
 const START = HORIZON - 112 * DAY;
 const LATENESS_MS = 5_000;
-const PEOPLE = Number(process.env.DETERMINISM_PEOPLE ?? '1000');
+const PEOPLE = Number(process.env.DETERMINISM_PEOPLE ?? '2100');
 if (!Number.isSafeInteger(PEOPLE) || PEOPLE < 200)
   throw new Error(`DETERMINISM_PEOPLE: expected an integer of at least 200, received ${process.env.DETERMINISM_PEOPLE}`);
 const logger = createLogger({ service: 'determinism-test', level: 'fatal' });
