@@ -74,7 +74,7 @@ try {
   // Recent events, so windows and timers behave as in live traffic.
   const days = 60;
   const start = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate()) - days * 86_400_000;
-  const producer = new TopicProducer(kafka, codecs);
+  const producer = new TopicProducer({ clientId: 'bench', brokers: broker.bootstrap }, codecs);
   await producer.connect();
   let produced = 0;
   let batch: { key: string; value: EventRecord }[] = [];

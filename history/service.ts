@@ -49,7 +49,8 @@ function historyThreadSettings(config: HistoryConfig): HistoryThreadSettings {
 
 export async function createHistoryService(config: HistoryConfig, clock: Clock, logger: Logger): Promise<HistoryService> {
   const { topics, codecs } = await loadTopicSetup(config);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-history` }, logger);
+  const kafkaSettings = { brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-history` };
+  const kafka = createKafka(kafkaSettings, logger);
   const consumer = kafka.consumer({
     groupId: config.HISTORY_GROUP_ID,
     sessionTimeout: config.HISTORY_SESSION_TIMEOUT_MS,
@@ -57,7 +58,7 @@ export async function createHistoryService(config: HistoryConfig, clock: Clock, 
     maxWaitTimeInMs: 100,
     maxBytesPerPartition: 4 * 1024 * 1024,
   });
-  const producer = new TopicProducer(kafka, codecs);
+  const producer = new TopicProducer(kafkaSettings, codecs);
   const metrics = new HistoryMetrics();
   let thread: HistoryThread | undefined;
   let sink: HistorySinkLoop | undefined;

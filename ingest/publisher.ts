@@ -1,6 +1,5 @@
-import type { Message } from 'kafkajs';
 import type { Clock } from '../lib/clock.ts';
-import type { KeyedRecord, TopicProducer } from '../lib/kafka/topic-producer.ts';
+import type { EncodedRecord, KeyedRecord, TopicProducer } from '../lib/kafka/topic-producer.ts';
 import type { EventRecord } from '../schemas/records.ts';
 import type { Topic } from '../schemas/topics.ts';
 
@@ -37,7 +36,7 @@ export interface PublisherOptions {
 }
 
 interface Waiter {
-  readonly messages: Message[];
+  readonly messages: EncodedRecord[];
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }

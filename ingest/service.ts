@@ -25,9 +25,10 @@ export interface IngestService {
 /** Builds the ingest service from its configuration: adapters, publisher, HTTP server, in start order. */
 export async function createIngestService(config: IngestConfig, clock: Clock, logger: Logger): Promise<IngestService> {
   const { topics, codecs } = await loadTopicSetup(config);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-ingest` }, logger);
+  const kafkaSettings = { brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-ingest` };
+  const kafka = createKafka(kafkaSettings, logger);
   // Idempotent: a produce retried after a lost response does not store the events twice.
-  const producer = new TopicProducer(kafka, codecs, { idempotent: true });
+  const producer = new TopicProducer(kafkaSettings, codecs, { idempotent: true });
   const admin = kafka.admin();
   const metrics = new IngestMetrics();
   const publisher = new BatchingPublisher(producer, topics.events, clock, {

@@ -107,8 +107,9 @@ export interface ProcessorService {
 export async function createProcessorService(config: ProcessorConfig, clock: Clock, logger: Logger): Promise<ProcessorService> {
   const settings = stateSettings(config);
   const { topics, codecs } = await loadTopicSetup(config);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-processor` }, logger);
-  const producer = new TopicProducer(kafka, codecs);
+  const kafkaSettings = { brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-processor` };
+  const kafka = createKafka(kafkaSettings, logger);
+  const producer = new TopicProducer(kafkaSettings, codecs);
   // A fetch returns as soon as anything is there (live latency); in a backlog it returns
   // up to maxBytesPerPartition anyway, so Redis round trips and inserts grow with the backlog.
   const consumer = kafka.consumer({

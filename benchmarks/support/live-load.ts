@@ -6,7 +6,6 @@
  * Prints one JSON line: { sent, seconds }.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel } from 'kafkajs';
 import { createTopicCodecs } from '../../lib/kafka/codecs.ts';
 import { TopicProducer } from '../../lib/kafka/topic-producer.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
@@ -22,7 +21,7 @@ const seconds = Number(secondsText);
 const catalog = await loadSchemaCatalog();
 const topics = buildTopics(DEFAULT_TOPIC_NAMES, catalog);
 const codecs = await createTopicCodecs(new FileSchemaRegistry(catalog), topics);
-const producer = new TopicProducer(new Kafka({ clientId: 'live-load', brokers: brokers.split(','), logLevel: logLevel.NOTHING }), codecs);
+const producer = new TopicProducer({ clientId: 'live-load', brokers: brokers.split(',') }, codecs);
 await producer.connect();
 
 const events = generateWorkload({ seed: 6, members: 50_000, days: 2, start: Date.now() - 2 * 86_400_000 });

@@ -1,4 +1,4 @@
-import type { Message } from 'kafkajs';
+import type { EncodedRecord } from '../../lib/kafka/topic-producer.ts';
 import { avroString } from '../../lib/warehouse/avro-container.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { EventRecord, MemberEventRecord } from '../../schemas/records.ts';
@@ -36,7 +36,7 @@ export class MemberEventEncoder {
     this.#header.writeInt32BE(memberEvents.writerId, 1);
   }
 
-  messages(events: readonly AppliedEvent[]): Message[] {
+  messages(events: readonly AppliedEvent[]): EncodedRecord[] {
     return events.map(({ memberId, event, encoded }) => {
       const body = encoded ? this.#events.ownLatestBody(encoded) : undefined;
       const value = body ? Buffer.concat([this.#header, body, avroString(memberId)]) : this.#memberEvents.encode({ ...event, memberId });

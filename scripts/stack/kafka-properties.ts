@@ -4,6 +4,8 @@ export interface KafkaNodeLayout {
   readonly id: number;
   /** The client listener (PLAINTEXT) on loopback. */
   readonly port: number;
+  /** The port clients are told to reach the node at: its own, or a proxy's in front of it. */
+  readonly advertisedPort: number;
   /** The KRaft controller listener; null on a broker-only node. */
   readonly controllerPort: number | null;
   readonly dataDir: string;
@@ -25,13 +27,13 @@ const MAX_CONTROLLERS = 3;
  * broker/controllers, the rest brokers only.
  */
 export function clusterLayout(
-  ports: readonly { readonly port: number; readonly controllerPort: number }[],
+  ports: readonly { readonly port: number; readonly controllerPort: number; readonly advertisedPort?: number }[],
   dataDirOf: (id: number) => string,
 ): KafkaClusterLayout {
   if (ports.length < 1) throw new Error('a Kafka cluster needs at least one node');
-  const nodes = ports.map(({ port, controllerPort }, index) => {
+  const nodes = ports.map(({ port, controllerPort, advertisedPort }, index) => {
     const id = index + 1;
-    return { id, port, controllerPort: id <= MAX_CONTROLLERS ? controllerPort : null, dataDir: dataDirOf(id) };
+    return { id, port, advertisedPort: advertisedPort ?? port, controllerPort: id <= MAX_CONTROLLERS ? controllerPort : null, dataDir: dataDirOf(id) };
   });
   const replicationFactor = Math.min(3, nodes.length);
   return { nodes, replicationFactor, minInsyncReplicas: replicationFactor >= 3 ? 2 : 1 };
@@ -56,7 +58,7 @@ export function serverProperties(layout: KafkaClusterLayout, node: KafkaNodeLayo
     ['controller.quorum.voters', voters],
     ['controller.listener.names', 'CONTROLLER'],
     ['listeners', isController ? `PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}` : `PLAINTEXT://127.0.0.1:${node.port}`],
-    ['advertised.listeners', `PLAINTEXT://127.0.0.1:${node.port}`],
+    ['advertised.listeners', `PLAINTEXT://127.0.0.1:${node.advertisedPort}`],
     ['inter.broker.listener.name', 'PLAINTEXT'],
     ['listener.security.protocol.map', 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT'],
     ['log.dirs', node.dataDir],

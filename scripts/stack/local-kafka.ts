@@ -15,6 +15,11 @@ export interface LocalKafkaOptions {
   /** Heap of each node's JVM. */
   readonly heapMb?: number;
   readonly readyTimeoutMs?: number;
+  /**
+   * The node's client port and the port it tells clients to use (one node only): a test
+   * puts a proxy there, so every connection of a client goes through it.
+   */
+  readonly proxied?: { readonly port: number; readonly advertisedPort: number };
 }
 
 /**
@@ -184,7 +189,9 @@ export class LocalKafka {
     const classData = await ensureClassDataArchive(installation, join(dir, 'class-data-training'), heapMb);
     // Start-up time from here: formatting storage and starting the JVMs, not the one-off install.
     const started = Date.now();
-    const layout = clusterLayout(await nodePorts(options.brokers ?? 1), (id) => join(dir, `node-${id}`, 'data'));
+    if (options.proxied && (options.brokers ?? 1) !== 1) throw new Error('a proxied Kafka has one node');
+    const ports = await nodePorts(options.brokers ?? 1);
+    const layout = clusterLayout(options.proxied ? ports.map((p) => ({ ...p, ...options.proxied })) : ports, (id) => join(dir, `node-${id}`, 'data'));
     const kafka = new LocalKafka(dir, installation, layout, jvmArguments(installation, heapMb, { use: classData }), options.readyTimeoutMs ?? 90_000);
     const id = clusterId();
     await Promise.all(

@@ -1,7 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kafka } from 'kafkajs';
 import { historyConfigSchema } from '../../history/config.ts';
 import { createHistoryService, type HistoryService } from '../../history/service.ts';
 import { systemClock } from '../../lib/clock.ts';
@@ -19,11 +18,11 @@ import { PROCESSOR_TEST_TOPICS } from './services.ts';
 export const PROCESSOR_TOKEN = 'test-token';
 
 /** The processor test topics with their codecs, and a connected producer for them (disconnect it when done). */
-export async function processorTestTopics(kafka: Kafka): Promise<{ topics: Topics; codecs: TopicCodecs; producer: TopicProducer }> {
+export async function processorTestTopics(brokers: readonly string[]): Promise<{ topics: Topics; codecs: TopicCodecs; producer: TopicProducer }> {
   const catalog = await loadSchemaCatalog();
   const topics = buildTopics(PROCESSOR_TEST_TOPICS, catalog);
   const codecs = await createTopicCodecs(new FileSchemaRegistry(catalog), topics);
-  const producer = new TopicProducer(kafka, codecs);
+  const producer = new TopicProducer({ brokers, clientId: 'processor-test-producer' }, codecs);
   await producer.connect();
   return { topics, codecs, producer };
 }

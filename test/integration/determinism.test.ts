@@ -524,7 +524,7 @@ describe('determinism (needs Kafka, Redis, ClickHouse)', () => {
     const topicsB = buildTopics(runTopics('B', eventsTopic), catalog);
     const codecs = await createTopicCodecs(new FileSchemaRegistry(catalog), topicsA);
     const codecsB = await createTopicCodecs(new FileSchemaRegistry(catalog), topicsB);
-    const producer = new TopicProducer(kafka, codecs);
+    const producer = new TopicProducer({ brokers: services.kafkaBrokers, clientId: 'determinism-test' }, codecs);
     await producer.connect();
     for (let i = 0; i < deliveries.length; i += 5_000) await producer.send(topicsA.events, deliveries.slice(i, i + 5_000));
     await producer.disconnect();

@@ -21,7 +21,7 @@ beforeAll(async () => {
   // The registry's event topic, renamed to a scratch topic: the same mechanism services use for configured names.
   topics = buildTopics({ ...DEFAULT_TOPIC_NAMES, events: 'segstream.test.roundtrip' }, await loadSchemaCatalog());
   codecs = await createTopicCodecs(new FileSchemaRegistry(await loadSchemaCatalog()), topics);
-  producer = new TopicProducer(kafka, codecs);
+  producer = new TopicProducer({ brokers: services.kafkaBrokers, clientId: 'test-kafka-avro' }, codecs);
   await producer.connect();
 });
 
@@ -33,8 +33,9 @@ describe('Avro records through the broker (needs Kafka)', () => {
     const sent = [...generateWorkload({ seed: 3, members: 60, days: 10 })]
       .slice(0, 400)
       .map((e) => ({ key: eventsTopicKey(e.message), value: toEventRecord(e.message, e.at + 500, 'web') }));
-    const acks = await producer.send(topics.events, sent);
-    expect(acks.every((ack) => ack.errorCode === 0)).toBe(true);
+    const stored = await producer.send(topics.events, sent);
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.every((batch) => batch.topic === topics.events.name && batch.offset >= 0n)).toBe(true);
 
     const received = await group.waitFor(sent.length);
     await group.stop();

@@ -153,7 +153,10 @@ describe('processor crash test (needs Kafka, Redis, ClickHouse)', () => {
     const log = deliveries();
     const catalog = await loadSchemaCatalog();
     const topics = buildTopics({ ...DEFAULT_TOPIC_NAMES, events: eventsTopic }, catalog);
-    const producer = new TopicProducer(kafka, await createTopicCodecs(new FileSchemaRegistry(catalog), topics));
+    const producer = new TopicProducer(
+      { brokers: services.kafkaBrokers, clientId: 'crash-test' },
+      await createTopicCodecs(new FileSchemaRegistry(catalog), topics),
+    );
     await producer.connect();
     for (let i = 0; i < log.length; i += 5_000) await producer.send(topics.events, log.slice(i, i + 5_000));
     await producer.disconnect();

@@ -114,7 +114,10 @@ describe('processor failover (needs Kafka, Redis, ClickHouse)', () => {
     // Events for every partition are applied by the survivor.
     const catalog = await loadSchemaCatalog();
     const topics = buildTopics({ ...DEFAULT_TOPIC_NAMES, events: topic }, catalog);
-    const producer = new TopicProducer(kafka, await createTopicCodecs(new FileSchemaRegistry(catalog), topics));
+    const producer = new TopicProducer(
+      { brokers: services.kafkaBrokers, clientId: 'failover-test' },
+      await createTopicCodecs(new FileSchemaRegistry(catalog), topics),
+    );
     await producer.connect();
     const events = [...generateWorkload({ seed: 12, members: 40, days: 2 })]
       .slice(0, 200)

@@ -22,7 +22,7 @@ let producer: TopicProducer;
 let marks: { lifecycle: PartitionOffsets; dlq: PartitionOffsets };
 
 beforeAll(async () => {
-  ({ topics, codecs, producer } = await processorTestTopics(kafka));
+  ({ topics, codecs, producer } = await processorTestTopics(services.kafkaBrokers));
   marks = { lifecycle: await highWatermarks(kafka, topics.lifecycle.name), dlq: await highWatermarks(kafka, topics.deadLetters.name) };
 });
 afterAll(() => producer.disconnect());

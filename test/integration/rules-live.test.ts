@@ -25,7 +25,7 @@ let codecs: TopicCodecs;
 let producer: TopicProducer;
 
 beforeAll(async () => {
-  ({ topics, codecs, producer } = await processorTestTopics(kafka));
+  ({ topics, codecs, producer } = await processorTestTopics(services.kafkaBrokers));
 });
 afterAll(() => producer.disconnect());
 

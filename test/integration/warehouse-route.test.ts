@@ -3,9 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ANALYSES } from '../../lib/analytics/catalog.ts';
-import { createKafka } from '../../lib/kafka/client.ts';
 import type { TopicProducer } from '../../lib/kafka/topic-producer.ts';
-import { createLogger } from '../../lib/logger.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import { canaryServer, VALUE_INJECTIONS, warehouseExploits } from '../harness/exploits.ts';
 import { processorTestTopics, startHistory, startProcessor } from '../harness/processor-service.ts';
@@ -19,8 +17,6 @@ import { until } from '../harness/until.ts';
  */
 
 const services = inject('services');
-const logger = createLogger({ service: 'warehouse-route-test', level: 'fatal' });
-const kafka = createKafka({ brokers: services.kafkaBrokers, clientId: 'warehouse-route-test' }, logger);
 const run = `${Date.now()}`;
 const TOKEN = 'warehouse-test-token';
 const DAY = 86_400_000;
@@ -31,7 +27,7 @@ let topics: Topics;
 let producer: TopicProducer;
 
 beforeAll(async () => {
-  ({ topics, producer } = await processorTestTopics(kafka));
+  ({ topics, producer } = await processorTestTopics(services.kafkaBrokers));
 });
 afterAll(() => producer.disconnect());
 
