@@ -50,6 +50,13 @@ export interface ConsumerLoopDependencies {
 const LINK_WAIT_MS = 20;
 
 /**
+ * How long slices wait for the first records of a partition behind its end that has
+ * nothing queued (a fetch brings a few partitions at a time); after that they go on
+ * without it.
+ */
+const FETCH_WAIT_MS = 1_000;
+
+/**
  * Fetches into per-partition queues; workers apply slices of them: state to Redis, dead
  * letters, outputs and history records published (acks=all). Once a slice is complete,
  * its offsets are committed (every PROCESSOR_COMMIT_INTERVAL_MS). A slice that fails is applied again
@@ -65,6 +72,10 @@ export class ConsumerLoop {
   readonly #pendingCommits = new PendingCommits();
   readonly #queues = new PartitionQueues();
   readonly #highWatermarks = new Map<number, string>();
+  /** Each partition's end, as the last check of which partitions are caught up found it. */
+  readonly #ends = new Map<number, bigint>();
+  /** Since when each partition behind its end has had nothing queued. */
+  readonly #unfetchedSince = new Map<number, number>();
   readonly #positions = new AppliedPositions();
   /** Workers waiting for records, and fetches waiting for room in the queues. */
   readonly #waitingForRecords = new Signal();
@@ -147,7 +158,7 @@ export class ConsumerLoop {
   async #work(): Promise<void> {
     while (this.#running) {
       const now = this.#deps.clock.now();
-      const slice = this.#queues.take(this.#deps.options.batchSize, now, this.#deps.options.concurrency);
+      const slice = this.#queues.take(this.#deps.options.batchSize, now, this.#deps.options.concurrency, this.#unfetched(now));
       if (!slice) {
         const ready = this.#queues.nextReadyAt();
         await this.#waitingForRecords.wait(ready === undefined ? 200 : Math.min(200, Math.max(1, ready - now)));
@@ -168,6 +179,28 @@ export class ConsumerLoop {
       }
       if (this.#queues.backlog <= this.#deps.options.maxQueued) this.#waitingForRoom.notify();
     }
+  }
+
+  /**
+   * Owned partitions behind their end with nothing queued, with the record time they were
+   * fetched up to: slices wait for their records (up to FETCH_WAIT_MS). Never while the
+   * queues are full: fetching waits for room then, and would wait for ever.
+   */
+  #unfetched(now: number): Map<number, number> {
+    const unfetched = new Map<number, number>();
+    if (this.#queues.backlog > this.#deps.options.maxQueued) return unfetched;
+    for (const partition of this.ownedPartitions) {
+      const end = this.#ends.get(partition);
+      const fetched = this.#queues.fetchedThrough(partition) ?? this.#positions.position(partition);
+      if (this.#queues.pending(partition) || end === undefined || fetched === undefined || fetched >= end) {
+        this.#unfetchedSince.delete(partition);
+        continue;
+      }
+      const since = this.#unfetchedSince.get(partition) ?? now;
+      this.#unfetchedSince.set(partition, since);
+      if (now - since < FETCH_WAIT_MS) unfetched.set(partition, this.#queues.lastFetchedTime(partition) ?? Number.NEGATIVE_INFINITY);
+    }
+    return unfetched;
   }
 
   /** Applies a slice; returns, per partition, the offsets of records left for later (links waiting, and their members' events). */
@@ -222,6 +255,7 @@ export class ConsumerLoop {
     if (owned.length === 0 || !this.joined) return;
     const { positions, progress, clock } = this.#deps;
     const ends = await positions.ends();
+    for (const [partition, { high }] of ends) this.#ends.set(partition, high);
     if (owned.some((p) => this.#positions.position(p) === undefined)) {
       // Nothing applied here yet: the group reads on from its commit, else from where a new group starts.
       const committed = await positions.committed();

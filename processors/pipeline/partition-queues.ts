@@ -27,6 +27,8 @@ export class PartitionQueues {
   readonly #queues = new Map<number, Queued[]>();
   /** Per partition, the offset after the last record queued: a refetch of earlier records is ignored. */
   readonly #next = new Map<number, bigint>();
+  /** Per partition, the record time of the last record queued. */
+  readonly #lastTime = new Map<number, number>();
   readonly #busy = new Set<number>();
   /** Partitions held back (a link waits for another partition): not taken again before this time. */
   readonly #notBefore = new Map<number, number>();
@@ -60,8 +62,20 @@ export class PartitionQueues {
       this.#queues.set(partition, queue);
     }
     for (const record of fresh) queue.push({ record, fetchedAt });
-    this.#next.set(partition, BigInt((fresh.at(-1) as SourceRecord).offset) + 1n);
+    const last = fresh.at(-1) as SourceRecord;
+    this.#next.set(partition, BigInt(last.offset) + 1n);
+    this.#lastTime.set(partition, last.timestamp);
     this.#size += fresh.length;
+  }
+
+  /** The offset after the last record fetched from the partition (undefined: none yet). */
+  fetchedThrough(partition: number): bigint | undefined {
+    return this.#next.get(partition);
+  }
+
+  /** The record time of the last record fetched from the partition (undefined: none yet). */
+  lastFetchedTime(partition: number): number | undefined {
+    return this.#lastTime.get(partition);
   }
 
   /** Whether the slice's part was taken from the partition's queue now (not one dropped since, when the partition was given away). */
@@ -97,11 +111,16 @@ export class PartitionQueues {
    * are not fetched yet could still have earlier ones. When nothing is within it, the
    * partitions bounding it are in other slices (then nothing is taken until one ends) or
    * waiting for another partition (then the slice goes past it, so that one can pass).
+   * `unfetched` names partitions with nothing queued whose next records are still to be
+   * fetched, with the record time they were fetched up to (-Infinity: nothing yet): the
+   * horizon stops there too, and nothing is taken past it until their records come, so
+   * a backlog is not applied far ahead of partitions its first fetches did not reach
+   * (their links would all wait, and be taken and decided again with every slice).
    * Of `spread` concurrent slices, one spans its share of the ready partitions (those
    * furthest behind), leaving the rest to the slices not taken yet. Undefined when
    * nothing is ready.
    */
-  take(max: number, now: number, spread = 1): Slice | undefined {
+  take(max: number, now: number, spread = 1, unfetched: ReadonlyMap<number, number> = new Map()): Slice | undefined {
     const ready: { partition: number; queue: Queued[] }[] = [];
     let horizon = Number.POSITIVE_INFINITY;
     for (const [partition, queue] of this.#queues) {
@@ -112,11 +131,15 @@ export class PartitionQueues {
       ready.push({ partition, queue });
     }
     if (ready.length === 0) return undefined;
+    let fetchBound = Number.POSITIVE_INFINITY;
+    for (const [partition, fetchedUpTo] of unfetched) if ((this.#queues.get(partition)?.length ?? 0) === 0) fetchBound = Math.min(fetchBound, fetchedUpTo);
+    horizon = Math.min(horizon, fetchBound);
     ready.sort((a, b) => headTime(a.queue) - headTime(b.queue) || a.partition - b.partition);
     const chosen = ready.slice(0, Math.ceil(ready.length / Math.max(1, spread - this.#slices)));
     if (headTime((chosen[0] as (typeof chosen)[number]).queue) > horizon) {
-      // The partitions bounding it are in other slices, or waiting: wait for those slices, else go past it.
-      if (this.#slices > 0) return undefined;
+      // The partitions bounding it are in other slices, waiting for another, or still to be fetched: wait for those
+      // slices or that fetch, else go past it.
+      if (this.#slices > 0 || fetchBound === horizon) return undefined;
       horizon = Number.POSITIVE_INFINITY;
     }
     // Records left waiting come first and whole (whatever the size and horizon): what waits is decided for all of
@@ -194,6 +217,7 @@ export class PartitionQueues {
       this.#size -= this.#queues.get(partition)?.length ?? 0;
       this.#queues.delete(partition);
       this.#next.delete(partition);
+      this.#lastTime.delete(partition);
       this.#notBefore.delete(partition);
       this.#left.delete(partition);
     }

@@ -57,6 +57,18 @@ describe('PartitionQueues', () => {
     expect(offsets(queues.take(10, 0))).toEqual(['0@2']); // partition 1 has nothing queued: no horizon from it
   });
 
+  it('stops also where a partition with nothing queued was fetched up to, and waits for its records rather than go past', () => {
+    const queues = new PartitionQueues();
+    queues.add(0, records(0, 0, 3, [100, 200, 900]), 1);
+    // Partition 1 was fetched up to 150 and has nothing queued; partition 2 was not fetched at all yet.
+    const first = queues.take(10, 0, 1, new Map([[1, 150]])) as Taken;
+    expect(offsets(first)).toEqual(['0@0']);
+    queues.release(first, false);
+    expect(queues.take(10, 0, 1, new Map([[2, Number.NEGATIVE_INFINITY]]))).toBeUndefined();
+    // Once it is not waited for (its records came, or the wait ended), the slice goes on.
+    expect(offsets(queues.take(10, 0, 1))).toEqual(['0@0', '0@1', '0@2']);
+  });
+
   it('takes nothing past the horizon while the partitions bounding it are in another slice', () => {
     const queues = new PartitionQueues();
     queues.add(0, records(0, 0, 2, [100, 200]), 1);
