@@ -1,4 +1,5 @@
-import { type Base, compatibilityPartitioner, findErrorBy, ProduceAcks, Producer } from '@platformatic/kafka';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Base, compatibilityPartitioner, findErrorBy, type MessageToProduce, ProduceAcks, type ProduceResult, Producer } from '@platformatic/kafka';
 import type { Topic } from '../../schemas/topics.ts';
 import type { KafkaSettings } from './client.ts';
 import type { TopicCodecs } from './codecs.ts';
@@ -28,26 +29,23 @@ export interface StoredBatch {
 export interface TopicProducerOptions {
   /**
    * Idempotent producer: the broker drops a retried request it has stored already (a
-   * response lost on the way back), so a retry never duplicates records. It retries a
-   * failing send for as long as it takes instead of giving up.
+   * response lost on the way back), so a retry never duplicates records. A failing send
+   * is sent again for as long as it takes instead of giving up.
    */
   readonly idempotent?: boolean;
 }
 
-/** Retries of a failing produce (not idempotent): about 13 s in all, then the send fails and its caller decides. */
+/** Retries of a failing produce within one send: about 13 s in all (about 3 s when idempotent, then it is sent anew). */
 const RETRIES = 10;
+const IDEMPOTENT_RETRIES = 5;
 
 /** Retries of the first metadata request on connecting: a start fails (about 7 s) rather than wait for ever for an unreachable cluster. */
 const CONNECT_RETRIES = 6;
 
-/**
- * From 100 ms, doubling, at most 2 s between attempts. A retry after "not the leader"
- * reads the cluster's metadata again first: platformatic 2.12.1 re-reads it once per
- * send and then retries with what it has, which can itself be stale (a broker's view of
- * the leaders lags the controller's), so a send went on asking a broker that was not the
- * leader for ever (seen in broker-failover.test.ts: ingest answered 503 to everything
- * after the leader moved, in 2 of 10 runs).
- */
+/** Between a failed idempotent send and its next: a send that fails at once must not spin. */
+const RESEND_PAUSE_MS = 100;
+
+/** From 100 ms, doubling, at most 2 s between attempts; a retry after "not the leader" reads the cluster's metadata again first. */
 function retryDelay(client: object, _operation: string, attempt: number, _retries: number, error: Error): number {
   if (findErrorBy(error, 'hasStaleMetadata', true)) (client as Base).clearMetadata();
   return Math.min(100 * 2 ** (attempt - 1), 2_000);
@@ -62,6 +60,7 @@ export class TopicProducer {
   readonly #producer: Producer<Buffer, Buffer, Buffer, Buffer>;
   readonly #codecs: TopicCodecs;
   readonly #idempotent: boolean;
+  #closed = false;
 
   constructor(settings: KafkaSettings, codecs: TopicCodecs, options: TopicProducerOptions = {}) {
     // Keys hash as the Java client's (murmur2, sign bit masked), so other-language producers
@@ -76,7 +75,7 @@ export class TopicProducer {
       autocreateTopics: false,
       maxInflights: 1,
       retryDelay,
-      ...(idempotent ? {} : { retries: RETRIES }),
+      retries: idempotent ? IDEMPOTENT_RETRIES : RETRIES,
     });
     this.#codecs = codecs;
     this.#idempotent = idempotent;
@@ -90,6 +89,7 @@ export class TopicProducer {
   }
 
   async disconnect(): Promise<void> {
+    this.#closed = true;
     await this.#producer.close();
   }
 
@@ -109,18 +109,42 @@ export class TopicProducer {
   async sendEncoded<V>(topic: Topic<V>, records: readonly EncodedRecord[]): Promise<StoredBatch[]> {
     const stored: StoredBatch[] = [];
     for (const chunk of sendChunks(records)) {
-      const result = await this.#producer.send({
-        // Per send: the producer's own `acks` option does not reach its sends (they default to the leader's ack).
-        acks: ProduceAcks.ALL,
-        messages: chunk.map((r) => ({
-          topic: topic.name,
-          key: Buffer.from(r.key),
-          value: r.value,
-          ...(r.timestamp === undefined ? {} : { timestamp: BigInt(r.timestamp) }),
-        })),
-      });
+      const messages = chunk.map((r) => ({
+        topic: topic.name,
+        key: Buffer.from(r.key),
+        value: r.value,
+        ...(r.timestamp === undefined ? {} : { timestamp: BigInt(r.timestamp) }),
+      }));
+      const result = this.#idempotent ? await this.#sendUntilStored(messages) : await this.#sendOnce(messages);
       for (const o of result.offsets ?? []) stored.push({ topic: o.topic, partition: o.partition, offset: o.offset });
     }
     return stored;
+  }
+
+  #sendOnce(messages: MessageToProduce[]): Promise<ProduceResult> {
+    // Per send: the producer's own `acks` option does not reach its sends (they default to the leader's ack).
+    return this.#producer.send({ acks: ProduceAcks.ALL, messages });
+  }
+
+  /**
+   * Sends anew until the broker takes it. Why not platformatic's own endless retries: a send
+   * groups its partitions by leader once, and retries that group as it is; after a leader
+   * moved, the partitions of one group can have different leaders, and the group was sent
+   * to a broker that leads only some of them, "not the leader" for ever (broker-failover
+   * test: ingest answered 503 to everything after the move in 2 of 10 runs). A new send
+   * groups them by the leaders of now. A send that failed gives up its producer id, so
+   * records it stored on some partitions before failing are stored again by the next
+   * (a duplicate with the same message id, which the processors drop), never lost.
+   */
+  async #sendUntilStored(messages: MessageToProduce[]): Promise<ProduceResult> {
+    for (;;) {
+      try {
+        return await this.#sendOnce(messages);
+      } catch (error) {
+        if (this.#closed || findErrorBy(error as Error, 'canRetry', false)) throw error;
+        this.#producer.clearMetadata();
+        await sleep(RESEND_PAUSE_MS);
+      }
+    }
   }
 }
