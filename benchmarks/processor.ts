@@ -5,13 +5,15 @@
  * Baseline: consume the same records with a consumer group, decode them, and run one
  * small Lua update per event, pipelined per batch (what any exact per-event Redis
  * counter costs at least). Processor: the real service (identity, state, outbox,
- * timers, history in embedded ClickHouse, offsets committed after all of it), first
+ * timers, outputs and history records published, offsets committed after all of it), first
  * draining the backlog (sustained events/s), then under a steady live load below its
  * capacity (latency from ingest receiving an event to its state being updated).
  * CPU seconds of the Node process, Redis and the broker are measured per phase: all
- * three share this machine's cores.
+ * three share this machine's cores. Then the history service, a process of its own,
+ * writes what the drain published to embedded ClickHouse (rows/s and CPU per row), next
+ * to a baseline of reading and decoding the same records.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -29,7 +31,7 @@ import { createProcessorService } from '../processors/service.ts';
 import { loadSchemaCatalog } from '../schemas/catalog.ts';
 import type { EventRecord } from '../schemas/records.ts';
 import { FileSchemaRegistry } from '../schemas/schema-registry.ts';
-import { buildTopics, DEFAULT_TOPIC_NAMES, eventsTopicKey } from '../schemas/topics.ts';
+import { buildTopics, DEFAULT_TOPIC_NAMES, eventsTopicKey, type Topic } from '../schemas/topics.ts';
 import { LocalKafka } from '../scripts/stack/local-kafka.ts';
 import { terminate } from '../scripts/stack/processes.ts';
 import { startLocalRedis } from '../scripts/stack/redis-server.ts';
@@ -53,6 +55,84 @@ function histogramQuantile(buckets: readonly { le: number; count: number }[], q:
     previous = bucket;
   }
   return previous.le;
+}
+
+/**
+ * The history service writing what the drain published: started as a process of its own
+ * (its own CPU), it is done when its group has committed every record of its topics.
+ * Baseline: a consumer group reading and decoding the same records.
+ */
+async function measureHistory(kafka: Kafka, bootstrap: readonly string[]) {
+  const sources = [topics.memberEvents, topics.identityChanges, topics.lifecycle, topics.segmentChanges, topics.triggers];
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await Promise.all(
+      sources.map(async (t) => [t.name, new Map((await admin.fetchTopicOffsets(t.name)).map((p) => [p.partition, BigInt(p.high)]))] as const),
+    );
+    const rows = ends.reduce((sum, [, highs]) => sum + [...highs.values()].reduce((a, b) => a + Number(b), 0), 0);
+    const committedAll = async (groupId: string) => {
+      const committed = await admin.fetchOffsets({ groupId, topics: sources.map((t) => t.name) });
+      return ends.every(([name, highs]) =>
+        [...highs].every(
+          ([partition, high]) =>
+            high === 0n || BigInt(committed.find((c) => c.topic === name)?.partitions.find((x) => x.partition === partition)?.offset ?? '-1') >= high,
+        ),
+      );
+    };
+
+    const baselineStart = performance.now();
+    const consumer = kafka.consumer({ groupId: 'history-baseline', maxWaitTimeInMs: 100 });
+    let read = 0;
+    await consumer.connect();
+    await consumer.subscribe({ topics: sources.map((t) => t.name), fromBeginning: true });
+    const bySubject = new Map(sources.map((t) => [t.name, codecs.codecFor(t as Topic<unknown>)]));
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        const codec = bySubject.get(batch.topic);
+        for (const m of batch.messages) if (codec?.decodeKnown(m.value ?? null)?.ok) read++;
+      },
+    });
+    while (read < rows) await sleep(20);
+    const baselineSeconds = (performance.now() - baselineStart) / 1000;
+    await consumer.disconnect();
+
+    const started = performance.now();
+    const child = spawn(process.execPath, ['history/main.ts'], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_OPTIONS: '--disable-warning=TimeoutNegativeWarning',
+        KAFKA_BROKERS: bootstrap.join(','),
+        CLICKHOUSE_PATH: mkdtempSync(join(tmpdir(), 'segstream-bench-chdb-')),
+        HISTORY_GROUP_ID: 'bench-history',
+        HISTORY_PORT: '0',
+        HISTORY_HOST: '127.0.0.1',
+        LOG_LEVEL: 'error',
+      },
+      stdio: 'inherit',
+    });
+    const cpuBefore = cpuSecondsOf(child.pid as number);
+    try {
+      let cpu = cpuBefore;
+      while (!(await committedAll('bench-history'))) {
+        if (child.exitCode !== null) throw new Error(`the history service exited with code ${child.exitCode}`);
+        cpu = cpuSecondsOf(child.pid as number);
+        await sleep(50);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      return {
+        rows,
+        seconds: Math.round(seconds * 10) / 10,
+        rowsPerSecond: Math.round(rows / seconds),
+        cpuMicrosPerRow: Math.round(((cpu - cpuBefore) / rows) * 1e6 * 10) / 10,
+        baselineRowsPerSecond: Math.round(rows / baselineSeconds),
+      };
+    } finally {
+      child.kill('SIGTERM');
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 const target = Number(process.argv[2] ?? 150_000);
@@ -156,7 +236,6 @@ try {
   const config = loadConfig(processorConfigSchema, {
     KAFKA_BROKERS: broker.bootstrap.join(','),
     REDIS_URL: redisServer.url,
-    CLICKHOUSE_PATH: mkdtempSync(join(tmpdir(), 'segstream-bench-chdb-')),
     PROCESSOR_PORT: '0',
     PROCESSOR_HOST: '127.0.0.1',
     PROCESSOR_API_TOKENS: 'bench',
@@ -185,6 +264,11 @@ try {
   console.log(`processor: ${rate.toLocaleString('en-US')} events/s sustained over a backlog = ${Math.round((rate / baselineRate) * 100)}% of the baseline`);
   console.log(
     `CPU µs per event (node / of it the main thread / redis / broker): baseline ${Object.values(baselineCpuPerEvent).join(' / ')}, processor ${Object.values(processorCpuPerEvent).join(' / ')}`,
+  );
+
+  const history = await measureHistory(kafka, broker.bootstrap);
+  console.log(
+    `history:   ${history.rows.toLocaleString('en-US')} rows written in ${history.seconds} s = ${history.rowsPerSecond.toLocaleString('en-US')} rows/s, ${history.cpuMicrosPerRow} µs CPU per row (the service's process); baseline (read and decode the same records) ${history.baselineRowsPerSecond.toLocaleString('en-US')} rows/s`,
   );
 
   // Live: a steady load below capacity from another process, events stamped as received
@@ -220,6 +304,7 @@ try {
     processorEventsPerSecond: rate,
     ratioToBaseline: Math.round((rate / baselineRate) * 100) / 100,
     cpuMicrosPerEvent: { baseline: baselineCpuPerEvent, processor: processorCpuPerEvent },
+    history,
     live: { events: liveSent, eventsPerSecond: liveRateAchieved, fetchedToStateMs: fetched, receivedToStateMs: received },
   };
   console.log(`written to ${writeResults('processor', figures)}`);
