@@ -200,7 +200,7 @@ async function main(): Promise<number> {
     }
 
     const summary = emptySummary();
-    const seen = { people: new Set<number>(), identified: new Set<number>() };
+    const seen = { people: new Set<number>(), identified: new Set<number>(), buyers: new Set<number>() };
     started = performance.now();
     // Placed relative to today, so it never ages past the processors' retention: its days end three weeks ago, as
     // refunds come up to 21 days after their orders, and each day starts at UTC midnight (the same on any day).
@@ -348,8 +348,18 @@ async function main(): Promise<number> {
         .join(', ')}`,
     );
 
+    // What the workload says the outputs must hold: every person becomes a prospect once, every buyer enters
+    // "new" once, enters the buyers segment once and is thanked for the first order once (that trigger has no controls).
+    const counted = <R>(records: readonly R[], what: (r: R) => boolean) => records.filter(what).length;
+    const expected: [string, number, number][] = [
+      ['lifecycle transitions to prospect', counted(upTo(transitions), (t) => t.toStage === 'prospect'), summary.people],
+      ['lifecycle transitions to new', counted(upTo(transitions), (t) => t.toStage === 'new'), summary.buyers],
+      ['buyers segment entries', counted(upTo(segmentChanges), (c) => c.segmentId === 'buyers' && c.change === 'entered'), summary.buyers],
+      ['first-order thanks fired', counted(upTo(firings), (f) => f.ruleId === 'first_order_thanks' && f.outcome === 'fired'), summary.buyers],
+    ];
     const mismatches = [
       ...sent.failures.slice(0, 3),
+      ...expected.filter(([, found, want]) => found !== want).map(([what, found, want]) => `${what}: ${found}, the workload says ${want}`),
       sent.accepted !== summary.events && `ingest accepted ${sent.accepted} of ${summary.events} events`,
       produced !== summary.events && `Kafka holds ${produced} of ${summary.events} events`,
       processed !== summary.events && `the processors took ${processed} of ${summary.events} events`,
@@ -366,7 +376,7 @@ async function main(): Promise<number> {
     ].filter((m): m is string => typeof m === 'string');
     console.log(
       mismatches.length === 0
-        ? '\nresult      every event arrived once, was processed once and is in ClickHouse; outputs in Kafka and ClickHouse agree; totals match the workload to the cent'
+        ? `\nresult      every event arrived once, was processed once and is in ClickHouse; outputs in Kafka and ClickHouse agree; totals match the workload to the cent; ${summary.people} prospects, and ${summary.buyers} buyers each new, in the buyers segment and thanked once, as the workload says`
         : `\nresult      MISMATCH: ${mismatches.join('; ')}`,
     );
     console.log('\nlogs: .segstream/ingest.log, .segstream/history.log, .segstream/processors.log, .segstream/rules.log, .segstream/query.log');

@@ -5,6 +5,8 @@ export interface WorkloadSummary {
   events: number;
   people: number;
   identifiedPeople: number;
+  /** People with at least one order. */
+  buyers: number;
   byType: Record<string, number>;
   byEvent: Record<string, number>;
   orders: number;
@@ -20,6 +22,7 @@ export function emptySummary(): WorkloadSummary {
     events: 0,
     people: 0,
     identifiedPeople: 0,
+    buyers: 0,
     byType: {},
     byEvent: {},
     orders: 0,
@@ -32,7 +35,11 @@ export function emptySummary(): WorkloadSummary {
 }
 
 /** Folds one event into the summary; `seen` tracks people across calls. */
-export function addToSummary(summary: WorkloadSummary, event: WorkloadEvent, seen: { people: Set<number>; identified: Set<number> }): void {
+export function addToSummary(
+  summary: WorkloadSummary,
+  event: WorkloadEvent,
+  seen: { people: Set<number>; identified: Set<number>; buyers: Set<number> },
+): void {
   const { message } = event;
   summary.events++;
   summary.byType[message.type] = (summary.byType[message.type] ?? 0) + 1;
@@ -48,6 +55,10 @@ export function addToSummary(summary: WorkloadSummary, event: WorkloadEvent, see
   const total = Math.round(Number(message.properties?.total ?? 0) * 100);
   if (message.event === 'Order Completed') {
     summary.orders++;
+    if (!seen.buyers.has(event.person)) {
+      seen.buyers.add(event.person);
+      summary.buyers++;
+    }
     summary.revenueCents += total;
   } else if (message.event === 'Order Refunded') {
     summary.refunds++;
@@ -59,7 +70,7 @@ export function addToSummary(summary: WorkloadSummary, event: WorkloadEvent, see
 
 export function summarize(events: Iterable<WorkloadEvent>): WorkloadSummary {
   const summary = emptySummary();
-  const seen = { people: new Set<number>(), identified: new Set<number>() };
+  const seen = { people: new Set<number>(), identified: new Set<number>(), buyers: new Set<number>() };
   for (const event of events) addToSummary(summary, event, seen);
   return summary;
 }
