@@ -63,7 +63,7 @@ export const processorConfigSchema = defineConfig(
     PROCESSOR_BATCH_SIZE: int('Most events applied in one slice (one set of Redis round trips), taken from several partitions', {
       min: 1,
       max: 10_000,
-    }).default(4_000),
+    }).default(8_000),
     PROCESSOR_COMMIT_INTERVAL_MS: int(
       'How often the offsets of applied and published slices are committed (a crash re-reads at most this much, skipping what was applied)',
       {
