@@ -1,5 +1,6 @@
 import { errorMessage } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { withTimeout } from './with-timeout.ts';
 
 /** Something a service starts and, on shutdown, stops (draining in-flight work first). */
 export interface Component {
@@ -13,14 +14,6 @@ export interface LifecycleOptions {
   readonly logger: Logger;
   /** How long one component may take to stop before we give up on it and move on. */
   readonly stopTimeoutMs: number;
-}
-
-function withTimeout(promise: Promise<void>, ms: number, what: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -6,6 +6,7 @@ import { createTopicCodecs } from '../../lib/kafka/codecs.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createRedis } from '../../lib/redis.ts';
 import { RuleStore } from '../../lib/rule-store/rule-store.ts';
+import { withTimeout } from '../../lib/with-timeout.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import type { SegmentChangeRecord } from '../../schemas/records.ts';
 import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
@@ -49,16 +50,6 @@ afterAll(async () => {
   await redis.quit();
   await cluster?.stop();
 });
-
-/** `promise`, or an error naming `what` once `ms` have passed. */
-function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  return Promise.race([
-    promise,
-    sleep(ms).then(() => {
-      throw new Error(`${what} did not come within ${ms} ms`);
-    }),
-  ]);
-}
 
 interface Sent {
   readonly startedAt: number;
@@ -162,7 +153,7 @@ describe('broker failover on a three-node cluster (needs Java for a Kafka cluste
     });
 
     // Each look at the cluster is bounded: a request caught by the kill may wait out the client's retries.
-    const metadata = () => within(10_000, 'a metadata answer', admin.fetchTopicMetadata({ topics: [DEFAULT_TOPIC_NAMES.events] }));
+    const metadata = () => withTimeout(admin.fetchTopicMetadata({ topics: [DEFAULT_TOPIC_NAMES.events] }), 10_000, 'a metadata answer');
     const leaderOf = async (partition: number) => (await metadata()).topics[0]?.partitions.find((p) => p.partitionId === partition);
     try {
       await until(
@@ -189,7 +180,7 @@ describe('broker failover on a three-node cluster (needs Java for a Kafka cluste
         sent.some((s) => s.startedAt > killedAt + movedInMs && s.status === 200) ? true : undefined,
       );
       const restartedAt = Date.now();
-      await within(120_000, `node ${victim} ready after its restart`, cluster.restartNode(victim));
+      await withTimeout(cluster.restartNode(victim), 120_000, `node ${victim} ready after its restart`);
       const rejoined = await until(
         'the restarted node is back in every in-sync replica set of the events topic',
         async () => {
