@@ -19,7 +19,7 @@ import type { LifecycleTransitionRecord, SegmentChangeRecord, TriggerFiringRecor
 import { allTopics, type Topic } from '../schemas/topics.ts';
 import { consumeRange, highWatermarks, type PartitionOffsets } from '../test/harness/read-range.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
-import { addToSummary, emptySummary } from '../test/workload/summary.ts';
+import { addToSummary, emptySeen, emptySummary } from '../test/workload/summary.ts';
 import { demoConfigSchema } from './demo/config.ts';
 import { DEMO_RULES } from './demo/demo-rules.ts';
 import { historyTotals } from './demo/history-totals.ts';
@@ -200,7 +200,7 @@ async function main(): Promise<number> {
     }
 
     const summary = emptySummary();
-    const seen = { people: new Set<number>(), identified: new Set<number>(), buyers: new Set<number>() };
+    const seen = emptySeen();
     started = performance.now();
     // Placed relative to today, so it never ages past the processors' retention: its days end three weeks ago, as
     // refunds come up to 21 days after their orders, and each day starts at UTC midnight (the same on any day).

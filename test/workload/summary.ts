@@ -34,12 +34,19 @@ export function emptySummary(): WorkloadSummary {
   };
 }
 
+/** The people a summary has counted, carried across calls of addToSummary. */
+export interface SummarySeen {
+  readonly people: Set<number>;
+  readonly identified: Set<number>;
+  readonly buyers: Set<number>;
+}
+
+export function emptySeen(): SummarySeen {
+  return { people: new Set(), identified: new Set(), buyers: new Set() };
+}
+
 /** Folds one event into the summary; `seen` tracks people across calls. */
-export function addToSummary(
-  summary: WorkloadSummary,
-  event: WorkloadEvent,
-  seen: { people: Set<number>; identified: Set<number>; buyers: Set<number> },
-): void {
+export function addToSummary(summary: WorkloadSummary, event: WorkloadEvent, seen: SummarySeen): void {
   const { message } = event;
   summary.events++;
   summary.byType[message.type] = (summary.byType[message.type] ?? 0) + 1;
@@ -70,7 +77,7 @@ export function addToSummary(
 
 export function summarize(events: Iterable<WorkloadEvent>): WorkloadSummary {
   const summary = emptySummary();
-  const seen = { people: new Set<number>(), identified: new Set<number>(), buyers: new Set<number>() };
+  const seen = emptySeen();
   for (const event of events) addToSummary(summary, event, seen);
   return summary;
 }
