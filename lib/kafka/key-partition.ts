@@ -5,7 +5,12 @@
  * segstream's producers use that partitioner, so this says where a key's records are.
  */
 export function partitionOfKey(key: string, partitions: number): number {
-  return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+  return keyHash(Buffer.from(key, 'utf8')) % partitions;
+}
+
+/** murmur2 of a key's bytes with the sign bit masked: what the partition is this modulo the partition count. */
+export function keyHash(key: Uint8Array): number {
+  return murmur2(key) & 0x7fffffff;
 }
 
 const M = 0x5bd1e995;

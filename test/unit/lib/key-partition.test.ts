@@ -1,6 +1,7 @@
+import { compatibilityPartitioner } from '@platformatic/kafka';
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { partitionOfKey } from '../../../lib/kafka/key-partition.ts';
+import { keyHash, partitionOfKey } from '../../../lib/kafka/key-partition.ts';
 
 describe('partitionOfKey', () => {
   it("gives every key the partition kafkajs's default (Java) partitioner gives it", () => {
@@ -18,5 +19,12 @@ describe('partitionOfKey', () => {
         const expected = partitioner({ topic: 't', partitionMetadata, message: { key, value: null } } as never);
         expect(partitionOfKey(key, partitions), `${key} over ${partitions}`).toBe(expected);
       }
+  });
+
+  it("hashes every key as @platformatic/kafka's compatibilityPartitioner, which the producers replaced by it", () => {
+    for (const key of ['', 'a', 'ab', 'abc', 'abcd', 'm_0123456789abcdef01234567', '会员-13800138000', 'x'.repeat(101)]) {
+      const bytes = Buffer.from(key, 'utf8');
+      expect(keyHash(bytes), key).toBe(compatibilityPartitioner({} as never, bytes));
+    }
   });
 });
