@@ -111,6 +111,8 @@ export class ConsumerLoop {
       }
       this.joined = true;
       logger.info({ partitions: [...this.ownedPartitions] }, 'partitions assigned');
+      // Their ends now, not at the next interval: slices wait for partitions behind their end.
+      this.#checkCaughtUp();
     });
     // kafkajs restarts a crashed consumer itself; the cause must still be visible.
     consumer.on(consumer.events.CRASH, (event) =>
@@ -119,18 +121,21 @@ export class ConsumerLoop {
     this.#running = true;
     this.#workers = Array.from({ length: options.concurrency }, () => this.#work());
     this.#commitTimer = setInterval(() => this.#commit().catch(this.#reportCommitFailure), options.commitIntervalMs);
-    this.#caughtUpTimer = setInterval(() => {
-      this.#markingCaughtUp ??= this.markCaughtUp()
-        .catch((error: unknown) => logger.warn({ err: error }, 'could not check which partitions are caught up; timers wait'))
-        .finally(() => {
-          this.#markingCaughtUp = undefined;
-        });
-    }, options.caughtUpIntervalMs);
+    this.#caughtUpTimer = setInterval(() => this.#checkCaughtUp(), options.caughtUpIntervalMs);
     await consumer.connect();
     // A group with no committed offsets starts at the start of the topic, or only at new records.
     await consumer.subscribe({ topic: topics.events.name, fromBeginning: options.newGroupStartsAt === 'earliest' });
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.#enqueue(payload) });
     this.#fetching = true;
+  }
+
+  /** markCaughtUp, unless a check is under way. */
+  #checkCaughtUp(): void {
+    this.#markingCaughtUp ??= this.markCaughtUp()
+      .catch((error: unknown) => this.#deps.logger.warn({ err: error }, 'could not check which partitions are caught up; timers wait'))
+      .finally(() => {
+        this.#markingCaughtUp = undefined;
+      });
   }
 
   /** Queues a fetched batch; waits (heartbeating) while too much is queued. */
@@ -183,8 +188,11 @@ export class ConsumerLoop {
 
   /**
    * Owned partitions behind their end with nothing queued, with the record time they were
-   * fetched up to: slices wait for their records (up to FETCH_WAIT_MS). Never while the
-   * queues are full: fetching waits for room then, and would wait for ever.
+   * fetched up to: slices wait for their records (up to FETCH_WAIT_MS). A partition whose
+   * end or position is not known yet (just assigned) counts as behind: else the first
+   * slices, taken from the first partitions fetched, run far ahead of the others in
+   * receive time, and their links wait, and are taken and decided again, for many slices.
+   * Never while the queues are full: fetching waits for room then, and would wait for ever.
    */
   #unfetched(now: number): Map<number, number> {
     const unfetched = new Map<number, number>();
@@ -192,7 +200,7 @@ export class ConsumerLoop {
     for (const partition of this.ownedPartitions) {
       const end = this.#ends.get(partition);
       const fetched = this.#queues.fetchedThrough(partition) ?? this.#positions.position(partition);
-      if (this.#queues.pending(partition) || end === undefined || fetched === undefined || fetched >= end) {
+      if (this.#queues.pending(partition) || (end !== undefined && fetched !== undefined && fetched >= end)) {
         this.#unfetchedSince.delete(partition);
         continue;
       }
