@@ -32,6 +32,15 @@ export class PartitionQueues {
   readonly #busy = new Set<number>();
   /** Partitions held back (a link waits for another partition): not taken again before this time. */
   readonly #notBefore = new Map<number, number>();
+  /**
+   * Partitions held back, with the count of slices ended when they were: while other
+   * slices are in flight, not taken again before one of those ends (what they wait for
+   * moves only then; deciding their links again meanwhile would decode and plan the same
+   * records for nothing).
+   */
+  readonly #heldAtEnded = new Map<number, number>();
+  /** Slices ended so far. */
+  #ended = 0;
   /** Per partition, how many of its queued records a slice left for later. */
   readonly #left = new Map<number, number>();
   #size = 0;
@@ -127,7 +136,7 @@ export class PartitionQueues {
       if (queue.length === 0) continue;
       const notBefore = this.#notBefore.get(partition);
       if (notBefore === undefined) horizon = Math.min(horizon, (queue.at(-1) as Queued).record.timestamp);
-      if (this.#busy.has(partition) || (notBefore !== undefined && notBefore > now)) continue;
+      if (this.#busy.has(partition) || (notBefore !== undefined && (notBefore > now || this.#waitsForSlice(partition)))) continue;
       ready.push({ partition, queue });
     }
     if (ready.length === 0) return undefined;
@@ -177,6 +186,7 @@ export class PartitionQueues {
       const count = counts[i] as number;
       if (count === 0) return;
       this.#notBefore.delete(partition);
+      this.#heldAtEnded.delete(partition);
       this.#left.delete(partition);
       this.#busy.add(partition);
       parts.push({ partition, count, lastOffset: (queue[count - 1] as Queued).record.offset, queue });
@@ -188,10 +198,12 @@ export class PartitionQueues {
   /**
    * Ends a slice: when applied, its records leave the queues; otherwise they are taken
    * again. Records of `held` (offsets per partition) were left for later: they stay in
-   * front of their queue, in order, and their partition is not taken before `heldUntil`.
+   * front of their queue, in order, and their partition is not taken before `heldUntil`,
+   * nor, while other slices are in flight, before one of them ends.
    */
   release(slice: Slice, applied: boolean, held: ReadonlyMap<number, ReadonlySet<string>> = new Map(), heldUntil = 0): void {
     this.#slices--;
+    this.#ended++;
     for (const part of slice.parts) {
       this.#busy.delete(part.partition);
       // The partition may have been given away (and even back) meanwhile: then its queue is a new one.
@@ -206,6 +218,7 @@ export class PartitionQueues {
       part.queue.unshift(...kept);
       this.#size -= taken.length - kept.length;
       this.#notBefore.set(part.partition, heldUntil);
+      this.#heldAtEnded.set(part.partition, this.#ended);
       this.#left.set(part.partition, kept.length);
     }
   }
@@ -219,8 +232,14 @@ export class PartitionQueues {
       this.#next.delete(partition);
       this.#lastTime.delete(partition);
       this.#notBefore.delete(partition);
+      this.#heldAtEnded.delete(partition);
       this.#left.delete(partition);
     }
+  }
+
+  /** A partition held back waits for a slice in flight to end (none in flight: only for its time). */
+  #waitsForSlice(partition: number): boolean {
+    return this.#slices > 0 && this.#heldAtEnded.get(partition) === this.#ended;
   }
 }
 

@@ -133,6 +133,20 @@ describe('PartitionQueues', () => {
     expect(queues.nextReadyAt()).toBeUndefined();
   });
 
+  it('takes a partition with records left waiting again only once another slice in flight has ended', () => {
+    const queues = new PartitionQueues();
+    queues.add(0, records(0, 0, 2), 1);
+    queues.add(1, records(1, 0, 2, [0, 1]), 1);
+    const other = queues.take(10, 0, 2) as Taken; // spread over two slices: partition 0 (furthest behind) here
+    const waiting = queues.take(10, 0, 2) as Taken;
+    expect([other.parts.map((p) => p.partition), waiting.parts.map((p) => p.partition)]).toEqual([[0], [1]]);
+    queues.release(waiting, true, new Map([[1, new Set(['0', '1'])]]), 10);
+    // What partition 1 waits for can move only when the slice of partition 0 ends.
+    expect(queues.take(10, 50)).toBeUndefined();
+    queues.release(other, true);
+    expect(offsets(queues.take(10, 50))).toEqual(['1@0', '1@1']);
+  });
+
   it('takes the records left waiting whole, and up to a slice of others behind them', () => {
     const queues = new PartitionQueues();
     queues.add(0, records(0, 0, 5), 1);
