@@ -11,6 +11,22 @@ export interface ResolvedEvent {
   readonly plan: ResolutionPlan;
 }
 
+/** A member's facts as read: whether it is known, and the member it was merged into. */
+interface MemberFactsRead {
+  readonly known: boolean;
+  readonly into: string | null;
+}
+
+/** What Redis held for a batch's identities when it was read (IdentityResolver.read). */
+export interface IdentityReads {
+  readonly events: readonly EventRecord[];
+  readonly identities: readonly { readonly user: IdentityRef | null; readonly others: readonly IdentityRef[] }[];
+  /** The member each identity pointed to (null: none). */
+  readonly owners: ReadonlyMap<string, string | null>;
+  /** Facts of those members, and of the members they were merged into. */
+  readonly facts: ReadonlyMap<string, MemberFactsRead>;
+}
+
 /**
  * Resolves a batch of events to members against Redis: one pipelined read of every
  * identity and member involved, planning in order (so a visitor created by the first
@@ -64,6 +80,11 @@ export class IdentityResolver {
 
   /** Which member each event belongs to and what it links or merges, from what Redis holds now; nothing is claimed. */
   async plan(events: readonly EventRecord[]): Promise<ResolvedEvent[]> {
+    return this.decide(await this.read(events));
+  }
+
+  /** What planning the events needs from Redis: the members their identities point to, and those members' facts. */
+  async read(events: readonly EventRecord[]): Promise<IdentityReads> {
     const identities = events.map((event) => identitiesOf(event, this.#refOf, this.#identityTraits, this.#deviceIdOf));
     const refs = new Map<string, IdentityRef>();
     for (const { user, others } of identities) {
@@ -78,7 +99,7 @@ export class IdentityResolver {
       owners.set(ref.key, found[i] ?? null);
     });
 
-    const facts = new Map<string, { known: boolean; into: string | null }>();
+    const facts = new Map<string, MemberFactsRead>();
     let unknown = [...new Set([...owners.values()].filter((m): m is string => m !== null))];
     while (unknown.length > 0) {
       const results = await this.#redis.execOrThrow(unknown.map((id) => ['HMGET', this.#keys.member(id), 'k', 'into']));
@@ -90,6 +111,18 @@ export class IdentityResolver {
       });
       unknown = next;
     }
+    return { events, identities, owners, facts };
+  }
+
+  /**
+   * Plans the events read, in order (a visitor created by one event is found by the next),
+   * from the reads alone: `keep` leaves events out, and the others are planned as if they
+   * had been read without them.
+   */
+  decide(reads: IdentityReads, keep: (index: number) => boolean = () => true): ResolvedEvent[] {
+    // Copies: planning an event records what it decided for the events after it.
+    const owners = new Map(reads.owners);
+    const facts = new Map(reads.facts);
     const follow = (id: string) => {
       let current = id;
       for (let hops = 0; hops < 16 && facts.get(current)?.into; hops++) current = facts.get(current)?.into as string;
@@ -103,8 +136,10 @@ export class IdentityResolver {
     };
     const factsOf = (id: string) => facts.get(id) ?? NOT_KNOWN;
     const newMemberId = (ref: IdentityRef) => `m_${this.#hash('member', ref.key).slice(0, 24)}`;
-    return events.map((event, index) => {
-      const { user, others } = identities[index] as (typeof identities)[number];
+    const resolved: ResolvedEvent[] = [];
+    reads.events.forEach((event, index) => {
+      if (!keep(index)) return;
+      const { user, others } = reads.identities[index] as (typeof reads.identities)[number];
       const plan = planResolution(user, others, ownerOf, factsOf, newMemberId);
       // Later events of the batch see what this one decided.
       for (const ref of plan.link) owners.set(ref.key, plan.memberId);
@@ -112,8 +147,9 @@ export class IdentityResolver {
       if (targetFacts === undefined || targetFacts.into !== null || (!targetFacts.known && user !== null))
         facts.set(plan.memberId, { known: (targetFacts?.known ?? false) || user !== null, into: null });
       for (const merged of plan.merge) facts.set(merged, { known: false, into: plan.memberId });
-      return { event, plan };
+      resolved.push({ event, plan });
     });
+    return resolved;
   }
 
   /** Claims new identities; true when another processor got one first. */

@@ -259,15 +259,16 @@ export class BatchProcessor {
    * applied only once that partition has applied everything received before it, so the
    * member it folds in is the same whatever order partitions are read in; later events of
    * the members it changes wait with it. Returns the indexes of the events that wait, the
-   * partitions' frontiers after the slice (none without links), and, when nothing waits,
-   * the plan made for the check (claimed by the first attempt).
+   * partitions' frontiers after the slice (none without links), and the plan of the
+   * events that go on, made from the reads of the check (claimed by the first attempt).
    */
   async #holdBackLinks(
     accepted: readonly { record: SourceRecord; event: EventRecord }[],
   ): Promise<{ held: ReadonlySet<number>; frontiers?: Map<number, Frontier>; planned?: ResolvedEvent[] }> {
     const partitions = this.#fences?.partitions();
     if (!this.#fences || partitions === undefined || accepted.length === 0) return { held: new Set() };
-    const planned = await this.#resolver.plan(accepted.map((a) => a.event));
+    const reads = await this.#resolver.read(accepted.map((a) => a.event));
+    const planned = this.#resolver.decide(reads);
     const events: SliceEvent[] = planned.map(({ plan }, index) => {
       const { record, event } = accepted[index] as { record: SourceRecord; event: EventRecord };
       const members = [plan.memberId, ...plan.merge];
@@ -281,7 +282,8 @@ export class BatchProcessor {
     // Partitions of the slice too: what waited there before comes up again in it.
     const stored = await this.#fences.frontiers([...new Set([...waitingOn, ...slicePartitions])]);
     const { held, frontiers } = heldEvents(events, stored);
-    return held.size === 0 ? { held, frontiers, planned } : { held, frontiers };
+    // The events that go on, planned without those that wait, from the same reads.
+    return { held, frontiers, planned: held.size === 0 ? planned : this.#resolver.decide(reads, (index) => !held.has(index)) };
   }
 
   /**
