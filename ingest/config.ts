@@ -31,6 +31,10 @@ export const ingestConfigSchema = defineConfig('ingest', {
     'https:',
   ]).optional(),
   INGEST_MAX_REQUEST_BYTES: int('Largest request body, after decompression', { min: 1_024 }).default(512_000),
+  INGEST_REQUEST_TIMEOUT_MS: int(
+    'Longest time a request may take to arrive whole (headers and body): a slower one is answered 408 and its connection closed, so slow senders cannot hold connections open',
+    { min: 1_000 },
+  ).default(30_000),
   INGEST_MAX_EVENT_BYTES: int('Largest single event (its JSON)', { min: 256 }).default(32_768),
   INGEST_MAX_BATCH_EVENTS: int('Most events in one batch request', { min: 1 }).default(2_500),
   INGEST_FUTURE_TOLERANCE_MS: int('How far past the server clock a corrected timestamp may be before it is reset to receivedAt and flagged', {

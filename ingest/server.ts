@@ -7,6 +7,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Result } from '../lib/result.ts';
 import { MESSAGE_TYPES, type MessageType } from '../schemas/records.ts';
+import { MAX_JSON_NESTING, nestedDeeperThan } from './json-nesting.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { batchSchema, messageSchema, trackingResponses } from './openapi.ts';
 import { type EventPublisher, PublishError } from './publisher.ts';
@@ -20,6 +21,8 @@ import { type WriteKeys, writeKeyFrom } from './write-keys.ts';
 
 export interface IngestServerOptions extends RequestLimits {
   readonly maxRequestBytes: number;
+  /** Longest time a request may take to arrive whole (INGEST_REQUEST_TIMEOUT_MS). */
+  readonly requestTimeoutMs: number;
   readonly corsOrigins: string;
   /** Where SDKs reach this service (INGEST_PUBLIC_URL), for the Segment settings document; else each request's Host. */
   readonly publicUrl?: string | undefined;
@@ -53,6 +56,13 @@ export async function buildIngestServer(deps: IngestDependencies): Promise<Fasti
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: options.maxRequestBytes,
+    // Node answers 408 to a request not whole within it; its check runs every
+    // connectionsCheckingInterval (30 s by default, too coarse for the limit to hold).
+    requestTimeout: options.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, options.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1_000, options.requestTimeoutMs),
+    },
     logController: new LogController({ disableRequestLogging: true }),
   });
 
@@ -117,6 +127,16 @@ export async function buildIngestServer(deps: IngestDependencies): Promise<Fasti
       done(null, undefined);
       return;
     }
+    if (nestedDeeperThan(body as string, MAX_JSON_NESTING)) {
+      done(
+        Object.assign(new Error(`request body: expected JSON nested at most ${MAX_JSON_NESTING} levels deep, received deeper nesting`), {
+          statusCode: 400,
+          code: 'TOO_DEEPLY_NESTED',
+        }),
+        undefined,
+      );
+      return;
+    }
     try {
       done(null, JSON.parse(body as string));
     } catch (error) {
@@ -142,6 +162,7 @@ export async function buildIngestServer(deps: IngestDependencies): Promise<Fasti
         'unsupported_media_type',
         `Content-Type: expected application/json (or text/plain holding JSON), received "${request.headers['content-type'] ?? 'none'}"`,
       );
+    if (error.code === 'TOO_DEEPLY_NESTED') return sendError(reply, 400, 'too_deeply_nested', error.message);
     if (status >= 400 && status < 500) return sendError(reply, status, 'invalid_json', `body: expected JSON, ${error.message}`);
     logger.error({ err: error.message, route }, 'request failed');
     return sendError(reply, 500, 'internal_error', 'the request could not be processed; nothing was acknowledged');

@@ -129,14 +129,16 @@ export function validateMessage(
     raw,
   };
 
+  // Missing, null, or blank beside a blank other id: a field already reported as invalid is not reported again.
+  const reported = (field: string) => problems.some((p) => p.field === `${prefix}${field}`);
   const required = (field: keyof AcceptedMessage, expected: string) => {
-    if (message[field] === null && raw[field] === undefined) problem(field, 'missing_field', expected, undefined);
+    if (message[field] === null && !reported(field)) problem(field, 'missing_field', expected, raw[field]);
   };
   if (message.type === 'alias') {
     required('previousId', 'previousId: the identity being linked (alias needs previousId and userId)');
     required('userId', 'userId: the identity previousId is linked to (alias needs previousId and userId)');
-  } else if (message.userId === null && message.anonymousId === null && raw.userId === undefined && raw.anonymousId === undefined) {
-    problem('userId', 'missing_field', 'userId or anonymousId (every message needs one of them)', undefined);
+  } else if (message.userId === null && message.anonymousId === null && !reported('userId') && !reported('anonymousId')) {
+    problem('userId', 'missing_field', 'userId or anonymousId (every message needs one of them)', raw.userId);
   }
   if (message.type === 'track') required('event', 'event: the name of the action (track needs event)');
   if (message.type === 'group') required('groupId', 'groupId: the group or account id (group needs groupId)');

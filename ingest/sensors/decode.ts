@@ -1,5 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { err, ok, type Result } from '../../lib/result.ts';
+import { MAX_JSON_NESTING, nestedDeeperThan } from '../json-nesting.ts';
 import { describeValue, type FieldProblem } from '../problems.ts';
 import type { RequestRejection } from '../request.ts';
 
@@ -97,9 +98,12 @@ export function decodeSensorsPayload(params: SensorsParams, maxBytes: number): R
   }
   if (bytes.length > maxBytes) return reject(413, 'payload_too_large', field, `at most ${maxBytes} bytes decoded`, `${bytes.length} bytes`);
 
+  const text = bytes.toString('utf8');
+  if (nestedDeeperThan(text, MAX_JSON_NESTING))
+    return reject(400, 'too_deeply_nested', field, `JSON nested at most ${MAX_JSON_NESTING} levels deep`, 'deeper nesting');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(bytes.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
     const hint = gzip === '0' && bytes[0] === 0x1f && bytes[1] === 0x8b ? ' (the data is gzip: send gzip=1)' : '';
     return reject(400, 'invalid_json', field, `base64 of JSON${hint}`, `text that is not JSON (${(error as Error).message})`);

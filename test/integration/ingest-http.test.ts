@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningIngest, startIngest } from '../harness/ingest.ts';
@@ -11,6 +13,7 @@ beforeAll(async () => {
     INGEST_MAX_REQUEST_BYTES: '20000',
     INGEST_MAX_EVENT_BYTES: '2000',
     INGEST_FUTURE_TOLERANCE_MS: '60000',
+    INGEST_REQUEST_TIMEOUT_MS: '1500',
   });
 });
 afterAll(() => ingest.stop());
@@ -50,7 +53,7 @@ describe('ingest HTTP contract (needs Kafka)', () => {
         index: 1,
         field: 'batch[1].properties.total',
         reason: 'invalid_money',
-        expected: 'a non-negative number (e.g. 42.5), not text',
+        expected: 'a non-negative number of at most 1,000,000,000,000 (e.g. 42.5), not text',
         received: '"ten" (a string)',
       },
       {
@@ -103,6 +106,52 @@ describe('ingest HTTP contract (needs Kafka)', () => {
       body: { error: 'payload_too_large' },
     });
     expect((await ingest.eventsSince(mark)).filter((r) => r.messageId.startsWith(`big-${run}`) || r.messageId.startsWith(`many-${run}`))).toEqual([]);
+  });
+
+  it('answers 400 for input that would overflow, mislead or lose an event later, storing nothing', async () => {
+    const mark = await ingest.mark();
+    const id = (name: string) => `hostile-${run}-${name}`;
+    // Deep nesting: the recursion that serialises events would overflow (it answered 500, which SDKs retry).
+    const deep = `{"batch":[{"type":"track","anonymousId":"a","event":"e","messageId":"${id('deep')}","properties":${'{"a":'.repeat(3_000)}1${'}'.repeat(3_000)}}]}`;
+    expect(await post('/v1/batch', deep)).toMatchObject({
+      status: 400,
+      body: { error: 'too_deeply_nested', message: 'request body: expected JSON nested at most 64 levels deep, received deeper nesting' },
+    });
+    // Money that history (Decimal(18, 2)) and member state (doubles) would store differently.
+    const huge = await post('/v1/track', { anonymousId: 'a', event: 'Order Completed', messageId: id('huge'), properties: { order_id: 'o', total: 1e300 } });
+    expect(huge).toMatchObject({ status: 400, body: { rejected: [{ field: 'properties.total', reason: 'invalid_money', received: '1e+300 (a number)' }] } });
+    // An order named in another case is checked as an order.
+    const lower = await post('/v1/track', { anonymousId: 'a', event: 'order completed', messageId: id('lower'), properties: { order_id: 'o', total: -50 } });
+    expect(lower).toMatchObject({ status: 400, body: { rejected: [{ field: 'properties.total', reason: 'invalid_money' }] } });
+    // Explicit null ids: no identity at all (they were accepted, then dead-lettered by the processors).
+    const nullIds = await post('/v1/track', { userId: null, anonymousId: null, event: 'e', messageId: id('null') });
+    expect(nullIds).toMatchObject({ status: 400, body: { rejected: [{ field: 'userId', reason: 'missing_field', received: 'null' }] } });
+    expect((await ingest.eventsSince(mark)).filter((r) => r.messageId.startsWith(`hostile-${run}`))).toEqual([]);
+  });
+
+  it('answers 408 and closes the connection of a request whose body trickles in slower than INGEST_REQUEST_TIMEOUT_MS', async () => {
+    const { hostname, port } = new URL(ingest.url);
+    const socket = connect(Number(port), hostname);
+    await once(socket, 'connect');
+    const started = performance.now();
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString();
+    });
+    socket.write(
+      `POST /v1/track HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: ${basic('wk_web')}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{`,
+    );
+    // One byte every 300 ms: never idle long enough for an idle timeout, never whole.
+    const trickle = setInterval(() => socket.writable && socket.write(' '), 300);
+    try {
+      await Promise.race([once(socket, 'close'), new Promise((_, reject) => setTimeout(() => reject(new Error('still open after 8 s')), 8_000))]);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+    }
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    // 1.5 s allowed, checked every second.
+    expect(performance.now() - started).toBeLessThan(4_000);
   });
 
   it('accepts gzip and text/plain bodies, refuses unknown encodings with 415', async () => {

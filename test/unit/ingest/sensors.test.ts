@@ -52,6 +52,11 @@ describe('Sensors decoding', () => {
     });
     const bomb = gzipSync('x'.repeat(100_000)).toString('base64');
     expect(decodeSensorsPayload({ data: bomb, gzip: '1' }, 1_000)).toMatchObject({ ok: false, error: { status: 413 } });
+    const deep = Buffer.from(`{"properties":${'['.repeat(5_000)}${']'.repeat(5_000)}}`).toString('base64');
+    expect(decodeSensorsPayload({ data: deep }, 100_000)).toMatchObject({
+      ok: false,
+      error: { status: 400, error: 'too_deeply_nested', problems: [{ field: 'data', expected: 'JSON nested at most 64 levels deep' }] },
+    });
   });
 });
 

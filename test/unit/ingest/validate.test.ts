@@ -110,4 +110,40 @@ describe('validateMessage', () => {
     // Other events may carry any properties.
     expect(order({ total: 'n/a' }, 'Product Viewed')).toEqual([]);
   });
+
+  it('bounds money to what history and member state store alike, and checks order events whatever their case and spacing', () => {
+    const order = (properties: Record<string, unknown>, event = 'Order Completed') => problemsOf({ type: 'track', userId: 'u', event, properties });
+    expect(order({ order_id: 'o1', total: 1e12 })).toEqual([]);
+    expect(order({ order_id: 'o1', total: 1e300 })[0]).toMatchObject({
+      field: 'batch[0].properties.total',
+      reason: 'invalid_money',
+      expected: 'a non-negative number of at most 1,000,000,000,000 (e.g. 42.5), not text',
+      received: '1e+300 (a number)',
+    });
+    expect(order({ order_id: 'o1', total: 5, products: [{ price: 2e12 }] })[0]).toMatchObject({ field: 'batch[0].properties.products[0].price' });
+    for (const event of ['order completed', 'ORDER COMPLETED', ' Order_Completed ', 'order-refunded'])
+      expect(order({ order_id: 'o1', total: -50 }, event)[0], event).toMatchObject({ reason: 'invalid_money', received: '-50 (a number)' });
+    expect(order({}, 'order completed').map((p) => p.expected)).toEqual([
+      'the order id (a non-empty string) on "order completed"',
+      'total or revenue (a non-negative number) on "order completed"',
+    ]);
+  });
+
+  it('refuses explicit null identifiers and names as missing, saying null was received', () => {
+    expect(problemsOf({ type: 'track', event: 'x', userId: null, anonymousId: null })).toEqual([
+      {
+        index: 0,
+        field: 'batch[0].userId',
+        reason: 'missing_field',
+        expected: 'userId or anonymousId (every message needs one of them)',
+        received: 'null',
+      },
+    ]);
+    expect(problemsOf({ type: 'track', userId: 'u', event: null }).map((p) => [p.field, p.received])).toEqual([['batch[0].event', 'null']]);
+    expect(problemsOf({ type: 'alias', previousId: null, userId: 'u' }).map((p) => [p.field, p.reason])).toEqual([['batch[0].previousId', 'missing_field']]);
+    // One id null beside a usable other is an anonymous (or known) event, as before.
+    expect(problemsOf({ type: 'track', event: 'x', userId: null, anonymousId: 'a' })).toEqual([]);
+    // An invalid id is reported once, not also as missing.
+    expect(problemsOf({ type: 'track', event: 'x', userId: { id: 1 } }).map((p) => [p.field, p.reason])).toEqual([['batch[0].userId', 'invalid_field']]);
+  });
 });
