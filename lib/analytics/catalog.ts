@@ -1,5 +1,6 @@
 import { ATTRIBUTION_MODELS, type AttributionRequest, attributionResult, attributionSql } from './attribution.ts';
 import { type CampaignRequest, campaignResult, campaignSql } from './campaign.ts';
+import type { PropertyFilter } from './filters.ts';
 import { type FunnelRequest, funnelResult, funnelSql } from './funnel.ts';
 import { type LtvRequest, ltvResult, ltvSql } from './ltv.ts';
 import { type MemberEventsRequest, memberEventsResult, memberEventsSql } from './member-events.ts';
@@ -30,8 +31,12 @@ export interface Analysis<Request = never> {
   readonly result: (request: Request, rows: readonly Record<string, unknown>[]) => unknown;
 }
 
-const time = { type: 'integer', minimum: 0, description: 'epoch milliseconds' } as const;
+/** The latest time an analysis takes: 2199-12-31 (ClickHouse's DateTime64 ends in 2299; nothing later is an event time). */
+const LATEST_TIME = Date.UTC(2200, 0, 1) - 1;
+const time = { type: 'integer', minimum: 0, maximum: LATEST_TIME, description: 'epoch milliseconds (1970 to 2199)' } as const;
 const day = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD' } as const;
+/** Longest range of days a daily analysis covers: one row per day and group. */
+export const MAX_DAYS = 3_660;
 const timeZone = { type: 'string', minLength: 1, default: 'UTC', description: 'IANA time zone, e.g. Asia/Shanghai' } as const;
 const filter = {
   type: 'object',
@@ -44,7 +49,30 @@ const filter = {
   },
 } as const;
 const range = (r: { from: number; to: number }) => (r.from < r.to ? [] : [`to: must be after from (${r.from}), received ${r.to}`]);
-const dayRange = (r: DailyRange) => (r.fromDay <= r.toDay ? [] : [`toDay: must not be before fromDay (${r.fromDay}), received ${r.toDay}`]);
+/** Epoch ms of a YYYY-MM-DD that is a real calendar day from 1970 to 2199, else undefined. */
+const dayTime = (text: string): number | undefined => {
+  const [year, month, date] = text.split('-').map(Number) as [number, number, number];
+  const at = Date.UTC(year, month - 1, date);
+  return year >= 1970 && at <= LATEST_TIME && new Date(at).toISOString().slice(0, 10) === text ? at : undefined;
+};
+const dayRange = (r: DailyRange) => {
+  const problems = (['fromDay', 'toDay'] as const).flatMap((field) =>
+    dayTime(r[field]) === undefined ? [`${field}: expected a calendar day from 1970-01-01 to 2199-12-31, received ${JSON.stringify(r[field])}`] : [],
+  );
+  if (problems.length > 0) return problems;
+  const days = ((dayTime(r.toDay) as number) - (dayTime(r.fromDay) as number)) / 86_400_000;
+  if (days < 0) return [`toDay: must not be before fromDay (${r.fromDay}), received ${r.toDay}`];
+  return days < MAX_DAYS ? [] : [`toDay: at most ${MAX_DAYS} days after fromDay (${r.fromDay}), received ${r.toDay}; narrow the date range`];
+};
+/** Numeric comparisons need a number (or a numeric text); JSON Schema allows either type for every op. */
+const filterChecks = (steps: readonly { where?: readonly PropertyFilter[] }[]) =>
+  steps.flatMap((step, i) =>
+    (step.where ?? []).flatMap((f, j) =>
+      ['gt', 'gte', 'lt', 'lte'].includes(f.op) && !(typeof f.value === 'number' || (f.value.trim() !== '' && Number.isFinite(Number(f.value))))
+        ? [`steps[${i}].where[${j}].value: expected a number for ${f.op}, received ${JSON.stringify(f.value)}`]
+        : [],
+    ),
+  );
 const zoneCheck = (r: { timeZone: string }) => {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: r.timeZone });
@@ -74,7 +102,7 @@ export const ANALYSES: readonly Analysis<never>[] = [
             properties: { event: { type: 'string', minLength: 1 }, where: { type: 'array', items: filter } },
           },
         },
-        windowSeconds: { type: 'integer', minimum: 1 },
+        windowSeconds: { type: 'integer', minimum: 1, maximum: 31_536_000, description: 'at most 365 days' },
         order: { type: 'string', enum: ['loose', 'strict'], default: 'loose' },
         from: time,
         to: time,
@@ -87,7 +115,7 @@ export const ANALYSES: readonly Analysis<never>[] = [
         },
       },
     },
-    check: range,
+    check: (r: FunnelRequest) => [...range(r), ...filterChecks(r.steps)],
     sql: funnelSql,
     result: funnelResult,
   } satisfies Analysis<FunnelRequest>,
@@ -124,7 +152,7 @@ export const ANALYSES: readonly Analysis<never>[] = [
         from: time,
         to: time,
         lookbackDays: { type: 'integer', minimum: 1, maximum: 365 },
-        halfLifeDays: { type: 'number', exclusiveMinimum: 0, default: 7 },
+        halfLifeDays: { type: 'number', minimum: 0.01, maximum: 3_650, default: 7 },
       },
     },
     check: range,

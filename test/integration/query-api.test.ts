@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventRow } from '../../history/history-writer.ts';
+import { ANALYSES } from '../../lib/analytics/catalog.ts';
 import { funnelResult, funnelSql } from '../../lib/analytics/funnel.ts';
 import { RemoteAnalysisRunner } from '../../lib/analytics/remote-runner.ts';
 import { WarehouseAnalysisRunner } from '../../lib/analytics/runner.ts';
@@ -47,6 +48,24 @@ const post = (server: FastifyInstance, url: string, payload: object, headers: Re
   server.inject({ method: 'POST', url, headers, payload });
 const funnel = { steps: [{ event: 'Viewed' }, { event: 'Added' }, { event: 'Order Completed' }], windowSeconds: 3_600, from: START, to: START + 10 * DAY };
 
+const day = { fromDay: '2026-05-01', toDay: '2026-05-04' };
+/** A valid request for every analysis. */
+const validRequests: [string, Record<string, unknown>][] = [
+  ['/analyses/funnel', funnel],
+  ['/analyses/retention', { period: 'day', periods: 3, from: START, to: START + 5 * DAY }],
+  ['/analyses/attribution', { from: START, to: START + 5 * DAY, lookbackDays: 7 }],
+  ['/analyses/paths', { anchor: 'Viewed', from: START, to: START + 5 * DAY }],
+  ['/analyses/trends', { ...day, event: 'Order Completed', breakdown: { property: 'plan' } }],
+  ['/analyses/lifecycle-sizes', day],
+  ['/analyses/segment-sizes', day],
+  ['/analyses/rfm', { at: START + 5 * DAY }],
+  ['/analyses/ltv', { at: START + 5 * DAY, timeZone: 'Asia/Shanghai' }],
+  ['/analyses/campaign', { ruleId: 'welcome', from: START, to: START + 5 * DAY, days: 7 }],
+  ['/analyses/member-events', { members: ['m1', 'm2'], limit: 5 }],
+];
+/** What hostile or careless callers put in fields: huge and unsafe integers, wrong types, impossible days and zones. */
+const HOSTILE_VALUES: unknown[] = [1e20, 9007199254740993, -1, 0, 1.5, 'x', '', ' ', null, true, {}, [], [1e20], '0000-00-00', '9999-99-99', 'Mars/Olympus'];
+
 describe('query API (needs ClickHouse: a server when the harness has one, else embedded)', () => {
   it('answers a funnel exactly as the computation does', async () => {
     const response = await post(app, '/analyses/funnel', funnel);
@@ -59,19 +78,7 @@ describe('query API (needs ClickHouse: a server when the harness has one, else e
   });
 
   it('serves every analysis', async () => {
-    const day = { fromDay: '2026-05-01', toDay: '2026-05-04' };
-    const requests: [string, object][] = [
-      ['/analyses/retention', { period: 'day', periods: 3, from: START, to: START + 5 * DAY }],
-      ['/analyses/attribution', { from: START, to: START + 5 * DAY, lookbackDays: 7 }],
-      ['/analyses/paths', { anchor: 'Viewed', from: START, to: START + 5 * DAY }],
-      ['/analyses/trends', { ...day, event: 'Order Completed', breakdown: { property: 'plan' } }],
-      ['/analyses/lifecycle-sizes', day],
-      ['/analyses/segment-sizes', day],
-      ['/analyses/rfm', { at: START + 5 * DAY }],
-      ['/analyses/ltv', { at: START + 5 * DAY, timeZone: 'Asia/Shanghai' }],
-      ['/analyses/campaign', { ruleId: 'welcome', from: START, to: START + 5 * DAY, days: 7 }],
-    ];
-    for (const [url, body] of requests) {
+    for (const [url, body] of validRequests) {
       const response = await post(app, url, body);
       expect(response.statusCode, `${url}: ${response.body}`).toBe(200);
     }
@@ -109,6 +116,25 @@ describe('query API (needs ClickHouse: a server when the harness has one, else e
     response = await post(slow, '/analyses/funnel', funnel);
     expect(response.statusCode).toBe(504);
     expect(response.json().message).toMatch(/took longer than 1 ms \(QUERY_TIMEOUT_MS\)/);
+  });
+
+  it('answers 400 or 422, never 5xx, to a hostile value in any field of any analysis', async () => {
+    expect(validRequests.map(([url]) => url.split('/').at(-1)).sort()).toEqual(ANALYSES.map((a) => a.name).sort());
+    const answers = new Map<number, number>();
+    for (const [url, body] of validRequests) {
+      const analysis = ANALYSES.find((a) => url.endsWith(`/${a.name}`));
+      const fields = Object.keys((analysis?.body as { properties: Record<string, unknown> }).properties);
+      for (const field of fields)
+        for (const value of HOSTILE_VALUES) {
+          const response = await post(app, url, { ...body, [field]: value });
+          answers.set(response.statusCode, (answers.get(response.statusCode) ?? 0) + 1);
+          expect(response.statusCode, `${url} ${field}=${JSON.stringify(value)}: ${response.body}`).toBeLessThan(500);
+          if (response.statusCode >= 400) expect(response.json().message, `${url} ${field}=${JSON.stringify(value)}`).toMatch(field);
+        }
+    }
+    // Most are refused; the rest are values that fit (e.g. 0 as a time, "x" as an event name).
+    expect(answers.get(400)).toBeGreaterThan(0);
+    expect(answers.get(422)).toBeGreaterThan(0);
   });
 
   it('serves its OpenAPI document at /docs', async () => {
