@@ -1,9 +1,10 @@
-import { clickhouseVars, kafkaVars, loggingVars, topicVars } from '../lib/config/common.ts';
+import { clickhouseVars, kafkaVars, loggingVars, operationsVars, topicVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
 import { int, list, oneOf, str } from '../lib/config/variables.ts';
 
 export const historyConfigSchema = defineConfig('history', {
   ...loggingVars,
+  ...operationsVars,
   ...kafkaVars,
   ...topicVars,
   ...clickhouseVars,

@@ -6,6 +6,8 @@ import type { Logger } from '../lib/logger.ts';
 import type { HistoryMetrics } from './metrics.ts';
 
 export interface HistoryServerDependencies {
+  /** OPERATIONS_TOKENS: /metrics and /docs then require one. */
+  readonly operationsTokens?: readonly string[] | undefined;
   /** Analyses other services may run on the ClickHouse this service owns, and their tokens (no tokens: not served). */
   readonly reads: { readonly runner: AnalysisRunner; readonly tokens: readonly string[]; readonly timeoutMs: number };
   readonly metrics: HistoryMetrics;
@@ -20,6 +22,7 @@ export async function buildHistoryServer(deps: HistoryServerDependencies): Promi
     description:
       'Writes what the processors publish to ClickHouse and owns it: other services run the catalogue of named analyses here (never SQL), read-only and within time and memory limits.',
     logger: deps.logger,
+    operationsTokens: deps.operationsTokens,
   });
   if (deps.reads.tokens.length > 0)
     await registerWarehouseRoutes(app, {

@@ -109,6 +109,7 @@ export async function createHistoryService(config: HistoryConfig, clock: Clock, 
     name: 'http',
     start: async () => {
       server = await buildHistoryServer({
+        operationsTokens: config.OPERATIONS_TOKENS,
         reads: {
           runner: new WarehouseAnalysisRunner(thread as HistoryThread, {
             timeoutMs: config.HISTORY_READ_TIMEOUT_MS,

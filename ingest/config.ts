@@ -1,4 +1,4 @@
-import { kafkaVars, loggingVars, topicVars } from '../lib/config/common.ts';
+import { kafkaVars, loggingVars, operationsVars, topicVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
 import { custom, int, str, url } from '../lib/config/variables.ts';
 import { DEFAULT_ORDER_MAPPING_JSON, ORDER_MAPPING_FORMAT, parseOrderMapping } from './sensors/order-mapping.ts';
@@ -7,6 +7,7 @@ import { WriteKeys } from './write-keys.ts';
 
 export const ingestConfigSchema = defineConfig('ingest', {
   ...loggingVars,
+  ...operationsVars,
   ...kafkaVars,
   ...topicVars,
   INGEST_HOST: str('Address the ingest HTTP server listens on').default('0.0.0.0'),

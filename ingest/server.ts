@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { Clock } from '../lib/clock.ts';
+import { protectOperations } from '../lib/http/operations-guard.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Result } from '../lib/result.ts';
 import { MESSAGE_TYPES, type MessageType } from '../schemas/records.ts';
@@ -23,6 +24,8 @@ export interface IngestServerOptions extends RequestLimits {
   readonly maxRequestBytes: number;
   /** Longest time a request may take to arrive whole (INGEST_REQUEST_TIMEOUT_MS). */
   readonly requestTimeoutMs: number;
+  /** OPERATIONS_TOKENS: /metrics and /docs then require one. */
+  readonly operationsTokens?: readonly string[] | undefined;
   readonly corsOrigins: string;
   /** Where SDKs reach this service (INGEST_PUBLIC_URL), for the Segment settings document; else each request's Host. */
   readonly publicUrl?: string | undefined;
@@ -65,6 +68,7 @@ export async function buildIngestServer(deps: IngestDependencies): Promise<Fasti
     },
     logController: new LogController({ disableRequestLogging: true }),
   });
+  protectOperations(app, options.operationsTokens);
 
   await app.register(cors, {
     origin: options.corsOrigins === '*' ? true : options.corsOrigins.split(',').map((o) => o.trim()),

@@ -43,6 +43,7 @@ export async function createIngestService(config: IngestConfig, clock: Clock, lo
     options: {
       maxRequestBytes: config.INGEST_MAX_REQUEST_BYTES,
       requestTimeoutMs: config.INGEST_REQUEST_TIMEOUT_MS,
+      operationsTokens: config.OPERATIONS_TOKENS,
       maxEventBytes: config.INGEST_MAX_EVENT_BYTES,
       maxBatchEvents: config.INGEST_MAX_BATCH_EVENTS,
       timeTolerances: { skewToleranceMs: config.INGEST_CLOCK_SKEW_TOLERANCE_MS, futureToleranceMs: config.INGEST_FUTURE_TOLERANCE_MS },

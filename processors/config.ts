@@ -1,7 +1,7 @@
 import { DEFAULT_WINDOWS_DAYS } from '../domain/member/counters.ts';
 import { DEFAULT_LIFECYCLE } from '../domain/member/lifecycle.ts';
 import { DEFAULT_RFM } from '../domain/member/rfm.ts';
-import { kafkaVars, loggingVars, redisVars, topicVars } from '../lib/config/common.ts';
+import { kafkaVars, loggingVars, operationsVars, redisVars, topicVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
 import { int, list, num, oneOf, str, url } from '../lib/config/variables.ts';
 import { DEFAULT_IDENTITY_TRAITS } from './identity/identities.ts';
@@ -13,6 +13,7 @@ export const processorConfigSchema = defineConfig(
   'processors',
   {
     ...loggingVars,
+    ...operationsVars,
     ...kafkaVars,
     ...topicVars,
     ...redisVars,

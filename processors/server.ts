@@ -6,6 +6,7 @@ import type { RfmConfig } from '../domain/member/rfm.ts';
 import type { Clock } from '../lib/clock.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { bearerToken, unauthorized } from '../lib/http/bearer.ts';
+import { protectOperations } from '../lib/http/operations-guard.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { IdentityResolver } from './identity/resolver.ts';
 import type { ProcessorMetrics } from './metrics.ts';
@@ -26,11 +27,14 @@ export interface LookupDependencies {
   readonly inspector: RulesInspector;
   readonly logger: Logger;
   readonly ready: () => Promise<boolean>;
+  /** OPERATIONS_TOKENS: /metrics and /docs then require one. */
+  readonly operationsTokens?: readonly string[] | undefined;
 }
 
 /** Member lookup by any identity, plus health and metrics. */
 export async function buildProcessorServer(deps: LookupDependencies): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+  protectOperations(app, deps.operationsTokens);
   await app.register(swagger, {
     openapi: {
       info: {

@@ -290,6 +290,7 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
     name: 'http',
     start: async () => {
       server = await buildProcessorServer({
+        operationsTokens: config.OPERATIONS_TOKENS,
         tokens: config.PROCESSOR_API_TOKENS,
         identityKinds: ['user', 'anon', 'device', ...config.PROCESSOR_IDENTITY_TRAITS],
         resolver,

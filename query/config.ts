@@ -1,4 +1,4 @@
-import { clickhouseVars, loggingVars } from '../lib/config/common.ts';
+import { clickhouseVars, loggingVars, operationsVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
 import { int, list, str, url } from '../lib/config/variables.ts';
 
@@ -6,6 +6,7 @@ export const queryConfigSchema = defineConfig(
   'query',
   {
     ...loggingVars,
+    ...operationsVars,
     ...clickhouseVars,
     QUERY_HOST: str('Address of the analytics query API').default('0.0.0.0'),
     QUERY_PORT: int('Port of the analytics query API', { min: 0, max: 65535 }).default(8083),

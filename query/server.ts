@@ -10,6 +10,8 @@ export interface QueryServerDependencies {
   readonly tokens: readonly string[];
   readonly timeoutMs: number;
   readonly logger: Logger;
+  /** OPERATIONS_TOKENS: /metrics and /docs then require one. */
+  readonly operationsTokens?: readonly string[] | undefined;
 }
 
 /** The analytics API: one POST per analysis, bearer tokens, JSON Schema bodies, a time limit per query. */
@@ -18,6 +20,7 @@ export async function buildQueryServer(deps: QueryServerDependencies): Promise<F
     title: 'segstream query',
     description: 'Funnel, retention, attribution, paths, trends, lifecycle and segment sizes, RFM, LTV, campaign reports (docs/analytics.md).',
     logger: deps.logger,
+    operationsTokens: deps.operationsTokens,
   });
   app.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith('/analyses/')) return;

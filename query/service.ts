@@ -53,7 +53,13 @@ export function createQueryService(config: QueryConfig, logger: Logger) {
   lifecycle.add({
     name: 'http',
     start: async () => {
-      server = await buildQueryServer({ runner: runner as AnalysisRunner, tokens: config.QUERY_API_TOKENS, timeoutMs: config.QUERY_TIMEOUT_MS, logger });
+      server = await buildQueryServer({
+        runner: runner as AnalysisRunner,
+        tokens: config.QUERY_API_TOKENS,
+        timeoutMs: config.QUERY_TIMEOUT_MS,
+        logger,
+        operationsTokens: config.OPERATIONS_TOKENS,
+      });
       const address = await server.listen({ host: config.QUERY_HOST, port: config.QUERY_PORT });
       logger.info({ address }, 'query API running');
     },

@@ -1,9 +1,10 @@
-import { loggingVars, redisVars } from '../lib/config/common.ts';
+import { loggingVars, operationsVars, redisVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
 import { int, list, str, url } from '../lib/config/variables.ts';
 
 export const rulesConfigSchema = defineConfig('rules', {
   ...loggingVars,
+  ...operationsVars,
   ...redisVars,
   RULES_HOST: str('Address of the rules admin API').default('0.0.0.0'),
   RULES_PORT: int('Port of the rules admin API', { min: 0, max: 65535 }).default(8082),

@@ -8,6 +8,8 @@ import type { AdminError, RuleAdmin, RuleChange, RuleInput } from './admin/rule-
 import { allows, type Caller, type Role } from './admin/tokens.ts';
 
 export interface RulesServerDependencies {
+  /** OPERATIONS_TOKENS: /metrics and /docs then require one. */
+  readonly operationsTokens?: readonly string[] | undefined;
   readonly admin: RuleAdmin;
   readonly store: RuleStore;
   readonly tokens: ReadonlyMap<string, Caller>;
@@ -88,6 +90,7 @@ export async function buildRulesServer(deps: RulesServerDependencies): Promise<F
     description:
       'Segment rules, trigger rules and computed traits: create, validate, version, activate, restore, audit, backfill progress. Roles: viewer < editor < admin.',
     logger: deps.logger,
+    operationsTokens: deps.operationsTokens,
   });
 
   /** The caller, if its token allows `role`; otherwise the reply is sent. */

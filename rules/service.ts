@@ -25,6 +25,7 @@ export async function createRulesService(config: RulesConfig, clock: Clock, logg
     name: 'http',
     start: async () => {
       server = await buildRulesServer({
+        operationsTokens: config.OPERATIONS_TOKENS,
         admin,
         store,
         tokens: tokenTable(config.RULES_API_TOKENS),

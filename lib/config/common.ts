@@ -1,5 +1,5 @@
 import { DEFAULT_TOPIC_NAMES } from '../../schemas/topics.ts';
-import { hostPortList, int, oneOf, str, url } from './variables.ts';
+import { hostPortList, int, list, oneOf, str, url } from './variables.ts';
 
 /** Variable groups shared by several services. A service's schema spreads the groups it uses. */
 
@@ -8,6 +8,15 @@ const topicName = (description: string) => str(description, { pattern: TOPIC_NAM
 
 export const loggingVars = {
   LOG_LEVEL: oneOf('Minimum level written to the log', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const).default('info'),
+};
+
+/** Of every service with an HTTP server. */
+export const operationsVars = {
+  OPERATIONS_TOKENS: list(
+    'Bearer tokens that /metrics and /docs then require (Prometheus: authorization in its scrape config); unset, they are open, as on a private network',
+  )
+    .secret()
+    .optional(),
 };
 
 export const kafkaVars = {

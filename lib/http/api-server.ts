@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../logger.ts';
+import { protectOperations } from './operations-guard.ts';
 import { strictValidatorCompiler } from './strict-validation.ts';
 
 /**
@@ -9,11 +10,18 @@ import { strictValidatorCompiler } from './strict-validation.ts';
  * schemas that mean what they say (strictValidatorCompiler). Validation failures are a
  * 400 naming the field; other errors keep their status.
  */
-export async function createApiServer(options: { title: string; description: string; logger: Logger }): Promise<FastifyInstance> {
+export async function createApiServer(options: {
+  title: string;
+  description: string;
+  logger: Logger;
+  /** OPERATIONS_TOKENS: /metrics and /docs then require one. */
+  operationsTokens: readonly string[] | undefined;
+}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
+  protectOperations(app, options.operationsTokens);
   app.setValidatorCompiler(strictValidatorCompiler());
   await app.register(swagger, {
     openapi: {

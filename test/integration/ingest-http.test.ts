@@ -14,6 +14,7 @@ beforeAll(async () => {
     INGEST_MAX_EVENT_BYTES: '2000',
     INGEST_FUTURE_TOLERANCE_MS: '60000',
     INGEST_REQUEST_TIMEOUT_MS: '1500',
+    OPERATIONS_TOKENS: 'ops-token',
   });
 });
 afterAll(() => ingest.stop());
@@ -195,18 +196,24 @@ describe('ingest HTTP contract (needs Kafka)', () => {
     expect(response.headers.get('access-control-allow-headers')).toContain('Authorization');
   });
 
-  it('serves health, readiness, metrics and the OpenAPI document', async () => {
+  it('serves health and readiness to anyone, metrics and the OpenAPI document only with an OPERATIONS_TOKENS token', async () => {
     expect(await (await fetch(`${ingest.url}/healthz`)).json()).toEqual({ status: 'ok' });
     expect(await (await fetch(`${ingest.url}/readyz`)).json()).toEqual({ status: 'ready' });
-    const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+    for (const path of ['/metrics', '/docs', '/docs/json', '/metrics?x=1']) {
+      const refused = await fetch(`${ingest.url}${path}`, { headers: { authorization: 'Bearer wrong' } });
+      expect(refused.status, path).toBe(401);
+      expect(await refused.json()).toEqual({ error: 'unauthorized', message: 'Authorization: expected "Bearer <token>" with a token from OPERATIONS_TOKENS' });
+    }
+    const ops = { headers: { authorization: 'Bearer ops-token' } };
+    const metrics = await (await fetch(`${ingest.url}/metrics`, ops)).text();
     expect(metrics).toMatch(/segstream_ingest_events_accepted_total\{type="track",source="web"\} \d+/);
     expect(metrics).toMatch(/segstream_ingest_events_rejected_total\{reason="invalid_money"\} [1-9]/);
     expect(metrics).toMatch(/segstream_ingest_requests_total\{route="\/v1\/batch",status="413"\} [1-9]/);
     expect(metrics).toContain('segstream_ingest_produce_seconds_bucket');
-    const openapi = (await (await fetch(`${ingest.url}/docs/json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    const openapi = (await (await fetch(`${ingest.url}/docs/json`, ops)).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(openapi.openapi).toMatch(/^3\./);
     for (const path of ['/v1/track', '/v1/identify', '/v1/page', '/v1/screen', '/v1/group', '/v1/alias', '/v1/batch', '/v1/import'])
       expect(openapi.paths[path], path).toBeDefined();
-    expect((await fetch(`${ingest.url}/docs`)).status).toBe(200);
+    expect((await fetch(`${ingest.url}/docs`, ops)).status).toBe(200);
   });
 });

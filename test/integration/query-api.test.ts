@@ -151,6 +151,18 @@ describe('query API (needs ClickHouse: a server when the harness has one, else e
         '/analyses/campaign',
       ]),
     );
+    // With OPERATIONS_TOKENS the document wants one of them; health stays open.
+    const guarded = await buildQueryServer({
+      runner: new WarehouseAnalysisRunner(warehouse, LIMITS),
+      tokens: ['query-token'],
+      timeoutMs: 30_000,
+      logger,
+      operationsTokens: ['ops'],
+    });
+    expect((await guarded.inject({ method: 'GET', url: '/docs/json' })).statusCode).toBe(401);
+    expect((await guarded.inject({ method: 'GET', url: '/docs/json', headers: auth })).statusCode).toBe(401);
+    expect((await guarded.inject({ method: 'GET', url: '/docs/json', headers: { authorization: 'Bearer ops' } })).statusCode).toBe(200);
+    expect((await guarded.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 });
 
