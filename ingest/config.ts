@@ -3,6 +3,7 @@ import { defineConfig } from '../lib/config/load.ts';
 import { custom, int, str, url } from '../lib/config/variables.ts';
 import { DEFAULT_ORDER_MAPPING_JSON, ORDER_MAPPING_FORMAT, parseOrderMapping } from './sensors/order-mapping.ts';
 import { SensorsProjects } from './sensors/projects.ts';
+import { WriteKeyOrigins } from './write-key-origins.ts';
 import { WriteKeys } from './write-keys.ts';
 
 export const ingestConfigSchema = defineConfig('ingest', {
@@ -15,6 +16,13 @@ export const ingestConfigSchema = defineConfig('ingest', {
   INGEST_WRITE_KEYS: custom('Write keys and the source each belongs to', 'a comma-separated list of key=source (e.g. wk_web=web,wk_ios=ios)', WriteKeys.parse)
     .secret()
     .required(),
+  INGEST_WRITE_KEY_ORIGINS: custom(
+    'Browser origins each write key may be sent from (403 from any other Origin; requests without an Origin, and keys not listed, are not checked)',
+    'a comma-separated list of key=origin|origin (e.g. wk_web=https://shop.example|https://m.shop.example)',
+    WriteKeyOrigins.parse,
+  )
+    .secret()
+    .optional(),
   INGEST_SENSORS_PROJECTS: custom(
     'Sensors Data projects /sa takes and the source each belongs to; a token, when given, must be in the SDK server_url (&token=...)',
     'a comma-separated list of project=source or project:token=source (e.g. default=web_cn,shop_mp:s3cret=miniprogram)',

@@ -18,6 +18,7 @@ import { decodeSensorsPayload, parseSensorsParams } from './sensors/decode.ts';
 import type { OrderMapping } from './sensors/order-mapping.ts';
 import type { SensorsProjects } from './sensors/projects.ts';
 import { parseSensorsRequest } from './sensors/request.ts';
+import type { WriteKeyOrigins } from './write-key-origins.ts';
 import { type WriteKeys, writeKeyFrom } from './write-keys.ts';
 
 export interface IngestServerOptions extends RequestLimits {
@@ -34,6 +35,8 @@ export interface IngestServerOptions extends RequestLimits {
 export interface IngestDependencies {
   readonly options: IngestServerOptions;
   readonly writeKeys: WriteKeys;
+  /** Browser origins per write key (INGEST_WRITE_KEY_ORIGINS). */
+  readonly writeKeyOrigins: WriteKeyOrigins;
   /** Sensors Data projects the /sa endpoint takes (none: it refuses every project). */
   readonly sensorsProjects: SensorsProjects;
   readonly sensorsOrders: OrderMapping;
@@ -54,7 +57,7 @@ function sendError(reply: FastifyReply, status: number, error: string, message: 
 
 /** The Segment-compatible tracking API. Builds the server; the caller listens and closes. */
 export async function buildIngestServer(deps: IngestDependencies): Promise<FastifyInstance> {
-  const { options, writeKeys, publisher, metrics, clock, logger } = deps;
+  const { options, writeKeys, writeKeyOrigins, publisher, metrics, clock, logger } = deps;
   // Per-request logs would dominate at thousands of requests/s; failures are logged where they happen.
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -226,8 +229,8 @@ export async function buildIngestServer(deps: IngestDependencies): Promise<Fasti
     return respond(200, { success: true, accepted: records.length });
   };
 
-  /** The source a write key belongs to, or the 401 already sent. */
-  const sourceFor = (key: string | undefined, respond: ReturnType<typeof respondWith>): string | FastifyReply => {
+  /** The source a write key belongs to, or the 401 (or 403, from an origin the key is not for) already sent. */
+  const sourceFor = (key: string | undefined, respond: ReturnType<typeof respondWith>, origin?: string): string | FastifyReply => {
     if (key === undefined) {
       return respond(401, {
         success: false,
@@ -244,6 +247,13 @@ export async function buildIngestServer(deps: IngestDependencies): Promise<Fasti
         message: 'write key: expected a key this server knows, received an unknown one',
         accepted: 0,
       });
+    if (key !== undefined && !writeKeyOrigins.allows(key, origin))
+      return respond(403, {
+        success: false,
+        error: 'origin_not_allowed',
+        message: `Origin: expected one of the origins this write key is for (INGEST_WRITE_KEY_ORIGINS), received ${JSON.stringify(origin)}`,
+        accepted: 0,
+      });
     return source;
   };
 
@@ -253,9 +263,10 @@ export async function buildIngestServer(deps: IngestDependencies): Promise<Fasti
     body: unknown,
     authorization: string | undefined,
     queryKey: unknown,
+    origin: string | undefined,
     reply: FastifyReply,
   ) => {
-    const source = sourceFor(writeKeyFrom(authorization, body, queryKey), respondWith(url, reply));
+    const source = sourceFor(writeKeyFrom(authorization, body, queryKey), respondWith(url, reply), origin);
     if (typeof source !== 'string') return source;
     const received = route === 'batch' && Array.isArray((body as { batch?: unknown[] } | null)?.batch) ? (body as { batch: unknown[] }).batch.length : 1;
     return store(url, source, parseTrackingRequest(body, route, source, clock.now(), options), received, reply);
@@ -282,7 +293,8 @@ export async function buildIngestServer(deps: IngestDependencies): Promise<Fasti
       },
       // validate.ts checks bodies and names each bad field; the schemas are for the docs.
       validatorCompiler: () => () => true,
-      handler: (request, reply) => accept(route, url, request.body, request.headers.authorization, (request.query as { writeKey?: unknown }).writeKey, reply),
+      handler: (request, reply) =>
+        accept(route, url, request.body, request.headers.authorization, (request.query as { writeKey?: unknown }).writeKey, request.headers.origin, reply),
     });
   }
 

@@ -12,6 +12,7 @@ import { IngestMetrics } from './metrics.ts';
 import { BatchingPublisher } from './publisher.ts';
 import { SensorsProjects } from './sensors/projects.ts';
 import { buildIngestServer } from './server.ts';
+import { WriteKeyOrigins } from './write-key-origins.ts';
 
 export type IngestConfig = ConfigOf<(typeof ingestConfigSchema)['vars']>;
 
@@ -51,6 +52,7 @@ export async function createIngestService(config: IngestConfig, clock: Clock, lo
       publicUrl: config.INGEST_PUBLIC_URL,
     },
     writeKeys: config.INGEST_WRITE_KEYS,
+    writeKeyOrigins: config.INGEST_WRITE_KEY_ORIGINS ?? new WriteKeyOrigins([]),
     sensorsProjects: config.INGEST_SENSORS_PROJECTS ?? SensorsProjects.none,
     sensorsOrders: config.INGEST_SENSORS_ORDER_EVENTS,
     publisher,

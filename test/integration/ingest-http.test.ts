@@ -15,6 +15,7 @@ beforeAll(async () => {
     INGEST_FUTURE_TOLERANCE_MS: '60000',
     INGEST_REQUEST_TIMEOUT_MS: '1500',
     OPERATIONS_TOKENS: 'ops-token',
+    INGEST_WRITE_KEY_ORIGINS: 'wk_web=https://shop.example.com|https://m.shop.example.com',
   });
 });
 afterAll(() => ingest.stop());
@@ -194,6 +195,23 @@ describe('ingest HTTP contract (needs Kafka)', () => {
     expect(response.status).toBe(204);
     expect(response.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
     expect(response.headers.get('access-control-allow-headers')).toContain('Authorization');
+  });
+
+  it('refuses a write key sent from a browser origin it is not for (403), storing nothing; other keys and requests without Origin are not checked', async () => {
+    const mark = await ingest.mark();
+    const from = (origin: string, key = 'wk_web') =>
+      post('/v1/track', { userId: 'u', event: 'e', messageId: `origin-${run}-${origin}-${key}` }, { authorization: basic(key), origin });
+    expect(await from('https://evil.example')).toMatchObject({
+      status: 403,
+      body: {
+        error: 'origin_not_allowed',
+        message: 'Origin: expected one of the origins this write key is for (INGEST_WRITE_KEY_ORIGINS), received "https://evil.example"',
+      },
+    });
+    expect((await from('https://M.Shop.Example.com')).status).toBe(200);
+    expect((await from('https://evil.example', 'wk_app')).status).toBe(200);
+    const stored = (await ingest.eventsSince(mark)).filter((r) => r.messageId.startsWith(`origin-${run}`)).map((r) => r.messageId);
+    expect(stored.sort()).toEqual([`origin-${run}-https://M.Shop.Example.com-wk_web`, `origin-${run}-https://evil.example-wk_app`].sort());
   });
 
   it('serves health and readiness to anyone, metrics and the OpenAPI document only with an OPERATIONS_TOKENS token', async () => {
