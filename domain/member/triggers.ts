@@ -17,6 +17,20 @@ export interface TriggerSettings {
   readonly dailyCap: number;
   /** Time zone of members without a valid `timezone` trait. */
   readonly defaultTimeZone: string;
+  /** Traits that opt a member out of marketing when true (DEFAULT_OPT_OUT_TRAITS; any case and spelling, see optedOut). */
+  readonly optOutTraits?: readonly string[];
+}
+
+/** Traits that opt a member out of marketing by default. */
+export const DEFAULT_OPT_OUT_TRAITS: readonly string[] = ['marketing_opt_out', 'unsubscribed'];
+
+/** A trait name as compared: case, `_`, `-` and spaces aside (marketing_opt_out = marketingOptOut = Marketing-Opt-Out). */
+const foldedName = (name: string) => name.replace(/[\s_-]+/g, '').toLowerCase();
+
+/** The values SDKs and shops send for yes: true, 1, and "true", "yes", "y", "1", "on" in any case. */
+export function isYes(value: unknown): boolean {
+  if (value === true || value === 1) return true;
+  return typeof value === 'string' && ['true', 'yes', 'y', '1', 'on'].includes(value.trim().toLowerCase());
 }
 
 export interface RuleSettings extends SegmentSettings {
@@ -39,9 +53,11 @@ export function timeZoneOf(state: MemberState, fallback: string): string {
   return typeof zone === 'string' && isTimeZone(zone) ? zone : fallback;
 }
 
-/** Opted out of marketing: the `marketing_opt_out` or `unsubscribed` trait is true. */
-export function optedOut(state: MemberState): boolean {
-  return state.traits.marketing_opt_out === true || state.traits.unsubscribed === true;
+/** Opted out of marketing: one of the opt-out traits (by folded name) says yes. */
+export function optedOut(state: MemberState, optOutTraits: readonly string[] = DEFAULT_OPT_OUT_TRAITS): boolean {
+  const names = new Set(optOutTraits.map(foldedName));
+  for (const [name, value] of Object.entries(state.traits)) if (names.has(foldedName(name)) && isYes(value)) return true;
+  return false;
 }
 
 /** Coupons received and neither redeemed nor expired at `at`. */
@@ -153,11 +169,23 @@ export function applyTriggers(state: MemberState, known: boolean, rules: RuleSet
   );
 }
 
-/** Trigger work that fell due by `at` with no event: sequences that timed out, deferred firings, calendar dates. */
-export function dueTriggers(state: MemberState, known: boolean, rules: RuleSet, at: number, settings: RuleSettings): TriggerFiringRecord[] {
-  const due = state.triggers.pending.filter((p) => p.dueAt <= at).sort((a, b) => a.dueAt - b.dueAt);
+/**
+ * Trigger work that fell due by `at` with no event: sequences that timed out, deferred
+ * firings, calendar dates, and (`withConsentWaits`, on the timer only) marketing firings
+ * of anonymous members that waited for consent to settle.
+ */
+export function dueTriggers(
+  state: MemberState,
+  known: boolean,
+  rules: RuleSet,
+  at: number,
+  settings: RuleSettings,
+  withConsentWaits: boolean,
+): TriggerFiringRecord[] {
+  const isDue = (p: PendingTrigger) => p.dueAt <= at && (withConsentWaits || p.kind !== 'consent');
+  const due = state.triggers.pending.filter(isDue).sort((a, b) => a.dueAt - b.dueAt);
   if (due.length === 0) return [];
-  state.triggers.pending = state.triggers.pending.filter((p) => p.dueAt > at);
+  state.triggers.pending = state.triggers.pending.filter((p) => !isDue(p));
   const byId = new Map(rules.triggers.map((t) => [t.id, t]));
   const timeZone = timeZoneOf(state, settings.triggers.defaultTimeZone);
   const records: TriggerFiringRecord[] = [];
@@ -166,6 +194,7 @@ export function dueTriggers(state: MemberState, known: boolean, rules: RuleSet, 
     if (!rule) continue;
     const firing = { at: pending.dueAt, causeEventId: pending.causeEventId, key: pending.key, event: null, timeZone };
     if (pending.kind === 'deferred') records.push(...decide(state, rule, { ...firing, afterQuietHours: true }, {}, settings));
+    else if (pending.kind === 'consent') records.push(...decide(state, rule, firing, JSON.parse(pending.values ?? '{}'), settings));
     else records.push(...fire(state, known, rule, firing, settings, rules.computed));
     if (pending.kind === 'calendar') {
       const next = nextCalendarAt(rule.rule, state, pending.dueAt, timeZone);
@@ -200,7 +229,37 @@ function fire(
   context.event = firing.event;
   if (!rule.matches(context, memberEnv(state, firing.at))) return [];
   const values = Object.fromEntries(rule.variables.map((name) => [name, readVariable(context, name)]));
-  return decide(state, rule, firing, values, settings);
+  return fireOrWaitForConsent(state, known, rule, firing, values, settings);
+}
+
+/**
+ * A marketing firing of an anonymous member waits, silently, until every partition's
+ * event time has passed it (the timer fires it, at its own time, as if it had not
+ * waited): the visitor may be a person whose opt-out is in an identify on another
+ * partition (keyed by user id) received with this very event. A link across partitions
+ * holds its partition's event time back until it is applied, so by then the opt-out is
+ * in the member's state, or in the member it merged into, and the controls see it. A
+ * known member's events share one partition (its user id), so its firings go out at once.
+ */
+function fireOrWaitForConsent(
+  state: MemberState,
+  known: boolean,
+  rule: CompiledTriggerRule,
+  firing: Firing,
+  values: Record<string, unknown>,
+  settings: RuleSettings,
+): TriggerFiringRecord[] {
+  if (known || !(rule.rule.controls.marketing ?? true)) return decide(state, rule, firing, values, settings);
+  state.triggers.pending.push({
+    ruleId: rule.id,
+    version: rule.version,
+    kind: 'consent',
+    key: firing.key,
+    dueAt: firing.at,
+    causeEventId: firing.causeEventId,
+    values: JSON.stringify(values),
+  } satisfies PendingTrigger);
+  return [];
 }
 
 function decide(state: MemberState, rule: CompiledTriggerRule, firing: Firing, values: Record<string, unknown>, settings: RuleSettings): TriggerFiringRecord[] {
@@ -208,7 +267,7 @@ function decide(state: MemberState, rule: CompiledTriggerRule, firing: Firing, v
     memberId: state.memberId,
     at: firing.at,
     timeZone: firing.timeZone,
-    optedOut: optedOut(state),
+    optedOut: optedOut(state, settings.triggers.optOutTraits),
     outstandingCoupons: outstandingCoupons(state, firing.at),
     dailyCap: settings.triggers.dailyCap,
     afterQuietHours: firing.afterQuietHours,

@@ -5,15 +5,21 @@ import type { TriggerRule } from './trigger-rules.ts';
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
-/** A trigger waiting for its time: the end of a sequence's wait, a deferral past quiet hours, a calendar date. */
+/**
+ * A trigger waiting for its time: the end of a sequence's wait, a deferral past quiet
+ * hours, a calendar date, or a marketing firing of an anonymous member waiting until
+ * every partition's event time has passed it (consent: see fireOrWaitForConsent).
+ */
 export interface PendingTrigger {
   readonly ruleId: string;
   readonly version: number;
-  readonly kind: 'sequence' | 'deferred' | 'calendar';
-  /** Sequences: the keying property's value ('' when unkeyed). */
+  readonly kind: 'sequence' | 'deferred' | 'calendar' | 'consent';
+  /** Sequences: the keying property's value ('' when unkeyed); otherwise the firing's key. */
   readonly key: string;
   readonly dueAt: number;
   readonly causeEventId: string | null;
+  /** Consent waits: the rule's variables when its condition held (JSON), sent with the firing. */
+  readonly values?: string;
 }
 
 /** What a member's triggers remember: fire times for cooldowns and caps, and what waits. */
@@ -37,7 +43,8 @@ export function emptyTriggerState(): TriggerMemberState {
 export function mergeTriggerState(target: TriggerMemberState, source: TriggerMemberState): void {
   for (const [rule, times] of Object.entries(source.fires)) target.fires[rule] = [...new Set([...(target.fires[rule] ?? []), ...times])].sort((a, b) => a - b);
   target.recentFires = [...new Set([...target.recentFires, ...source.recentFires])].sort((a, b) => a - b);
-  const waiting = (p: PendingTrigger) => `${p.ruleId}|${p.kind}|${p.key}`;
+  // One wait per rule and key, but consent waits per cause (two marketing events are two firings).
+  const waiting = (p: PendingTrigger) => `${p.ruleId}|${p.kind}|${p.key}|${p.kind === 'consent' ? p.causeEventId : ''}`;
   const present = new Set(target.pending.map(waiting));
   for (const pending of source.pending) if (pending.kind !== 'calendar' && !present.has(waiting(pending))) target.pending.push(pending);
 }

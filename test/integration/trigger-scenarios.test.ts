@@ -222,6 +222,35 @@ describe('anti-harassment controls (needs Redis)', () => {
     ]);
   });
 
+  it("opt-out race: an anonymous visitor's marketing firing waits for the timer, so an opt-out applied after it (its identify sat on another partition) suppresses it", async () => {
+    const p = await withRules('2026-03-01T09:00:00Z', [
+      { id: 'promo', on: { event: 'Promo Viewed' }, condition: { '>=': [{ var: 'counters.events.30d.count' }, 1] } },
+      { id: 'receipt', on: { event: 'Promo Viewed' }, controls: { marketing: false } },
+    ]);
+    const viewedAt = p.clock.now();
+    // The track keyed by the anonymous id is applied first; only the non-marketing rule goes out at once.
+    let step = await p.feed([p.event({ anonymousId: 'race-v1', event: 'Promo Viewed' }), p.event({ anonymousId: 'race-v2', event: 'Promo Viewed' })]);
+    expect(outcomes(step.triggerFirings)).toEqual(['receipt fired', 'receipt fired']);
+    // The identify from the same batch, keyed by the user id, comes after it; the opt-out is spelled as shops spell it.
+    step = await p.feed([p.event({ userId: 'race-u1', anonymousId: 'race-v1', type: 'identify', traits: '{"Marketing-Opt-Out":"yes"}' })]);
+    expect(step.triggerFirings).toEqual([]);
+    p.clock.advance(1_000);
+    const swept = await p.sweepOutputs();
+    const optedOutId = (await p.view('user', 'race-u1'))?.memberId;
+    const v2 = (await p.view('anon', 'race-v2'))?.memberId;
+    expect(swept.triggerFirings.map((f) => [f.ruleId, f.outcome, f.reason, f.memberId, f.at]).sort()).toEqual(
+      [
+        ['promo', 'suppressed', 'opted_out', optedOutId, viewedAt],
+        // A visitor nobody opted out gets it, at its own time, with the values of when its condition held.
+        ['promo', 'fired', null, v2, viewedAt],
+      ].sort(),
+    );
+    expect(JSON.parse(swept.triggerFirings.find((f) => f.memberId === v2)?.values as string)).toEqual({ 'counters.events.30d.count': 1 });
+    // A known member's firing goes out at once: its events and its opt-outs share the user id's partition.
+    step = await p.feed([p.event({ userId: 'race-u3', event: 'Promo Viewed' })]);
+    expect(outcomes(step.triggerFirings)).toEqual(['promo fired', 'receipt fired']);
+  });
+
   it('a holdout keeps a stable share of members out, each recorded as held out', async () => {
     const p = await withRules('2026-03-01T09:00:00Z', [{ id: 'promo', on: { event: 'Product Viewed' }, controls: { holdoutPercent: 30 } }]);
     const records: TriggerFiringRecord[] = [];
