@@ -1,7 +1,7 @@
 import { DEFAULT_WINDOWS_DAYS } from '../domain/member/counters.ts';
 import { DEFAULT_LIFECYCLE } from '../domain/member/lifecycle.ts';
 import { DEFAULT_RFM } from '../domain/member/rfm.ts';
-import { DEFAULT_OPT_OUT_TRAITS } from '../domain/member/triggers.ts';
+import { DEFAULT_CONSENT_WAIT_MS, DEFAULT_OPT_OUT_TRAITS } from '../domain/member/triggers.ts';
 import { kafkaVars, loggingVars, operationsVars, redisVars, topicVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
 import { int, list, num, oneOf, str, url } from '../lib/config/variables.ts';
@@ -38,6 +38,10 @@ export const processorConfigSchema = defineConfig(
       'Traits that opt a member out of marketing triggers when they say yes (true, 1, "true", "yes", "y", "on"); names match in any case and with or without _ - and spaces (marketing_opt_out = marketingOptOut)',
       { pattern: /^[A-Za-z0-9_ -]+$/ },
     ).default(DEFAULT_OPT_OUT_TRAITS),
+    TRIGGER_CONSENT_WAIT_MS: int(
+      "How long (event time) an anonymous member's marketing firing waits before the controls decide it, so an opt-out sent with it on another partition (an identify keyed by user id) is seen (docs/rules.md)",
+      { min: 0 },
+    ).default(DEFAULT_CONSENT_WAIT_MS),
     TRIGGER_DEFAULT_TIME_ZONE: str('Time zone of members without a valid "timezone" trait (quiet hours, daily cap, calendar triggers)').default('UTC'),
     PROCESSOR_BACKFILL_PAGE_SIZE: int('Members read and written per step when a newly active segment rule is computed for existing members', {
       min: 1,

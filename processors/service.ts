@@ -94,7 +94,12 @@ export function stateSettings(config: ProcessorConfig): RuleSettings & { state: 
     throw new ConfigError('processors', [
       { variable: 'TRIGGER_DEFAULT_TIME_ZONE', expected: 'an IANA time zone such as Asia/Shanghai or UTC', received: config.TRIGGER_DEFAULT_TIME_ZONE },
     ]);
-  const triggers = { dailyCap: config.TRIGGER_DAILY_CAP, defaultTimeZone: config.TRIGGER_DEFAULT_TIME_ZONE, optOutTraits: config.TRIGGER_OPT_OUT_TRAITS };
+  const triggers = {
+    dailyCap: config.TRIGGER_DAILY_CAP,
+    defaultTimeZone: config.TRIGGER_DEFAULT_TIME_ZONE,
+    optOutTraits: config.TRIGGER_OPT_OUT_TRAITS,
+    consentWaitMs: config.TRIGGER_CONSENT_WAIT_MS,
+  };
   return { state: { counters: DEFAULT_COUNTERS, longestWindowDays, lifecycle }, rfm, windowsDays, triggers };
 }
 

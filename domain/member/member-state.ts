@@ -50,16 +50,11 @@ export interface MemberState {
   decidedAt: number | null;
 }
 
-/**
- * When the member's timer should fire: the earliest of its lifecycle and segment checks
- * and waiting triggers. `withConsentWaits: false` leaves out firings waiting for consent
- * to settle, which only the timer (the event clock of every partition) may fire.
- */
-export function nextDueAt(state: MemberState, withConsentWaits = true): number | null {
+/** When the member's timer should fire: the earlier of its lifecycle and segment checks. */
+export function nextDueAt(state: MemberState): number | null {
   let due: number | null = null;
-  for (const at of [state.nextCheckAt, state.segmentsCheckAt]) if (at !== null && (due === null || at < due)) due = at;
-  for (const pending of state.triggers.pending)
-    if ((withConsentWaits || pending.kind !== 'consent') && (due === null || pending.dueAt < due)) due = pending.dueAt;
+  for (const at of [state.nextCheckAt, state.segmentsCheckAt, ...state.triggers.pending.map((p) => p.dueAt)])
+    if (at !== null && (due === null || at < due)) due = at;
   return due;
 }
 

@@ -73,7 +73,7 @@ const NO_TRAITS: ReadonlySet<string> = new Set();
 export function stepMember(member: WorkingMember, input: MemberInput, context: StepContext): void {
   if (input.kind === 'event') applyEventStep(member, input, context);
   else if (input.kind === 'absorb') absorbStep(member, input.source, input.at, input.causeEventId, context);
-  else if (input.kind === 'clock') advanceClock(member, input.until, context, true);
+  else if (input.kind === 'clock') advanceClock(member, input.until, context);
   else reevaluate(member, input.at, input.causeEventId, context);
 }
 
@@ -93,7 +93,7 @@ function applyEventStep(member: WorkingMember, input: Extract<MemberInput, { kin
   const { event, position } = input;
   const { state, outputs } = member;
   // Checks that fell due before this event happen first, at their own times (event time, not arrival).
-  advanceClock(member, event.timestamp, { rules, settings }, false);
+  advanceClock(member, event.timestamp, { rules, settings });
   const cause = { at: event.timestamp, messageId: event.messageId };
   outputs.identityChanges.push(...linkIdentities(state, input.identities, cause), ...refusedLinks(state.memberId, input.refused, cause));
   if (event.userId) member.known = true;
@@ -130,22 +130,18 @@ function applyEventStep(member: WorkingMember, input: Extract<MemberInput, { kin
 function absorbStep(target: WorkingMember, source: WorkingMember, at: number, causeEventId: string, context: StepContext): void {
   // Checks that fell due before the merge happen first, at their own times, as before an event: whether a
   // timer had fired them already must not matter (it depends on how far other partitions were).
-  advanceClock(target, at, context, false);
-  advanceClock(source, at, context, false);
+  advanceClock(target, at, context);
+  advanceClock(source, at, context);
   if (!target.state.mergedFrom.includes(source.state.memberId))
     target.outputs.identityChanges.push(mergedMember(target.state.memberId, source.state.memberId, { at, messageId: causeEventId }));
   source.outputs.segmentChanges.push(...exitAllSegments(source.state, memberTime(source.state, at), causeEventId));
   target.outputs.transitions.push(...foldMember(target.state, source.state, memberTime(target.state, at), context.settings.state));
 }
 
-/**
- * Each check at the moment it fell due, in order, so records carry the time they became
- * true. Marketing firings waiting for consent only on the timer (`withConsentWaits`): the
- * member's own next event may come before a link on another partition is applied.
- */
-function advanceClock(member: WorkingMember, until: number, { rules, settings }: StepContext, withConsentWaits: boolean): void {
+/** Each check at the moment it fell due, in order, so records carry the time they became true. */
+function advanceClock(member: WorkingMember, until: number, { rules, settings }: StepContext): void {
   const { state, outputs } = member;
-  for (let checkAt = nextDueAt(state, withConsentWaits); checkAt !== null && checkAt <= until; checkAt = nextDueAt(state, withConsentWaits)) {
+  for (let checkAt = nextDueAt(state); checkAt !== null && checkAt <= until; checkAt = nextDueAt(state)) {
     const lifecycle = advanceTime(state, checkAt, settings.state);
     outputs.transitions.push(...lifecycle.outputs);
     const segmentsDue = state.segmentsCheckAt !== null && state.segmentsCheckAt <= checkAt;
@@ -157,7 +153,7 @@ function advanceClock(member: WorkingMember, until: number, { rules, settings }:
         : [];
     outputs.segmentChanges.push(...changes);
     outputs.triggerFirings.push(
-      ...dueTriggers(state, member.known, rules, at, settings, withConsentWaits),
+      ...dueTriggers(state, member.known, rules, at, settings),
       ...applyTriggers(
         state,
         member.known,

@@ -19,7 +19,12 @@ export interface TriggerSettings {
   readonly defaultTimeZone: string;
   /** Traits that opt a member out of marketing when true (DEFAULT_OPT_OUT_TRAITS; any case and spelling, see optedOut). */
   readonly optOutTraits?: readonly string[];
+  /** How long (event time) an anonymous member's marketing firing waits for an opt-out on its way (DEFAULT_CONSENT_WAIT_MS; fireOrWaitForConsent). */
+  readonly consentWaitMs?: number;
 }
+
+/** How long an anonymous member's marketing firing waits for an opt-out by default. */
+export const DEFAULT_CONSENT_WAIT_MS = 5_000;
 
 /** Traits that opt a member out of marketing by default. */
 export const DEFAULT_OPT_OUT_TRAITS: readonly string[] = ['marketing_opt_out', 'unsubscribed'];
@@ -171,21 +176,12 @@ export function applyTriggers(state: MemberState, known: boolean, rules: RuleSet
 
 /**
  * Trigger work that fell due by `at` with no event: sequences that timed out, deferred
- * firings, calendar dates, and (`withConsentWaits`, on the timer only) marketing firings
- * of anonymous members that waited for consent to settle.
+ * firings, calendar dates, marketing firings of anonymous members that waited for consent.
  */
-export function dueTriggers(
-  state: MemberState,
-  known: boolean,
-  rules: RuleSet,
-  at: number,
-  settings: RuleSettings,
-  withConsentWaits: boolean,
-): TriggerFiringRecord[] {
-  const isDue = (p: PendingTrigger) => p.dueAt <= at && (withConsentWaits || p.kind !== 'consent');
-  const due = state.triggers.pending.filter(isDue).sort((a, b) => a.dueAt - b.dueAt);
+export function dueTriggers(state: MemberState, known: boolean, rules: RuleSet, at: number, settings: RuleSettings): TriggerFiringRecord[] {
+  const due = state.triggers.pending.filter((p) => p.dueAt <= at).sort((a, b) => a.dueAt - b.dueAt);
   if (due.length === 0) return [];
-  state.triggers.pending = state.triggers.pending.filter((p) => !isDue(p));
+  state.triggers.pending = state.triggers.pending.filter((p) => p.dueAt > at);
   const byId = new Map(rules.triggers.map((t) => [t.id, t]));
   const timeZone = timeZoneOf(state, settings.triggers.defaultTimeZone);
   const records: TriggerFiringRecord[] = [];
@@ -233,13 +229,16 @@ function fire(
 }
 
 /**
- * A marketing firing of an anonymous member waits, silently, until every partition's
- * event time has passed it (the timer fires it, at its own time, as if it had not
- * waited): the visitor may be a person whose opt-out is in an identify on another
- * partition (keyed by user id) received with this very event. A link across partitions
- * holds its partition's event time back until it is applied, so by then the opt-out is
- * in the member's state, or in the member it merged into, and the controls see it. A
- * known member's events share one partition (its user id), so its firings go out at once.
+ * A marketing firing of an anonymous member waits, silently, `consentWaitMs` of event
+ * time, then the controls decide it (at the member's next event past then, or on the
+ * timer once every partition's event time is past then): the visitor may be a person
+ * whose opt-out is in an identify on another partition (keyed by user id) received with
+ * this very event. A link across partitions holds its partition's event time back until
+ * it is applied, so the timer cannot decide it before; and the identify is applied
+ * before an event of the visitor that much later (its partition has applied records
+ * received after it by then, or was found caught up). Deciding at a set event time keeps
+ * replays identical. A known member's events share one partition (its user id), so its
+ * firings go out at once.
  */
 function fireOrWaitForConsent(
   state: MemberState,
@@ -255,7 +254,7 @@ function fireOrWaitForConsent(
     version: rule.version,
     kind: 'consent',
     key: firing.key,
-    dueAt: firing.at,
+    dueAt: firing.at + (settings.triggers.consentWaitMs ?? DEFAULT_CONSENT_WAIT_MS),
     causeEventId: firing.causeEventId,
     values: JSON.stringify(values),
   } satisfies PendingTrigger);

@@ -7,8 +7,8 @@ const DAY = 86_400_000;
 
 /**
  * A trigger waiting for its time: the end of a sequence's wait, a deferral past quiet
- * hours, a calendar date, or a marketing firing of an anonymous member waiting until
- * every partition's event time has passed it (consent: see fireOrWaitForConsent).
+ * hours, a calendar date, or a marketing firing of an anonymous member waiting for an
+ * opt-out that may be on its way (consent: see fireOrWaitForConsent).
  */
 export interface PendingTrigger {
   readonly ruleId: string;

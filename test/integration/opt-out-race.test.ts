@@ -66,9 +66,10 @@ describe('marketing opt-out across partitions (needs Kafka, Redis)', () => {
       REDIS_KEY_PREFIX: prefix,
       PROCESSOR_GROUP_ID: `oo-${run}`,
       PROCESSOR_NEW_GROUP_STARTS_AT: 'latest',
-      // Event time follows the wall clock soon after the batch, so firings waiting for consent go out within a second.
+      // Event time follows the wall clock soon after the batch, so firings waiting for consent go out a second later.
       PROCESSOR_QUIET_AFTER_MS: '300',
       PROCESSOR_ALLOWED_LATENESS_MS: '200',
+      TRIGGER_CONSENT_WAIT_MS: '1000',
       TRIGGER_DAILY_CAP: '100',
     });
     const ingest = await startIngest(services.kafkaBrokers, { KAFKA_TOPIC_EVENTS: PROCESSOR_TEST_TOPICS.events });

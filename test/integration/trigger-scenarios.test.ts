@@ -222,7 +222,7 @@ describe('anti-harassment controls (needs Redis)', () => {
     ]);
   });
 
-  it("opt-out race: an anonymous visitor's marketing firing waits for the timer, so an opt-out applied after it (its identify sat on another partition) suppresses it", async () => {
+  it("opt-out race: an anonymous visitor's marketing firing waits 5 s of event time, so an opt-out applied after it (its identify sat on another partition) suppresses it", async () => {
     const p = await withRules('2026-03-01T09:00:00Z', [
       { id: 'promo', on: { event: 'Promo Viewed' }, condition: { '>=': [{ var: 'counters.events.30d.count' }, 1] } },
       { id: 'receipt', on: { event: 'Promo Viewed' }, controls: { marketing: false } },
@@ -234,15 +234,18 @@ describe('anti-harassment controls (needs Redis)', () => {
     // The identify from the same batch, keyed by the user id, comes after it; the opt-out is spelled as shops spell it.
     step = await p.feed([p.event({ userId: 'race-u1', anonymousId: 'race-v1', type: 'identify', traits: '{"Marketing-Opt-Out":"yes"}' })]);
     expect(step.triggerFirings).toEqual([]);
-    p.clock.advance(1_000);
+    // Decided once 5 s of event time have passed (TRIGGER_CONSENT_WAIT_MS), at that time, on the timer or at a later event.
+    p.clock.advance(4_999);
+    expect((await p.sweepOutputs()).triggerFirings).toEqual([]);
+    p.clock.advance(1);
     const swept = await p.sweepOutputs();
     const optedOutId = (await p.view('user', 'race-u1'))?.memberId;
     const v2 = (await p.view('anon', 'race-v2'))?.memberId;
     expect(swept.triggerFirings.map((f) => [f.ruleId, f.outcome, f.reason, f.memberId, f.at]).sort()).toEqual(
       [
-        ['promo', 'suppressed', 'opted_out', optedOutId, viewedAt],
-        // A visitor nobody opted out gets it, at its own time, with the values of when its condition held.
-        ['promo', 'fired', null, v2, viewedAt],
+        ['promo', 'suppressed', 'opted_out', optedOutId, viewedAt + 5_000],
+        // A visitor nobody opted out gets it, with the values of when its condition held.
+        ['promo', 'fired', null, v2, viewedAt + 5_000],
       ].sort(),
     );
     expect(JSON.parse(swept.triggerFirings.find((f) => f.memberId === v2)?.values as string)).toEqual({ 'counters.events.30d.count': 1 });
