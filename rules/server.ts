@@ -61,6 +61,11 @@ const triggerFields = {
       maxOutstandingCoupons: { type: 'integer', minimum: 0 },
       holdoutPercent: { type: 'number', minimum: 0, maximum: 100 },
       marketing: { type: 'boolean' },
+      channel: {
+        type: 'string',
+        pattern: '^[a-z][a-z0-9_]{0,31}$',
+        description: 'sms, email, push, wechat ...: members whose <channel>_opt_out trait says yes are not sent it',
+      },
     },
   },
 } as const;

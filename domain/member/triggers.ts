@@ -29,6 +29,12 @@ export const DEFAULT_CONSENT_WAIT_MS = 5_000;
 /** Traits that opt a member out of marketing by default. */
 export const DEFAULT_OPT_OUT_TRAITS: readonly string[] = ['marketing_opt_out', 'unsubscribed'];
 
+/** Traits by which a member refuses automated personalised marketing (PIPL art. 24), either spelling. */
+export const PERSONALIZATION_OPT_OUT_TRAITS: readonly string[] = ['personalization_opt_out', 'personalisation_opt_out'];
+
+/** The trait that opts a member out of one channel: `<channel>_opt_out` (sms_opt_out, smsOptOut ...). */
+export const channelOptOutTrait = (channel: string): string => `${channel}_opt_out`;
+
 /** A trait name as compared: case, `_`, `-` and spaces aside (marketing_opt_out = marketingOptOut = Marketing-Opt-Out). */
 const foldedName = (name: string) => name.replace(/[\s_-]+/g, '').toLowerCase();
 
@@ -266,7 +272,10 @@ function decide(state: MemberState, rule: CompiledTriggerRule, firing: Firing, v
     memberId: state.memberId,
     at: firing.at,
     timeZone: firing.timeZone,
-    optedOut: optedOut(state, settings.triggers.optOutTraits),
+    optedOut:
+      optedOut(state, settings.triggers.optOutTraits) ||
+      (rule.rule.controls.channel !== undefined && optedOut(state, [channelOptOutTrait(rule.rule.controls.channel)])),
+    refusedPersonalization: optedOut(state, PERSONALIZATION_OPT_OUT_TRAITS),
     outstandingCoupons: outstandingCoupons(state, firing.at),
     dailyCap: settings.triggers.dailyCap,
     afterQuietHours: firing.afterQuietHours,

@@ -53,7 +53,10 @@ export interface FiringContext {
   readonly memberId: string;
   readonly at: number;
   readonly timeZone: string;
+  /** Opted out of marketing, or of the rule's channel. */
   readonly optedOut: boolean;
+  /** Refused automated personalised marketing (PIPL art. 24). */
+  readonly refusedPersonalization?: boolean;
   readonly outstandingCoupons: number;
   /** Most fires per member per local day, across all trigger rules. */
   readonly dailyCap: number;
@@ -74,14 +77,15 @@ export function inHoldout(ruleId: string, memberId: string, percent: number): bo
 }
 
 /**
- * Applies a rule's anti-harassment controls to a firing, in this order: opt-out,
- * holdout, quiet hours (defer or drop), cooldown, the rule's cap, outstanding coupons,
+ * Applies a rule's anti-harassment controls to a firing, in this order: opt-out (of
+ * marketing or of the rule's channel), refused personalisation, holdout, quiet hours (defer or drop), cooldown, the rule's cap, outstanding coupons,
  * the daily cap across rules. A firing that goes out is recorded in `state`.
  */
 export function decideFiring(rule: TriggerRule, state: TriggerMemberState, ctx: FiringContext): FiringDecision {
   const c = rule.controls;
   const at = ctx.at;
   if ((c.marketing ?? true) && ctx.optedOut) return { outcome: 'suppressed', reason: 'opted_out' };
+  if ((c.marketing ?? true) && ctx.refusedPersonalization) return { outcome: 'suppressed', reason: 'personalization_refused' };
   if (inHoldout(rule.id, ctx.memberId, c.holdoutPercent ?? 0)) return { outcome: 'held_out', reason: 'holdout' };
   if (c.quietHours && !ctx.afterQuietHours) {
     const quiet = quietHoursAt(at, ctx.timeZone, c.quietHours.start, c.quietHours.end);

@@ -27,6 +27,8 @@ export interface TriggerControls {
   readonly holdoutPercent?: number;
   /** Marketing triggers never fire for opted-out members (default true). */
   readonly marketing?: boolean;
+  /** The channel the campaign uses (sms, email, push, wechat ...): members opted out of it (`<channel>_opt_out`) are not sent it. */
+  readonly channel?: string;
 }
 
 export interface TriggerRule {

@@ -254,6 +254,29 @@ describe('anti-harassment controls (needs Redis)', () => {
     expect(outcomes(step.triggerFirings)).toEqual(['promo fired', 'receipt fired']);
   });
 
+  it('consent per channel and a refusal of personalised marketing (PIPL art. 24), each suppression recorded with its reason', async () => {
+    const p = await withRules('2026-03-01T09:00:00Z', [
+      { id: 'sms_promo', on: { event: 'Product Viewed' }, controls: { channel: 'sms' } },
+      { id: 'push_promo', on: { event: 'Product Viewed' }, controls: { channel: 'push' } },
+      { id: 'price_alert', on: { event: 'Product Viewed' }, controls: { marketing: false, channel: 'sms' } },
+    ]);
+    const u = { userId: 'consent-u1' };
+    await p.feed([p.event({ ...u, type: 'identify', traits: '{"smsOptOut":"yes"}' })]);
+    expect(outcomes((await p.feed([p.event({ ...u, event: 'Product Viewed' })])).triggerFirings).sort()).toEqual([
+      'price_alert fired',
+      'push_promo fired',
+      'sms_promo suppressed opted_out',
+    ]);
+    // Opt-outs come first; a yes in any spelling of a trait holds (a later sms_opt_out: false beside smsOptOut: yes does not lift it).
+    await p.feed([p.event({ ...u, type: 'identify', traits: '{"sms_opt_out":false,"personalisation_opt_out":true}' })]);
+    p.clock.advance(MS_PER_DAY);
+    expect(outcomes((await p.feed([p.event({ ...u, event: 'Product Viewed' })])).triggerFirings).sort()).toEqual([
+      'price_alert fired',
+      'push_promo suppressed personalization_refused',
+      'sms_promo suppressed opted_out',
+    ]);
+  });
+
   it('a holdout keeps a stable share of members out, each recorded as held out', async () => {
     const p = await withRules('2026-03-01T09:00:00Z', [{ id: 'promo', on: { event: 'Product Viewed' }, controls: { holdoutPercent: 30 } }]);
     const records: TriggerFiringRecord[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emptyMemberState } from '../../../domain/member/member-state.ts';
-import { isYes, optedOut } from '../../../domain/member/triggers.ts';
+import { channelOptOutTrait, isYes, optedOut } from '../../../domain/member/triggers.ts';
 
 const withTraits = (traits: Record<string, unknown>) => ({ ...emptyMemberState('m'), traits });
 
@@ -17,5 +17,10 @@ describe('marketing opt-out', () => {
     expect(optedOut(withTraits({ opt_out_sms: true }))).toBe(false);
     expect(optedOut(withTraits({ opt_out_sms: true }), ['opt-out-sms'])).toBe(true);
     expect(optedOut(withTraits({ marketing_opt_out: true }), ['opt_out_sms'])).toBe(false);
+  });
+
+  it("names a channel's opt-out trait after the channel", () => {
+    expect(optedOut(withTraits({ wechatOptOut: 'Y' }), [channelOptOutTrait('wechat')])).toBe(true);
+    expect(optedOut(withTraits({ email_opt_out: true }), [channelOptOutTrait('wechat')])).toBe(false);
   });
 });
