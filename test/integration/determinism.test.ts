@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../domain/member/counters.ts';
@@ -30,6 +29,7 @@ import { freePort } from '../../scripts/stack/processes.ts';
 import { ensureTopics } from '../../scripts/stack/topics.ts';
 import { RULE_SETTINGS } from '../harness/processor-state.ts';
 import { consumeRange, highWatermarks } from '../harness/read-range.ts';
+import { until } from '../harness/until.ts';
 import { toEventRecord } from '../workload/event-record.ts';
 import { generateWorkload } from '../workload/generator.ts';
 import { Random } from '../workload/random.ts';
@@ -200,29 +200,28 @@ async function committedFraction(admin: Admin, groupId: string, topic: string, e
   return total === 0n ? 1 : Number(done) / Number(total);
 }
 
-/** Every timer due up to the horizon fired, and every output is out of the outboxes. */
-async function quietUpTo(prefix: string): Promise<boolean> {
-  const keys = keysWithPrefix(prefix);
-  for (let shard = 0; shard < PARTITIONS; shard++) if ((await redis.zcount(keys.timers(shard), '-inf', HORIZON)) > 0) return false;
+/** Outboxes of the run's members that still hold outputs (at most `limit` of them). */
+async function nonEmptyOutboxes(prefix: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
+  const outboxes: string[] = [];
   let cursor = '0';
   do {
     const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}m:{*}:outbox`, 'COUNT', 1_000);
-    for (const key of found) if ((await redis.llen(key)) > 0) return false;
+    for (const key of found) if (outboxes.length < limit && (await redis.llen(key)) > 0) outboxes.push(key);
     cursor = next;
-  } while (cursor !== '0');
-  return true;
+  } while (cursor !== '0' && outboxes.length < limit);
+  return outboxes;
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number, explain?: () => Promise<string>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline)
-      throw new Error(`waited ${timeoutMs} ms for ${what}${explain ? ` (${await explain()})` : ''}; see ${join(tmpdir(), `segstream-determinism-${run}.log`)}`);
-    await sleep(250);
-  }
+/** Every timer due up to the horizon fired, and every output is out of the outboxes. */
+async function quietUpTo(prefix: string): Promise<true | undefined> {
+  const keys = keysWithPrefix(prefix);
+  for (let shard = 0; shard < PARTITIONS; shard++) if ((await redis.zcount(keys.timers(shard), '-inf', HORIZON)) > 0) return undefined;
+  return (await nonEmptyOutboxes(prefix, 1)).length === 0 ? true : undefined;
 }
+
+/** Waits as the harness's until does, every 250 ms, naming the log of the run when it gives up. */
+const waitFor = <T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs: number, explain?: () => Promise<string>): Promise<T> =>
+  until(what, attempt, timeoutMs, 250, async () => `${explain ? `${await explain()}; ` : ''}see ${join(tmpdir(), `segstream-determinism-${run}.log`)}`);
 
 interface RunSettings {
   readonly label: string;
@@ -305,7 +304,7 @@ async function runOnce(settings: RunSettings, eventsTopic: string, ends: Map<num
     // Replicas that died (killed here, or by their own injected crash) are replaced until the log is done.
     const pending = [...settings.killsAt];
     let injectedLeft = settings.injectedCrashProbability > 0 ? 2 : 0;
-    await until(
+    await waitFor(
       `run ${settings.label} to commit the whole log`,
       async () => {
         const done = await committedFraction(admin, group, eventsTopic, ends);
@@ -330,7 +329,7 @@ async function runOnce(settings: RunSettings, eventsTopic: string, ends: Map<num
       async () =>
         `committed ${Math.round((await committedFraction(admin, group, eventsTopic, ends)) * 1000) / 10}%, progress ${JSON.stringify(await redis.hgetall(keysWithPrefix(prefix).partitions(eventsTopic)))}`,
     );
-    await until(
+    await waitFor(
       `run ${settings.label}: timers up to the horizon fired and outputs published`,
       () => quietUpTo(prefix),
       120_000,
@@ -338,13 +337,7 @@ async function runOnce(settings: RunSettings, eventsTopic: string, ends: Map<num
         const keys = keysWithPrefix(prefix);
         const due = [];
         for (let shard = 0; shard < PARTITIONS; shard++) due.push(await redis.zrange(keys.timers(shard), '0', '1', 'WITHSCORES'));
-        const outboxes: string[] = [];
-        let cursor = '0';
-        do {
-          const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}m:{*}:outbox`, 'COUNT', 1_000);
-          for (const key of found) if ((await redis.llen(key)) > 0) outboxes.push(`${key}: ${(await redis.lrange(key, 0, 1)).join(' ')}`);
-          cursor = next;
-        } while (cursor !== '0');
+        const outboxes = await Promise.all((await nonEmptyOutboxes(prefix)).map(async (key) => `${key}: ${(await redis.lrange(key, 0, 1)).join(' ')}`));
         return `progress ${JSON.stringify(await redis.hgetall(keys.partitions(eventsTopic)))}, first timers ${JSON.stringify(due)}, ${outboxes.length} outboxes not empty: ${outboxes.slice(0, 3).join('; ')}, now ${Date.now()}`;
       },
     );
@@ -353,7 +346,7 @@ async function runOnce(settings: RunSettings, eventsTopic: string, ends: Map<num
     // The history service has written everything once its group committed every record of its topics.
     const historyTopics = [names.memberEvents, names.identityChanges, names.lifecycle, names.segmentChanges, names.triggers];
     const historyEnds = await Promise.all(historyTopics.map(async (t) => [t, await highWatermarks(kafka, t)] as const));
-    await until(
+    await waitFor(
       `run ${settings.label}: history written`,
       async () => {
         for (const [topic, topicEnds] of historyEnds) if ((await committedFraction(admin, historyGroup, topic, topicEnds)) < 1) return undefined;
