@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 
+/** How write keys are held: their SHA-256 digest, so no plain key stays in the process. */
+export const writeKeyDigest = (key: string): string => createHash('sha256').update(key).digest('hex');
+
 /**
  * Write keys, each bound to a named source. Keys are held as SHA-256 digests so the
  * process keeps no plain key around after start-up.
@@ -8,11 +11,7 @@ export class WriteKeys {
   readonly #sources = new Map<string, string>();
 
   constructor(entries: readonly (readonly [key: string, source: string])[]) {
-    for (const [key, source] of entries) this.#sources.set(WriteKeys.#digest(key), source);
-  }
-
-  static #digest(key: string): string {
-    return createHash('sha256').update(key).digest('hex');
+    for (const [key, source] of entries) this.#sources.set(writeKeyDigest(key), source);
   }
 
   /** Parses "key1=source1,key2=source2" (INGEST_WRITE_KEYS). */
@@ -27,7 +26,7 @@ export class WriteKeys {
   }
 
   sourceOf(key: string): string | undefined {
-    return this.#sources.get(WriteKeys.#digest(key));
+    return this.#sources.get(writeKeyDigest(key));
   }
 
   get size(): number {
