@@ -6,6 +6,9 @@ import type { Keys } from '../store/keys.ts';
 import { deviceIdIn, type IdentityRef, type IdentityRefOf, identitiesOf, identityRefs, planResolution, type ResolutionPlan } from './identities.ts';
 import type { KeyedHash } from './keyed-hash.ts';
 
+/** Deletes an identity's claim if it is still the given member's (undoing a claim of a lost attempt). */
+const RELEASE_CLAIM = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
 export interface ResolvedEvent {
   readonly event: EventRecord;
   readonly plan: ResolutionPlan;
@@ -41,9 +44,11 @@ export class IdentityResolver {
   readonly #refOf: IdentityRefOf;
   /** Device ids by context text: a visitor's events repeat one context, so most are parsed once. */
   readonly #deviceIds = boundedMemo((_, context) => deviceIdIn(context), 10_000);
+  readonly #releaseClaim: string;
 
   constructor(redis: RedisPipelineClient, keys: Keys, hash: KeyedHash, identityTraits: readonly string[]) {
     this.#redis = redis;
+    this.#releaseClaim = redis.script(RELEASE_CLAIM);
     this.#keys = keys;
     this.#hash = hash;
     this.#identityTraits = identityTraits;
@@ -152,7 +157,13 @@ export class IdentityResolver {
     return resolved;
   }
 
-  /** Claims new identities; true when another processor got one first. */
+  /**
+   * Claims new identities; true when another slice or processor got one first. Then the
+   * claims this attempt did make are undone: the next attempt plans from fresh reads, and a
+   * user id left pointing at the member this attempt meant to create (made from reads older
+   * than the other claim) would make it join that member, which exists nowhere, instead of
+   * the anonymous member it is (a member id that depended on timing; determinism test).
+   */
   async #claim(resolved: readonly ResolvedEvent[]): Promise<boolean> {
     const claims = new Map<string, { ref: IdentityRef; memberId: string }>();
     for (const { plan } of resolved) for (const ref of plan.link) if (!claims.has(ref.key)) claims.set(ref.key, { ref, memberId: plan.memberId });
@@ -162,7 +173,13 @@ export class IdentityResolver {
     const refused = list.filter((_, i) => results[i] !== 'OK');
     if (refused.length === 0) return false;
     const holders = (await this.#redis.call('MGET', ...refused.map((c) => this.#keys.identity(c.ref.kind, c.ref.hash)))) as (string | null)[];
-    return refused.some((claim, i) => holders[i] !== claim.memberId);
+    const lost = refused.some((claim, i) => holders[i] !== claim.memberId);
+    const made = list.filter((_, i) => results[i] === 'OK');
+    if (lost && made.length > 0)
+      await this.#redis.execOrThrow(
+        made.map(({ ref, memberId }): RedisCommand => ['EVALSHA', this.#releaseClaim, 1, this.#keys.identity(ref.kind, ref.hash), memberId]),
+      );
+    return lost;
   }
 
   /** After a merge, the merged member's identities point at the member it merged into. */
