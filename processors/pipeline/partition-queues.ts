@@ -106,7 +106,9 @@ export class PartitionQueues {
   /** When the earliest partition held back may be taken again (undefined: none is held back). */
   nextReadyAt(): number | undefined {
     let next: number | undefined;
-    for (const at of this.#notBefore.values()) if (next === undefined || at < next) next = at;
+    // Those waiting for a slice in flight are taken once it is released (its caller wakes the workers then), not
+    // at their time: a worker woken at a time already past would spin until the slice ends.
+    for (const [partition, at] of this.#notBefore) if (!this.#waitsForSlice(partition) && (next === undefined || at < next)) next = at;
     return next;
   }
 

@@ -141,9 +141,11 @@ describe('PartitionQueues', () => {
     const waiting = queues.take(10, 0, 2) as Taken;
     expect([other.parts.map((p) => p.partition), waiting.parts.map((p) => p.partition)]).toEqual([[0], [1]]);
     queues.release(waiting, true, new Map([[1, new Set(['0', '1'])]]), 10);
-    // What partition 1 waits for can move only when the slice of partition 0 ends.
+    // What partition 1 waits for can move only when the slice of partition 0 ends; no time to wake up at meanwhile.
     expect(queues.take(10, 50)).toBeUndefined();
+    expect(queues.nextReadyAt()).toBeUndefined();
     queues.release(other, true);
+    expect(queues.nextReadyAt()).toBe(10);
     expect(offsets(queues.take(10, 50))).toEqual(['1@0', '1@1']);
   });
 
