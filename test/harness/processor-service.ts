@@ -17,6 +17,14 @@ import { PROCESSOR_TEST_TOPICS } from './services.ts';
 
 export const PROCESSOR_TOKEN = 'test-token';
 
+/** A member as the processor's lookup shows it by one of its identities (without its latest events), or undefined while there is none. */
+export async function lookupMember<M = { memberId: string }>(url: string, kind: string, value: string): Promise<M | undefined> {
+  const response = await fetch(`${url}/members/lookup?kind=${kind}&value=${encodeURIComponent(value)}&events=0`, {
+    headers: { authorization: `Bearer ${PROCESSOR_TOKEN}` },
+  });
+  return response.status === 200 ? ((await response.json()) as { member: M }).member : undefined;
+}
+
 /** The processor test topics with their codecs, and a connected producer for them (disconnect it when done). */
 export async function processorTestTopics(brokers: readonly string[]): Promise<{ topics: Topics; codecs: TopicCodecs; producer: TopicProducer }> {
   const catalog = await loadSchemaCatalog();

@@ -8,7 +8,7 @@ import { RuleStore } from '../../lib/rule-store/rule-store.ts';
 import type { TriggerFiringRecord } from '../../schemas/records.ts';
 import type { Topics } from '../../schemas/topics.ts';
 import { startIngest } from '../harness/ingest.ts';
-import { PROCESSOR_TOKEN, processorTestTopics, startProcessor } from '../harness/processor-service.ts';
+import { lookupMember, processorTestTopics, startProcessor } from '../harness/processor-service.ts';
 import { consumeRange, highWatermarks } from '../harness/read-range.ts';
 import { PROCESSOR_TEST_TOPICS } from '../harness/services.ts';
 import { until } from '../harness/until.ts';
@@ -89,12 +89,7 @@ describe('marketing opt-out across partitions (needs Kafka, Redis)', () => {
       });
       expect(sent.status).toBe(200);
 
-      const memberOf = async (userId: string) => {
-        const response = await fetch(`${processor.url}/members/lookup?kind=user&value=${userId}&events=0`, {
-          headers: { authorization: `Bearer ${PROCESSOR_TOKEN}` },
-        });
-        return response.status === 200 ? ((await response.json()) as { member: { memberId: string } }).member.memberId : undefined;
-      };
+      const memberOf = async (userId: string) => (await lookupMember(processor.url, 'user', userId))?.memberId;
       const optedOut = new Set<string>();
       const optedIn = new Set<string>();
       for (let i = 0; i < PEOPLE; i++) {

@@ -9,7 +9,7 @@ import { rulesConfigSchema } from '../../rules/config.ts';
 import { createRulesService } from '../../rules/service.ts';
 import type { EventRecord, SegmentChangeRecord, TriggerFiringRecord } from '../../schemas/records.ts';
 import type { Topics } from '../../schemas/topics.ts';
-import { PROCESSOR_TOKEN, processorTestTopics, startProcessor } from '../harness/processor-service.ts';
+import { lookupMember, PROCESSOR_TOKEN, processorTestTopics, startProcessor } from '../harness/processor-service.ts';
 import { consumeRange, highWatermarks } from '../harness/read-range.ts';
 import { testEvent } from '../harness/test-event.ts';
 import { until } from '../harness/until.ts';
@@ -41,10 +41,7 @@ const person = (userId: string, order: boolean) => [
   ...(order ? [event({ userId, event: 'Order Completed', properties: '{"order_id":"o","total":30}' })] : []),
 ];
 
-async function member(url: string, userId: string): Promise<{ memberId: string; orders: { count: number }; segments: { id: string }[] } | undefined> {
-  const response = await fetch(`${url}/members/lookup?kind=user&value=${userId}&events=0`, { headers: { authorization: `Bearer ${PROCESSOR_TOKEN}` } });
-  return response.status === 200 ? ((await response.json()) as { member: never }).member : undefined;
-}
+const member = (url: string, userId: string) => lookupMember<{ memberId: string; orders: { count: number }; segments: { id: string }[] }>(url, 'user', userId);
 
 describe('rules applied to running processors (needs Kafka, Redis, ClickHouse)', () => {
   it('rules created over the API while events flow: existing members enter within a second, new ones as they come, a trigger fires; explain and dry run agree', async () => {
