@@ -247,7 +247,7 @@ export async function buildIngestServer(deps: IngestDependencies): Promise<Fasti
         message: 'write key: expected a key this server knows, received an unknown one',
         accepted: 0,
       });
-    if (key !== undefined && !writeKeyOrigins.allows(key, origin))
+    if (!writeKeyOrigins.allows(key, origin))
       return respond(403, {
         success: false,
         error: 'origin_not_allowed',

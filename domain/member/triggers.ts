@@ -34,6 +34,7 @@ export const PERSONALIZATION_OPT_OUT_TRAITS: readonly string[] = ['personalizati
 
 /** The trait that opts a member out of one channel: `<channel>_opt_out` (sms_opt_out, smsOptOut ...). */
 export const channelOptOutTrait = (channel: string): string => `${channel}_opt_out`;
+const channelOptOutTraits = (channel: string | undefined): string[] => (channel === undefined ? [] : [channelOptOutTrait(channel)]);
 
 /** A trait name as compared: case, `_`, `-` and spaces aside (marketing_opt_out = marketingOptOut = Marketing-Opt-Out). */
 const foldedName = (name: string) => name.replace(/[\s_-]+/g, '').toLowerCase();
@@ -272,9 +273,7 @@ function decide(state: MemberState, rule: CompiledTriggerRule, firing: Firing, v
     memberId: state.memberId,
     at: firing.at,
     timeZone: firing.timeZone,
-    optedOut:
-      optedOut(state, settings.triggers.optOutTraits) ||
-      (rule.rule.controls.channel !== undefined && optedOut(state, [channelOptOutTrait(rule.rule.controls.channel)])),
+    optedOut: optedOut(state, [...(settings.triggers.optOutTraits ?? DEFAULT_OPT_OUT_TRAITS), ...channelOptOutTraits(rule.rule.controls.channel)]),
     refusedPersonalization: optedOut(state, PERSONALIZATION_OPT_OUT_TRAITS),
     outstandingCoupons: outstandingCoupons(state, firing.at),
     dailyCap: settings.triggers.dailyCap,

@@ -78,7 +78,8 @@ export function inHoldout(ruleId: string, memberId: string, percent: number): bo
 
 /**
  * Applies a rule's anti-harassment controls to a firing, in this order: opt-out (of
- * marketing or of the rule's channel), refused personalisation, holdout, quiet hours (defer or drop), cooldown, the rule's cap, outstanding coupons,
+ * marketing or of the rule's channel), refused personalisation, holdout, quiet hours
+ * (defer or drop), cooldown, the rule's cap, outstanding coupons,
  * the daily cap across rules. A firing that goes out is recorded in `state`.
  */
 export function decideFiring(rule: TriggerRule, state: TriggerMemberState, ctx: FiringContext): FiringDecision {

@@ -56,11 +56,10 @@ const dayTime = (text: string): number | undefined => {
   return year >= 1970 && at <= LATEST_TIME && new Date(at).toISOString().slice(0, 10) === text ? at : undefined;
 };
 const dayRange = (r: DailyRange) => {
-  const problems = (['fromDay', 'toDay'] as const).flatMap((field) =>
-    dayTime(r[field]) === undefined ? [`${field}: expected a calendar day from 1970-01-01 to 2199-12-31, received ${JSON.stringify(r[field])}`] : [],
-  );
-  if (problems.length > 0) return problems;
-  const days = ((dayTime(r.toDay) as number) - (dayTime(r.fromDay) as number)) / 86_400_000;
+  const [from, to] = [dayTime(r.fromDay), dayTime(r.toDay)];
+  const notDay = (field: 'fromDay' | 'toDay') => `${field}: expected a calendar day from 1970-01-01 to 2199-12-31, received ${JSON.stringify(r[field])}`;
+  if (from === undefined || to === undefined) return [...(from === undefined ? [notDay('fromDay')] : []), ...(to === undefined ? [notDay('toDay')] : [])];
+  const days = (to - from) / 86_400_000;
   if (days < 0) return [`toDay: must not be before fromDay (${r.fromDay}), received ${r.toDay}`];
   return days < MAX_DAYS ? [] : [`toDay: at most ${MAX_DAYS} days after fromDay (${r.fromDay}), received ${r.toDay}; narrow the date range`];
 };
