@@ -168,7 +168,10 @@ const watchers = [
     start: async () => {
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: true });
+      // No commits: kafkajs's autoCommit commits after each batch before fetching again, which
+      // put 50 ms (p50) between a record's storing and its sight, on both topics alike.
       await consumer.run({
+        autoCommit: false,
         eachBatch: async ({ batch }) => {
           const at = now();
           for (const message of batch.messages) {
