@@ -32,7 +32,6 @@ import { MemberDriver } from './pipeline/member-driver.ts';
 import { MemberEventEncoder } from './pipeline/member-events.ts';
 import { MemberLocks } from './pipeline/member-locks.ts';
 import { OutboxInFlight } from './pipeline/outbox-in-flight.ts';
-import { OutputPublisher } from './pipeline/output-publisher.ts';
 import { SegmentBackfill } from './pipeline/segment-backfill.ts';
 import { TimerLoop } from './pipeline/timer-loop.ts';
 import { TimerSweeper } from './pipeline/timer-sweeper.ts';
@@ -139,7 +138,6 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   const store = new MemberStore(memberRedis, keys);
   const resolver = new IdentityResolver(memberRedis, keys, hash, config.PROCESSOR_IDENTITY_TRAITS);
   const metrics = new ProcessorMetrics();
-  const publisher = new OutputPublisher(producer, topics, metrics);
   const inFlight = new OutboxInFlight();
   let timerShards: number | undefined;
   const progress = new PartitionProgress(memberRedis, keys.partitions(topics.events.name));
@@ -171,7 +169,6 @@ export async function createProcessorService(config: ProcessorConfig, clock: Clo
   });
   const inspector = new RulesInspector({ rules: ruleStore, members: store, environment: ruleEnvironment, settings, ruleSet: () => rules.current(), clock });
   const completion = new UnitCompletion({
-    publisher,
     producer,
     topics,
     memberEvents: new MemberEventEncoder(codecs.codecFor(topics.events), codecs.codecFor(topics.memberEvents)),

@@ -11,12 +11,12 @@ const RECORD_OVERHEAD_BYTES = 64;
 
 /** What a record adds to a request: its key and value. */
 export interface SizedRecord {
-  readonly key: string;
-  readonly value: Buffer;
+  readonly key?: string | Buffer;
+  readonly value?: Buffer;
 }
 
-function sizeOf(record: SizedRecord): number {
-  return Buffer.byteLength(record.key) + record.value.length + RECORD_OVERHEAD_BYTES;
+function sizeOf({ key, value }: SizedRecord): number {
+  return (typeof key === 'string' ? Buffer.byteLength(key) : (key?.length ?? 0)) + (value?.length ?? 0) + RECORD_OVERHEAD_BYTES;
 }
 
 /** The messages in order, in chunks of at most `maxBytes` each (a larger message goes alone). */

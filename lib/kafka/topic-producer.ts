@@ -20,6 +20,12 @@ export interface EncodedRecord {
   readonly timestamp?: number;
 }
 
+/** Encoded records for one topic (by name), in the order they are to be stored. */
+export interface TopicBatch {
+  readonly topic: string;
+  readonly records: readonly EncodedRecord[];
+}
+
 /** Where the broker stored the first record of each partition's share of a send. */
 export interface StoredBatch {
   readonly topic: string;
@@ -110,15 +116,21 @@ export class TopicProducer {
 
   /** Sends in requests the broker accepts, one after another (so a key's records keep their order). */
   async sendEncoded<V>(topic: Topic<V>, records: readonly EncodedRecord[]): Promise<StoredBatch[]> {
+    return this.sendBatches([{ topic: topic.name, records }]);
+  }
+
+  /**
+   * Sends the records of several topics together: one request per broker for as much as
+   * fits in one (a unit of work's outputs and history records, whatever their topics, cost
+   * one round trip, not one per topic), one after another, each topic's records in order.
+   */
+  async sendBatches(batches: readonly TopicBatch[]): Promise<StoredBatch[]> {
     const stored: StoredBatch[] = [];
-    for (const chunk of sendChunks(records)) {
-      const messages = chunk.map((r) => ({
-        topic: topic.name,
-        key: Buffer.from(r.key),
-        value: r.value,
-        ...(r.timestamp === undefined ? {} : { timestamp: BigInt(r.timestamp) }),
-      }));
-      const result = this.#idempotent ? await this.#sendUntilStored(messages) : await this.#sendOnce(messages);
+    const messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[] = batches.flatMap(({ topic, records }) =>
+      records.map((r) => ({ topic, key: Buffer.from(r.key), value: r.value, ...(r.timestamp === undefined ? {} : { timestamp: BigInt(r.timestamp) }) })),
+    );
+    for (const chunk of sendChunks(messages)) {
+      const result = this.#idempotent ? await this.#sendUntilStored(chunk) : await this.#sendOnce(chunk);
       for (const o of result.offsets ?? []) stored.push({ topic: o.topic, partition: o.partition, offset: o.offset });
     }
     return stored;

@@ -11,13 +11,22 @@ export class AppliedPositions {
 
   /** A slice applied the partition's records up to `lastOffset`, but `waiting`; returns the offset to commit. */
   applied(partition: number, lastOffset: string, waiting: ReadonlySet<string> | undefined): bigint {
-    const taken = BigInt(lastOffset) + 1n;
-    const through = this.#takenThrough.get(partition);
-    const end = through === undefined || taken > through ? taken : through;
+    const end = this.#takenEnd(partition, lastOffset);
     this.#takenThrough.set(partition, end);
     const next = waiting === undefined || waiting.size === 0 ? end : lowestOffset(waiting);
     this.#position.set(partition, next);
     return next;
+  }
+
+  /** The position `applied` would move the partition to, without moving it. */
+  positionAfter(partition: number, lastOffset: string, waiting: ReadonlySet<string> | undefined): bigint {
+    return waiting === undefined || waiting.size === 0 ? this.#takenEnd(partition, lastOffset) : lowestOffset(waiting);
+  }
+
+  #takenEnd(partition: number, lastOffset: string): bigint {
+    const taken = BigInt(lastOffset) + 1n;
+    const through = this.#takenThrough.get(partition);
+    return through === undefined || taken > through ? taken : through;
   }
 
   /** Where the partition is, before any slice: where the group reads on from. */

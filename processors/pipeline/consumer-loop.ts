@@ -77,6 +77,13 @@ export class ConsumerLoop {
   /** Since when each partition behind its end has had nothing queued. */
   readonly #unfetchedSince = new Map<number, number>();
   readonly #positions = new AppliedPositions();
+  /**
+   * Per partition, the offset its history records are published through: read from Redis
+   * once after each join, then kept as this replica publishes (one round trip less per
+   * slice). Another replica writes it only while owning the partition, which ends with a
+   * join here; a value kept too low only publishes history again, which is deduplicated.
+   */
+  readonly #historyThrough = new Map<number, number>();
   /** Workers waiting for records, and fetches waiting for room in the queues. */
   readonly #waitingForRecords = new Signal();
   readonly #waitingForRoom = new Signal();
@@ -102,6 +109,7 @@ export class ConsumerLoop {
       this.#queues.keepOnly(this.ownedPartitions);
       this.#pendingCommits.keepOnly(this.ownedPartitions);
       this.#positions.keepOnly(this.ownedPartitions);
+      this.#historyThrough.clear();
       // A partition kept is fetched again from its committed offset, and its records queued or applied here are not
       // queued again: commit what was applied once more, in case its commit was lost (kafkajs drops commits made
       // while its consumer restarts), else the partition would stay short of its end.
@@ -214,8 +222,7 @@ export class ConsumerLoop {
   /** Applies a slice; returns, per partition, the offsets of records left for later (links waiting, and their members' events). */
   async #apply(slice: Slice): Promise<ReadonlyMap<number, ReadonlySet<string>>> {
     const { processor, completion, progress, topics, metrics, clock, options } = this.#deps;
-    const historyPublished = await progress.historyPublished(slice.parts.map((p) => p.partition));
-    const result = await processor.process(topics.events.name, slice.records, historyPublished);
+    const result = await processor.process(topics.events.name, slice.records, await this.#historyPublished(slice.parts.map((p) => p.partition)));
     const now = clock.now();
     for (const { event } of result.events) metrics.latency.observe(Math.max(0, now - event.receivedAt) / 1000);
     for (const fetchedAt of slice.fetchedAt) metrics.applyLatency.observe(Math.max(0, now - fetchedAt) / 1000);
@@ -227,14 +234,15 @@ export class ConsumerLoop {
       // The state is in Redis, the outputs only in the outboxes, nothing committed.
       process.kill(process.pid, 'SIGKILL');
     }
-    await completion.complete({
-      outboxes: result.outboxes,
-      deadLetters: result.deadLetters,
-      events: result.events,
+    // A re-read of these records (after a crash, or by a replay under another group) publishes no history again.
+    const historyThrough = new Map(
+      slice.parts.map((part) => [part.partition, Number(this.#positions.positionAfter(part.partition, part.lastOffset, result.held.get(part.partition))) - 1]),
+    );
+    await completion.complete({ outboxes: result.outboxes, deadLetters: result.deadLetters, events: result.events }, async () => {
+      await Promise.all([progress.recordApplied(result), progress.recordHistoryPublished(historyThrough)]);
+      for (const [partition, offset] of historyThrough)
+        if (offset > (this.#historyThrough.get(partition) ?? Number.POSITIVE_INFINITY)) this.#historyThrough.set(partition, offset);
     });
-
-    await progress.recordApplied(result);
-    const published = new Map<number, number>();
     for (const part of slice.parts) {
       const { partition } = part;
       // Given away while the slice was applied (and maybe given back, with a queue read again from the committed
@@ -242,14 +250,20 @@ export class ConsumerLoop {
       if (!this.#queues.holds(part)) continue;
       // Committed only up to the first record left waiting (a crash reads it again; what was applied after it is skipped).
       const next = this.#positions.applied(partition, part.lastOffset, result.held.get(partition));
-      published.set(partition, Number(next) - 1);
       this.#pendingCommits.set(partition, next.toString());
       const highWatermark = this.#highWatermarks.get(partition);
       if (highWatermark !== undefined) metrics.lag.set({ partition: String(partition) }, Math.max(0, Number(highWatermark) - Number(next)));
     }
-    // A re-read of these records (after a crash, or by a replay under another group) publishes no history again.
-    await progress.recordHistoryPublished(published);
     return result.held;
+  }
+
+  async #historyPublished(partitions: readonly number[]): Promise<Map<number, number>> {
+    const unknown = partitions.filter((p) => !this.#historyThrough.has(p));
+    if (unknown.length > 0) {
+      const read = await this.#deps.progress.historyPublished(unknown);
+      for (const p of unknown) this.#historyThrough.set(p, read.get(p) ?? -1);
+    }
+    return new Map(partitions.map((p) => [p, this.#historyThrough.get(p) ?? -1]));
   }
 
   /**

@@ -36,6 +36,8 @@ export const TEST_TOPICS: readonly string[] = [
   ...Object.values(PROCESSOR_TEST_TOPICS),
   'segstream.test.roundtrip',
   'segstream.test.scratch',
+  'segstream.test.batches-a',
+  'segstream.test.batches-b',
 ];
 
 async function fromEnvironment(env: NodeJS.ProcessEnv): Promise<AcquiredServices | undefined> {

@@ -59,6 +59,38 @@ describe('Avro records through the broker (needs Kafka)', () => {
     }
   });
 
+  it("one send of several topics stores each topic's records, in order per key", async () => {
+    const [a, b] = ['segstream.test.batches-a', 'segstream.test.batches-b'];
+    const events = [...generateWorkload({ seed: 5, members: 20, days: 5 })]
+      .slice(0, 120)
+      .map((e) => ({ key: eventsTopicKey(e.message), value: toEventRecord(e.message, e.at + 500, 'web') }));
+    const toA = events.filter((_, i) => i % 3 !== 0);
+    const toB = events.filter((_, i) => i % 3 === 0);
+    const stored = await producer.sendBatches([
+      { topic: a, records: producer.encode(topics.events, toA) },
+      { topic: b, records: producer.encode(topics.events, toB) },
+    ]);
+    expect(new Set(stored.map((s) => s.topic))).toEqual(new Set([a, b]));
+    const codec = codecs.codecFor(topics.events);
+    for (const [topic, sent] of [
+      [a, toA],
+      [b, toB],
+    ] as const) {
+      const group = await startGroup(kafka, { topic, groupId: `batches-${Date.now()}`, partitions: services.partitions });
+      const received = await group.waitFor(sent.length);
+      await group.stop();
+      expect(received).toHaveLength(sent.length);
+      const byKey = new Map<string, EventRecord[]>();
+      for (const record of received.sort((x, y) => x.partition - y.partition || Number(x.offset) - Number(y.offset))) {
+        const decoded = await codec.decode(record.message.value);
+        if (!decoded.ok) throw new Error(decoded.error.detail);
+        const key = record.message.key?.toString() as string;
+        byKey.set(key, [...(byKey.get(key) ?? []), decoded.value]);
+      }
+      for (const [key, values] of byKey) expect(values).toEqual(sent.filter((s) => s.key === key).map((s) => s.value));
+    }
+  });
+
   it('a record that is not Avro comes back as a decode failure with a reason', async () => {
     const raw = kafka.producer();
     await raw.connect();

@@ -10,6 +10,15 @@ describe('applied positions of a partition', () => {
     expect(positions.position(6)).toBe(13466n);
   });
 
+  it('tells the position a slice would move to without moving it', () => {
+    const positions = new AppliedPositions();
+    positions.applied(6, '13465', new Set(['13457']));
+    expect(positions.positionAfter(6, '13457', undefined)).toBe(13466n);
+    expect(positions.positionAfter(6, '13470', new Set(['13468', '13469']))).toBe(13468n);
+    expect(positions.position(6)).toBe(13457n);
+    expect(positions.applied(6, '13457', undefined)).toBe(13466n);
+  });
+
   it('keeps what the slices took across a rebalance that keeps the partition (else the commit stops short of the end for ever)', () => {
     const positions = new AppliedPositions();
     positions.applied(6, '13465', new Set(['13457', '13460']));
