@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
+import { stopIdleRequestQueueTimer } from '../lib/kafka/kafkajs-idle-timer.ts';
 import { DEFAULT_TOPIC_NAMES } from '../schemas/topics.ts';
 import { startServiceProcess } from '../scripts/demo/service-process.ts';
 import { LocalKafka } from '../scripts/stack/local-kafka.ts';
@@ -18,6 +19,9 @@ import { freePort } from '../scripts/stack/processes.ts';
 import { ensureTopics } from '../scripts/stack/topics.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { writeResults } from './results.ts';
+
+// Every kafkajs client of this process as the services run theirs (lib/kafka/kafkajs-idle-timer.ts).
+stopIdleRequestQueueTimer();
 
 const seconds = Number(process.argv[2] ?? 20);
 const connections = Number(process.argv[3] ?? 16);

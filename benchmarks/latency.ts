@@ -24,6 +24,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { createTopicCodecs } from '../lib/kafka/codecs.ts';
+import { stopIdleRequestQueueTimer } from '../lib/kafka/kafkajs-idle-timer.ts';
 import { RuleStore } from '../lib/rule-store/rule-store.ts';
 import { loadSchemaCatalog } from '../schemas/catalog.ts';
 import type { EventRecord, SegmentChangeRecord } from '../schemas/records.ts';
@@ -35,6 +36,9 @@ import { freePort, terminate } from '../scripts/stack/processes.ts';
 import { startLocalRedis } from '../scripts/stack/redis-server.ts';
 import { ensureTopics } from '../scripts/stack/topics.ts';
 import { writeResults } from './results.ts';
+
+// Every kafkajs client of this process as the services run theirs (lib/kafka/kafkajs-idle-timer.ts).
+stopIdleRequestQueueTimer();
 
 const seconds = Number(process.argv[2] ?? 15);
 const rates = (process.argv[3] ?? '1000,5000,10000').split(',').map(Number);

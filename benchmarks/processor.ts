@@ -24,6 +24,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { systemClock } from '../lib/clock.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { createTopicCodecs } from '../lib/kafka/codecs.ts';
+import { stopIdleRequestQueueTimer } from '../lib/kafka/kafkajs-idle-timer.ts';
 import { TopicProducer } from '../lib/kafka/topic-producer.ts';
 import { createLogger } from '../lib/logger.ts';
 import { processorConfigSchema } from '../processors/config.ts';
@@ -40,6 +41,9 @@ import { toEventRecord } from '../test/workload/event-record.ts';
 import { generateWorkload } from '../test/workload/generator.ts';
 import { writeResults } from './results.ts';
 import { cpuSecondsOf } from './support/cpu.ts';
+
+// Every kafkajs client of this process as the services run theirs (lib/kafka/kafkajs-idle-timer.ts).
+stopIdleRequestQueueTimer();
 
 /** The q-quantile of a Prometheus histogram, interpolated within its bucket as histogram_quantile does. */
 function histogramQuantile(buckets: readonly { le: number; count: number }[], q: number): number {

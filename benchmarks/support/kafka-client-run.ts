@@ -16,11 +16,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer as PConsumer, Producer as PProducer, ProduceAcks } from '@platformatic/kafka';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { createTopicCodecs } from '../../lib/kafka/codecs.ts';
+import { stopIdleRequestQueueTimer } from '../../lib/kafka/kafkajs-idle-timer.ts';
 import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
 import { buildTopics, DEFAULT_TOPIC_NAMES, eventsTopicKey } from '../../schemas/topics.ts';
 import { toEventRecord } from '../../test/workload/event-record.ts';
 import { generateWorkload } from '../../test/workload/generator.ts';
+
+// Every kafkajs client of this process as the services run theirs (lib/kafka/kafkajs-idle-timer.ts).
+stopIdleRequestQueueTimer();
 
 const [client = 'kafkajs', scenario = 'produce', brokersText = '', topic = '', countText = '100000'] = process.argv.slice(2);
 const brokers = brokersText.split(',');

@@ -1,5 +1,6 @@
 import { Kafka, type LogEntry, logLevel } from 'kafkajs';
 import type { Logger } from '../logger.ts';
+import { stopIdleRequestQueueTimer } from './kafkajs-idle-timer.ts';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -23,6 +24,7 @@ export interface KafkaSettings {
 /** A kafkajs client whose own logs go through the service logger. */
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   const log = logger.child({ component: 'kafkajs' });
+  stopIdleRequestQueueTimer();
   return new Kafka({
     clientId: settings.clientId,
     brokers: [...settings.brokers],
