@@ -78,6 +78,7 @@ const ingest = await startServiceProcess(
     INGEST_HOST: '127.0.0.1',
     INGEST_PORT: String(ingestPort),
     INGEST_WRITE_KEYS: 'bench-key=demo',
+    SEGSTREAM_HMAC_SECRET: 'benchmark-secret-0123456789',
     INGEST_SENSORS_PROJECTS: 'bench=sensors',
   },
   ingestPort,

@@ -123,7 +123,7 @@ await new RuleStore(redis, keyPrefix).write(
   { actor: 'bench', action: 'create', before: null, at: Date.now() },
 );
 
-const common = { ...process.env, KAFKA_BROKERS: broker.bootstrap.join(','), LOG_LEVEL: 'warn' };
+const common = { ...process.env, KAFKA_BROKERS: broker.bootstrap.join(','), LOG_LEVEL: 'warn', SEGSTREAM_HMAC_SECRET: 'latency-benchmark-secret' };
 const ingestPort = await freePort();
 const ingest = await startServiceProcess(
   'ingest',
@@ -144,7 +144,6 @@ const processor = await startServiceProcess(
     PROCESSOR_HOST: '127.0.0.1',
     PROCESSOR_PORT: String(processorPort),
     PROCESSOR_API_TOKENS: 'bench',
-    SEGSTREAM_HMAC_SECRET: 'latency-benchmark-secret',
   },
   processorPort,
   join(stateDir, 'processor.log'),

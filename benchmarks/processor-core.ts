@@ -10,11 +10,11 @@
  */
 import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { keyedHash } from '../domain/privacy/keyed-hash.ts';
 import { NO_RULES } from '../domain/rules/rule-set.ts';
 import { ManualClock } from '../lib/clock.ts';
 import { RedisPipelineClient } from '../lib/redis/pipeline-client.ts';
 import { DEFAULT_IDENTITY_TRAITS } from '../processors/identity/identities.ts';
-import { keyedHash } from '../processors/identity/keyed-hash.ts';
 import { IdentityResolver } from '../processors/identity/resolver.ts';
 import { BatchProcessor, type SourceRecord } from '../processors/pipeline/batch-processor.ts';
 import { MemberDriver } from '../processors/pipeline/member-driver.ts';

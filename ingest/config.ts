@@ -1,4 +1,5 @@
-import { kafkaVars, loggingVars, operationsVars, topicVars } from '../lib/config/common.ts';
+import { parsePersonalFields } from '../domain/privacy/personal-data.ts';
+import { hmacVars, kafkaVars, loggingVars, operationsVars, topicVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
 import { custom, int, str, url } from '../lib/config/variables.ts';
 import { DEFAULT_ORDER_MAPPING_JSON, ORDER_MAPPING_FORMAT, parseOrderMapping } from './sensors/order-mapping.ts';
@@ -11,6 +12,12 @@ export const ingestConfigSchema = defineConfig('ingest', {
   ...operationsVars,
   ...kafkaVars,
   ...topicVars,
+  ...hmacVars,
+  INGEST_PERSONAL_FIELDS: custom(
+    'Field names that hold personal data besides the built-in ones (phone, email, OpenID, UnionID, ID card; docs/privacy.md): their values are stored only as keyed hashes',
+    'a semicolon-separated list of kind=pattern, each pattern a regular expression over field names in lower case without _ - . or spaces (e.g. member_card=^(membercard|会员卡号)$)',
+    parsePersonalFields,
+  ).optional(),
   INGEST_HOST: str('Address the ingest HTTP server listens on').default('0.0.0.0'),
   INGEST_PORT: int('Port of the ingest HTTP server', { min: 0, max: 65535 }).default(8080),
   INGEST_WRITE_KEYS: custom('Write keys and the source each belongs to', 'a comma-separated list of key=source (e.g. wk_web=web,wk_ios=ios)', WriteKeys.parse)

@@ -1,3 +1,5 @@
+import { keyedHash } from '../domain/privacy/keyed-hash.ts';
+import { DEFAULT_PERSONAL_FIELDS, personalDataProtector } from '../domain/privacy/personal-data.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { ConfigOf } from '../lib/config/load.ts';
 import { listeningUrl } from '../lib/http/listening-url.ts';
@@ -9,6 +11,7 @@ import { ServiceLifecycle } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ingestConfigSchema } from './config.ts';
 import { IngestMetrics } from './metrics.ts';
+import { protectingPublisher } from './protecting-publisher.ts';
 import { BatchingPublisher } from './publisher.ts';
 import { SensorsProjects } from './sensors/projects.ts';
 import { buildIngestServer } from './server.ts';
@@ -32,7 +35,7 @@ export async function createIngestService(config: IngestConfig, clock: Clock, lo
   const producer = new TopicProducer(kafkaSettings, codecs, { idempotent: true });
   const admin = kafka.admin();
   const metrics = new IngestMetrics();
-  const publisher = new BatchingPublisher(producer, topics.events, clock, {
+  const batching = new BatchingPublisher(producer, topics.events, clock, {
     maxPendingRecords: config.INGEST_MAX_PENDING_EVENTS,
     maxBatchRecords: 5_000,
     produceTimeoutMs: config.INGEST_PRODUCE_TIMEOUT_MS,
@@ -40,6 +43,10 @@ export async function createIngestService(config: IngestConfig, clock: Clock, lo
       if (ok) metrics.produceSeconds.observe(ms / 1000);
     },
   });
+  const publisher = protectingPublisher(
+    batching,
+    personalDataProtector(keyedHash(config.SEGSTREAM_HMAC_SECRET), [...DEFAULT_PERSONAL_FIELDS, ...(config.INGEST_PERSONAL_FIELDS ?? [])]),
+  );
   const app = await buildIngestServer({
     options: {
       maxRequestBytes: config.INGEST_MAX_REQUEST_BYTES,

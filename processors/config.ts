@@ -2,7 +2,7 @@ import { DEFAULT_WINDOWS_DAYS } from '../domain/member/counters.ts';
 import { DEFAULT_LIFECYCLE } from '../domain/member/lifecycle.ts';
 import { DEFAULT_RFM } from '../domain/member/rfm.ts';
 import { DEFAULT_CONSENT_WAIT_MS, DEFAULT_OPT_OUT_TRAITS } from '../domain/member/triggers.ts';
-import { kafkaVars, loggingVars, operationsVars, redisVars, topicVars } from '../lib/config/common.ts';
+import { hmacVars, kafkaVars, loggingVars, operationsVars, redisVars, topicVars } from '../lib/config/common.ts';
 import { defineConfig } from '../lib/config/load.ts';
 import { int, list, num, oneOf, str, url } from '../lib/config/variables.ts';
 import { DEFAULT_IDENTITY_TRAITS } from './identity/identities.ts';
@@ -55,11 +55,7 @@ export const processorConfigSchema = defineConfig(
       ['http:', 'https:'],
     ).optional(),
     PROCESSOR_HISTORY_TOKEN: str("Bearer token for PROCESSOR_HISTORY_URL (one of the history service's HISTORY_READ_TOKENS)").secret().optional(),
-    SEGSTREAM_HMAC_SECRET: str('Secret key of the keyed hashes of personal identifiers (at least 16 characters); changing it orphans every stored identity', {
-      minLength: 16,
-    })
-      .secret()
-      .required(),
+    ...hmacVars,
     PROCESSOR_IDENTITY_TRAITS: list('Traits that identify a person and are stored only as keyed hashes', { pattern: /^[A-Za-z0-9_]+$/ }).default(
       DEFAULT_IDENTITY_TRAITS,
     ),

@@ -106,6 +106,8 @@ async function main(): Promise<number> {
     CLICKHOUSE_DATABASE: database,
     REDIS_KEY_PREFIX: `demo${run}:`,
     LOG_LEVEL: 'warn',
+    // Ingest's and the processors' (the local stack's env file sets one).
+    SEGSTREAM_HMAC_SECRET: process.env.SEGSTREAM_HMAC_SECRET ?? 'demo-secret-not-for-production',
   };
   const services: ServiceProcess[] = [];
   const stopAll = async () => {
@@ -160,7 +162,6 @@ async function main(): Promise<number> {
         PROCESSOR_HISTORY_TOKEN: tokens.warehouse,
         PROCESSOR_GROUP_ID: `segstream-demo-${run}`,
         PROCESSOR_NEW_GROUP_STARTS_AT: 'latest',
-        SEGSTREAM_HMAC_SECRET: 'demo-secret-not-for-production',
       },
       ports.processors,
       resolve('.segstream/processors.log'),

@@ -19,6 +19,16 @@ export const operationsVars = {
     .optional(),
 };
 
+/** Of ingest and the processors, which must share it: ingest hashes personal data, the processors match and look members up by those hashes. */
+export const hmacVars = {
+  SEGSTREAM_HMAC_SECRET: str(
+    'Secret key of the keyed hashes of personal data (at least 16 characters), the same for ingest and the processors; changing it orphans every stored identity',
+    { minLength: 16 },
+  )
+    .secret()
+    .required(),
+};
+
 export const kafkaVars = {
   KAFKA_BROKERS: hostPortList('Kafka bootstrap brokers').required(),
   KAFKA_CLIENT_ID: str('Client id sent to Kafka').default('segstream'),

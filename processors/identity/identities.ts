@@ -1,7 +1,7 @@
+import type { KeyedHash } from '../../domain/privacy/keyed-hash.ts';
 import { boundedMemo } from '../../lib/bounded-memo.ts';
 import { parseJsonObject } from '../../lib/json.ts';
 import type { EventRecord } from '../../schemas/records.ts';
-import type { KeyedHash } from './keyed-hash.ts';
 
 /** One identity of a person: its kind and the keyed hash of its value. */
 export interface IdentityRef {
@@ -60,6 +60,11 @@ export function identitiesOf(
     for (const trait of identityTraits) {
       const value = traits[trait];
       if (typeof value === 'string' && value.trim() !== '') others.push(refOf(trait, value));
+      else {
+        // Hashed at ingest (docs/privacy.md): the hash is the identity's, as a lookup by the value computes it.
+        const hashed = traits[`${trait}_hash`];
+        if (typeof hashed === 'string' && hashed !== '') others.push(identityRef(trait, hashed));
+      }
     }
   }
   const device = deviceIdOf(event.context);

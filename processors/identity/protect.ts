@@ -1,5 +1,5 @@
+import type { KeyedHash } from '../../domain/privacy/keyed-hash.ts';
 import type { EventRecord } from '../../schemas/records.ts';
-import type { KeyedHash } from './keyed-hash.ts';
 
 /**
  * Whether a JSON text may hold one of the traits as a key: one scan for all of them (an

@@ -1,10 +1,11 @@
+import type { KeyedHash } from '../../domain/privacy/keyed-hash.ts';
+import { identifierProtector } from '../../domain/privacy/personal-data.ts';
 import { boundedMemo } from '../../lib/bounded-memo.ts';
 import type { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import type { RedisCommand } from '../../lib/redis/resp.ts';
 import type { EventRecord } from '../../schemas/records.ts';
 import type { Keys } from '../store/keys.ts';
 import { deviceIdIn, type IdentityRef, type IdentityRefOf, identitiesOf, identityRefs, planResolution, type ResolutionPlan } from './identities.ts';
-import type { KeyedHash } from './keyed-hash.ts';
 
 /** Deletes an identity's claim if it is still the given member's (undoing a claim of a lost attempt). */
 const RELEASE_CLAIM = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -46,6 +47,8 @@ export class IdentityResolver {
   readonly #deviceIds = boundedMemo((_, context) => deviceIdIn(context), 10_000);
   readonly #releaseClaim: string;
 
+  readonly #storedIdentifier: (id: string) => string;
+
   constructor(redis: RedisPipelineClient, keys: Keys, hash: KeyedHash, identityTraits: readonly string[]) {
     this.#redis = redis;
     this.#releaseClaim = redis.script(RELEASE_CLAIM);
@@ -53,11 +56,16 @@ export class IdentityResolver {
     this.#hash = hash;
     this.#identityTraits = identityTraits;
     this.#refOf = identityRefs(hash);
+    this.#storedIdentifier = identifierProtector(hash);
   }
 
-  /** The member an identity belongs to now (following merges), for lookups. */
+  /**
+   * The member an identity belongs to now (following merges), for lookups. Ids are asked
+   * for as events store them: an id that is an email or phone number only as its hash.
+   */
   async memberOf(kind: string, value: string): Promise<string | null> {
-    const owner = (await this.#redis.call('GET', this.#keys.identity(kind, this.#hash(kind, value)))) as string | null;
+    const stored = kind === 'user' || kind === 'anon' || kind === 'device' ? this.#storedIdentifier(value) : value;
+    const owner = (await this.#redis.call('GET', this.#keys.identity(kind, this.#hash(kind, stored)))) as string | null;
     return owner === null ? null : this.#follow(owner);
   }
 

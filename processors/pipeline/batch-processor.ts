@@ -1,6 +1,7 @@
 import { linkIdentities } from '../../domain/member/identity-links.ts';
 import { type SourcePosition, stepMember } from '../../domain/member/step.ts';
 import type { RuleSettings } from '../../domain/member/triggers.ts';
+import type { KeyedHash } from '../../domain/privacy/keyed-hash.ts';
 import type { RuleSet } from '../../domain/rules/rule-set.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { MS_PER_DAY } from '../../lib/clock.ts';
@@ -10,7 +11,6 @@ import { type StepOutcome, step } from '../../lib/result.ts';
 import type { AvroCodec } from '../../schemas/codec.ts';
 import type { DeadLetterRecord, EventRecord } from '../../schemas/records.ts';
 import type { IdentityRef } from '../identity/identities.ts';
-import type { KeyedHash } from '../identity/keyed-hash.ts';
 import { eventProtector } from '../identity/protect.ts';
 import type { IdentityResolver, ResolvedEvent } from '../identity/resolver.ts';
 import type { MemberStore, OutboxEntry } from '../store/member-store.ts';

@@ -178,6 +178,11 @@ function historyReadEnv(previous: StackState | undefined, embedded: boolean): Re
   };
 }
 
+/** One secret for ingest's and the processors' keyed hashes of personal data, kept across "up"s (a new one would orphan every stored identity). */
+function hmacEnv(previous: StackState | undefined): Record<string, string> {
+  return { SEGSTREAM_HMAC_SECRET: previous?.env.SEGSTREAM_HMAC_SECRET ?? randomBytes(24).toString('base64url') };
+}
+
 /** Brings every service up (or reuses what is already running) and records how to reach it. */
 export async function stackUp(config: StackConfig): Promise<StackUpResult> {
   const notes: string[] = [];
@@ -207,6 +212,7 @@ export async function stackUp(config: StackConfig): Promise<StackUpResult> {
     ...(schemaRegistry ? { SCHEMA_REGISTRY_URL: schemaRegistry.url } : {}),
     ...(clickhouse.url ? { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_USER: config.CLICKHOUSE_USER } : { CLICKHOUSE_PATH: clickhouse.path as string }),
     ...historyReadEnv(previous, clickhouse.url === null),
+    ...hmacEnv(previous),
   };
   const state: StackState = { redis, kafka, clickhouse, schemaRegistry, env };
   writePrivate(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);

@@ -1,3 +1,4 @@
+import type { DestinationStream } from 'pino';
 import { ingestConfigSchema } from '../../ingest/config.ts';
 import { createIngestService, type IngestService } from '../../ingest/service.ts';
 import { systemClock } from '../../lib/clock.ts';
@@ -6,6 +7,7 @@ import { createKafka } from '../../lib/kafka/client.ts';
 import { loadTopicSetup } from '../../lib/kafka/codecs.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { EventRecord } from '../../schemas/records.ts';
+import { TEST_HMAC_SECRET } from './processor-service.ts';
 import { consumeRange, highWatermarks, type PartitionOffsets } from './read-range.ts';
 
 export const TEST_WRITE_KEYS = 'wk_web=web,wk_app=app';
@@ -21,17 +23,19 @@ export interface RunningIngest {
 }
 
 /** The real ingest service, built from configuration as main.ts builds it, on a free port. */
-export async function startIngest(brokers: readonly string[], overrides: Record<string, string> = {}): Promise<RunningIngest> {
+/** `log`: where the service's log goes (at LOG_LEVEL), for a test that reads it. */
+export async function startIngest(brokers: readonly string[], overrides: Record<string, string> = {}, log?: DestinationStream): Promise<RunningIngest> {
   const env = {
     KAFKA_BROKERS: brokers.join(','),
     INGEST_HOST: '127.0.0.1',
     INGEST_PORT: '0',
     INGEST_WRITE_KEYS: TEST_WRITE_KEYS,
+    SEGSTREAM_HMAC_SECRET: TEST_HMAC_SECRET,
     LOG_LEVEL: 'fatal',
     ...overrides,
   };
   const config = loadConfig(ingestConfigSchema, env);
-  const logger = createLogger({ service: 'ingest-test', level: config.LOG_LEVEL });
+  const logger = createLogger({ service: 'ingest-test', level: config.LOG_LEVEL, ...(log ? { destination: log } : {}) });
   const service = await createIngestService(config, systemClock, logger);
   await service.lifecycle.start();
   // The service's own topic names and schema registry (the files, or SCHEMA_REGISTRY_URL's).

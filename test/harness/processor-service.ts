@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DestinationStream } from 'pino';
 import { historyConfigSchema } from '../../history/config.ts';
 import { createHistoryService, type HistoryService } from '../../history/service.ts';
 import { systemClock } from '../../lib/clock.ts';
@@ -14,6 +15,9 @@ import { loadSchemaCatalog } from '../../schemas/catalog.ts';
 import { FileSchemaRegistry } from '../../schemas/schema-registry.ts';
 import { buildTopics, type Topics } from '../../schemas/topics.ts';
 import { PROCESSOR_TEST_TOPICS } from './services.ts';
+
+/** Ingest's and the processors' secret in tests: one, as in production (ingest hashes, the processors match by the hashes). */
+export const TEST_HMAC_SECRET = 'integration-test-secret';
 
 export const PROCESSOR_TOKEN = 'test-token';
 
@@ -35,11 +39,12 @@ export async function processorTestTopics(brokers: readonly string[]): Promise<{
   return { topics, codecs, producer };
 }
 
-/** The real processor service, built from configuration as main.ts builds it, on its own topics and key prefix. */
+/** The real processor service, built from configuration as main.ts builds it, on its own topics and key prefix. `log`: where its log goes. */
 export async function startProcessor(
   brokers: readonly string[],
   redisUrl: string,
   overrides: Record<string, string> = {},
+  log?: DestinationStream,
 ): Promise<{ service: ProcessorService; url: string }> {
   const env = {
     KAFKA_BROKERS: brokers.join(','),
@@ -54,13 +59,17 @@ export async function startProcessor(
     PROCESSOR_HOST: '127.0.0.1',
     PROCESSOR_PORT: '0',
     PROCESSOR_API_TOKENS: PROCESSOR_TOKEN,
-    SEGSTREAM_HMAC_SECRET: 'integration-test-secret',
+    SEGSTREAM_HMAC_SECRET: TEST_HMAC_SECRET,
     PROCESSOR_TIMER_INTERVAL_MS: '100',
     LOG_LEVEL: 'fatal',
     ...overrides,
   };
   const config = loadConfig(processorConfigSchema, env);
-  const service = await createProcessorService(config, systemClock, createLogger({ service: 'processor-test', level: config.LOG_LEVEL }));
+  const service = await createProcessorService(
+    config,
+    systemClock,
+    createLogger({ service: 'processor-test', level: config.LOG_LEVEL, ...(log ? { destination: log } : {}) }),
+  );
   await service.lifecycle.start();
   return { service, url: service.url() };
 }
@@ -72,7 +81,11 @@ export const HISTORY_TOKEN = 'history-test-token';
  * processor test topics, with embedded ClickHouse in a directory of its own. Its group
  * reads only what is published from now on unless told otherwise.
  */
-export async function startHistory(brokers: readonly string[], overrides: Record<string, string> = {}): Promise<{ service: HistoryService; url: string }> {
+export async function startHistory(
+  brokers: readonly string[],
+  overrides: Record<string, string> = {},
+  log?: DestinationStream,
+): Promise<{ service: HistoryService; url: string }> {
   const env = {
     KAFKA_BROKERS: brokers.join(','),
     KAFKA_TOPIC_EVENTS: PROCESSOR_TEST_TOPICS.events,
@@ -93,7 +106,11 @@ export async function startHistory(brokers: readonly string[], overrides: Record
     ...overrides,
   };
   const config = loadConfig(historyConfigSchema, env);
-  const service = await createHistoryService(config, systemClock, createLogger({ service: 'history-test', level: config.LOG_LEVEL }));
+  const service = await createHistoryService(
+    config,
+    systemClock,
+    createLogger({ service: 'history-test', level: config.LOG_LEVEL, ...(log ? { destination: log } : {}) }),
+  );
   await service.lifecycle.start();
   return { service, url: service.url() };
 }

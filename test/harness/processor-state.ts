@@ -3,11 +3,11 @@ import { DEFAULT_COUNTERS, DEFAULT_WINDOWS_DAYS } from '../../domain/member/coun
 import { DEFAULT_LIFECYCLE } from '../../domain/member/lifecycle.ts';
 import { memberView } from '../../domain/member/member-view.ts';
 import { DEFAULT_RFM } from '../../domain/member/rfm.ts';
+import { keyedHash } from '../../domain/privacy/keyed-hash.ts';
 import { NO_RULES, type RuleSet } from '../../domain/rules/rule-set.ts';
 import { ManualClock } from '../../lib/clock.ts';
 import { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import { DEFAULT_IDENTITY_TRAITS } from '../../processors/identity/identities.ts';
-import { keyedHash } from '../../processors/identity/keyed-hash.ts';
 import { IdentityResolver } from '../../processors/identity/resolver.ts';
 import { BatchProcessor, type HistoryPublished, type SourceRecord } from '../../processors/pipeline/batch-processor.ts';
 import { MemberDriver } from '../../processors/pipeline/member-driver.ts';

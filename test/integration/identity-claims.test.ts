@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { keyedHash } from '../../domain/privacy/keyed-hash.ts';
 import { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import { DEFAULT_IDENTITY_TRAITS } from '../../processors/identity/identities.ts';
-import { keyedHash } from '../../processors/identity/keyed-hash.ts';
 import { IdentityResolver } from '../../processors/identity/resolver.ts';
 import { keysWithPrefix } from '../../processors/store/keys.ts';
 import { testEvent } from '../harness/test-event.ts';

@@ -1,8 +1,10 @@
 import RudderAnalytics from '@rudderstack/rudder-sdk-node';
 import { Analytics as SegmentAnalytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { keyedHash } from '../../domain/privacy/keyed-hash.ts';
 import type { EventRecord } from '../../schemas/records.ts';
 import { type RunningIngest, startIngest } from '../harness/ingest.ts';
+import { TEST_HMAC_SECRET } from '../harness/processor-service.ts';
 
 const services = inject('services');
 let ingest: RunningIngest;
@@ -48,7 +50,8 @@ describe('real SDKs against ingest (needs Kafka)', () => {
     expectCommon(records, 'web');
     const byType = Object.fromEntries(records.map((r) => [r.type, r]));
     expect(byType.identify).toMatchObject({ userId, anonymousId: `seg-anon-${run}` });
-    expect(json(byType.identify?.traits ?? '{}')).toEqual({ plan: 'gold', email: 'x@example.com' });
+    // Personal data only as its keyed hash (docs/privacy.md).
+    expect(json(byType.identify?.traits ?? '{}')).toEqual({ plan: 'gold', email_hash: keyedHash(TEST_HMAC_SECRET)('email', 'x@example.com') });
     expect(byType.track).toMatchObject({ userId, event: 'Order Completed' });
     expect(json(byType.track?.properties ?? '{}')).toMatchObject({ order_id: `o-${run}`, total: 42.5, currency: 'USD' });
     expect(json(byType.track?.context ?? '{}')).toMatchObject({ library: { name: '@segment/analytics-node' } });

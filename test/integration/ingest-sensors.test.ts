@@ -1,8 +1,10 @@
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { keyedHash } from '../../domain/privacy/keyed-hash.ts';
 import { sensorsHashCode } from '../../ingest/sensors/decode.ts';
 import type { EventRecord } from '../../schemas/records.ts';
 import { type RunningIngest, startIngest } from '../harness/ingest.ts';
+import { TEST_HMAC_SECRET } from '../harness/processor-service.ts';
 import { until } from '../harness/until.ts';
 
 const services = inject('services');
@@ -133,12 +135,16 @@ describe('Sensors Data SDKs against ingest (needs Kafka)', () => {
         device: { manufacturer: 'Apple', model: 'iPhone 15' },
         sensors: { project: 'shop_mp' },
       });
-      // OpenID and UnionID only in the identify's traits, where the processors resolve and hash them.
+      // OpenID and UnionID only in the identify's traits, as keyed hashes the processors resolve.
       const text = `${record.context}${record.properties}${record.anonymousId}${record.userId}`;
       expect(text).not.toContain(openid);
       expect(text).not.toContain(unionid);
     }
-    expect(json(records.find((r) => r.type === 'identify')?.traits ?? '{}')).toEqual({ wechat_openid: openid, wechat_unionid: unionid });
+    const hash = keyedHash(TEST_HMAC_SECRET);
+    expect(json(records.find((r) => r.type === 'identify')?.traits ?? '{}')).toEqual({
+      wechat_openid_hash: hash('wechat_openid', openid),
+      wechat_unionid_hash: hash('wechat_unionid', unionid),
+    });
     expect(json(records.find((r) => r.event === '$MPLaunch')?.properties ?? '{}')).toMatchObject({ $scene: 'wechat-1001', $is_first_time: true });
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { keyedHash } from '../../../domain/privacy/keyed-hash.ts';
+import { identifierProtector, personalDataProtector } from '../../../domain/privacy/personal-data.ts';
 import { deviceIdIn, type IdentityRef, identitiesOf, identityRef, identityRefs, planResolution } from '../../../processors/identity/identities.ts';
-import { keyedHash } from '../../../processors/identity/keyed-hash.ts';
 import { eventProtector } from '../../../processors/identity/protect.ts';
 import type { EventRecord } from '../../../schemas/records.ts';
 import { testEvent } from '../../harness/test-event.ts';
@@ -90,6 +91,22 @@ describe('identitiesOf', () => {
     expect(others.find((o) => o.kind === 'phone')?.hash).toBe(hash('phone', '+8613800000000'));
     expect(others.find((o) => o.kind === 'email')?.hash).toBe(hash('email', 'a@example.com'));
     expect(keyedHash('other-secret')('phone', '+8613800000000')).not.toBe(hash('phone', '+8613800000000'));
+  });
+
+  it('takes identity traits ingest hashed already as the same identities, and a user id that is an email as ingest stored it', () => {
+    const raw: EventRecord = {
+      ...base,
+      type: 'identify',
+      userId: 'A@Example.com',
+      anonymousId: null,
+      traits: '{"phone":"13800000000","email":"A@Example.com"}',
+    };
+    const protectedEvent = personalDataProtector(hash)(raw);
+    expect(protectedEvent.traits).not.toContain('13800000000');
+    const fromPlain = identitiesOf(raw, identityRefs(hash), ['phone', 'email']);
+    const fromHashed = identitiesOf(protectedEvent, identityRefs(hash), ['phone', 'email']);
+    expect(fromHashed.others).toEqual(fromPlain.others);
+    expect(fromHashed.user).toEqual(ref('user', hash('user', identifierProtector(hash)('A@Example.com'))));
   });
 
   it('gives the very same ref for the same value (its key made once), also after a small cache starts over', () => {

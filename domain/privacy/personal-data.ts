@@ -1,0 +1,163 @@
+import type { EventRecord } from '../../schemas/records.ts';
+import type { KeyedHash } from './keyed-hash.ts';
+
+/**
+ * A kind of personal identifier and the field names that hold it, matched against names
+ * folded by `foldFieldName`. The kind is what the value is hashed as: a phone under
+ * `mobile` and under `phone` gives the same hash, and the identity kinds of the processors
+ * (phone, email, wechat_openid, wechat_unionid) are among these.
+ */
+export interface PersonalField {
+  readonly kind: string;
+  readonly names: RegExp;
+}
+
+/** phone_number, phoneNumber, Phone-Number and "phone number" are one name: phonenumber. */
+export function foldFieldName(name: string): string {
+  return name.toLowerCase().replace(/[\s_.-]/g, '');
+}
+
+export const DEFAULT_PERSONAL_FIELDS: readonly PersonalField[] = [
+  {
+    kind: 'phone',
+    names: /^(phones?|phonenumbers?|phoneno|mobiles?|mobilephone|mobilenumber|mobileno|tel|telephone|telno|cellphone|cell|手机|手机号|手机号码|电话|联系电话)$/,
+  },
+  { kind: 'email', names: /^(emails?|emailaddress|mail|mailaddress|邮箱|电子邮箱)$/ },
+  { kind: 'wechat_openid', names: /openid$/ },
+  { kind: 'wechat_unionid', names: /unionid$/ },
+  { kind: 'id_card', names: /^(idcard|idcardno|idcardnumber|idnumber|idno|nationalid|身份证|身份证号|身份证号码)$/ },
+];
+
+/** Emails, also URL-encoded (a@b.cn as a%40b.cn in a query string). */
+const EMAIL = /[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
+/** Mainland mobile numbers (11 digits from 13 to 19, optionally +86) and international numbers written with a +. */
+const PHONE = /(?<![0-9A-Za-z])(?:(?:\+|%2B|00)86[\s-]?)?1[3-9]\d{9}(?!\d)|(?<![0-9A-Za-z])(?:\+|%2B)\d{8,15}(?!\d)/g;
+
+/** name=value in a query string or form text. */
+const QUERY_PARAMETER = /([?&;#]|^)([^=&?#;\s]+)=([^&#;\s]*)/g;
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * A text with every email and phone number in it replaced by `<kind>:<keyed hash>`: how
+ * user, anonymous and previous ids are stored, and so what a lookup by id must ask for.
+ */
+export function identifierProtector(hash: KeyedHash): (text: string) => string {
+  const hashed = (kind: string, value: string) => hash(kind, kind === 'email' ? value.replace(/%40/gi, '@') : value.replace(/^%2B/i, '+'));
+  return (text) => {
+    if (!text.includes('@') && !/%40/i.test(text) && !/\d{8}/.test(text)) return text;
+    return text.replace(EMAIL, (found) => `email:${hashed('email', found)}`).replace(PHONE, (found) => `phone:${hashed('phone', found)}`);
+  };
+}
+
+/**
+ * Replaces personal data in events before they are stored or sent anywhere (ingest does it
+ * before Kafka). By field name, at any depth of traits, properties, context (its traits
+ * too) and integrations: a field whose folded name is a personal field becomes
+ * `<name>_hash` holding the keyed hash of its value (of each value, for a list). By value,
+ * in every other text there (a URL's query string, free text) and in the user, anonymous
+ * and previous ids: an email or phone number is replaced by `<kind>:<hash>`, so a user id
+ * that is a phone number is stored only as its hash; and a URL's parameters named as
+ * personal fields (`?openid=...`) have their values replaced the same way. Hashes are keyed (HMAC): the same
+ * value always gives the same hash, so matching and counting work, and a copy of the data
+ * does not reveal the values. Fields already named `*_hash` are left as they are.
+ */
+export function personalDataProtector(hash: KeyedHash, fields: readonly PersonalField[] = DEFAULT_PERSONAL_FIELDS): (event: EventRecord) => EventRecord {
+  const kindOf = (name: string): string | undefined => {
+    if (name.endsWith('_hash')) return undefined;
+    const folded = foldFieldName(name);
+    return fields.find((field) => field.names.test(folded))?.kind;
+  };
+  // Most events name no personal field and hold no email or phone: their texts are not parsed.
+  const mayNameField = new RegExp(fields.map((field) => field.names.source.replace(/^\^|\$$/g, '')).join('|'));
+  const scrubIdentifiers = identifierProtector(hash);
+  /** Parameters of a URL (or form text) named as personal fields: an OpenID has no shape to find it by, only its name. */
+  const scrubParameters = (text: string): string =>
+    text.includes('=')
+      ? text.replace(QUERY_PARAMETER, (whole, start: string, name: string, value: string) => {
+          const kind = value === '' ? undefined : kindOf(safeDecode(name));
+          return kind === undefined ? whole : `${start}${name}=${kind}:${hash(kind, safeDecode(value))}`;
+        })
+      : text;
+  const scrubText = (text: string) => scrubIdentifiers(scrubParameters(text));
+
+  /** A value under a personal field: hashed whole (numbers as written), lists item by item, objects field by field as the same kind. */
+  const hashValue = (value: unknown, kind: string): unknown => {
+    if (typeof value === 'string') return value.trim() === '' ? value : hash(kind, value);
+    if (typeof value === 'number') return hash(kind, String(value));
+    if (Array.isArray(value)) return value.map((item) => hashValue(item, kind));
+    if (value !== null && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key.endsWith('_hash') ? key : `${key}_hash`, hashValue(item, kind)]));
+    return value;
+  };
+
+  const scrub = (value: unknown): unknown => {
+    if (typeof value === 'string') return scrubText(value);
+    if (Array.isArray(value)) return value.map(scrub);
+    if (value === null || typeof value !== 'object') return value;
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      const kind = kindOf(key);
+      if (kind === undefined) out[key] = scrub(item);
+      else if (item === null || item === undefined || typeof item === 'boolean') out[key] = item;
+      else out[`${key}_hash`] = hashValue(item, kind);
+    }
+    return out;
+  };
+
+  const scrubJson = (json: string): string => {
+    if (!mayNameField.test(foldFieldName(json)) && scrubText(json) === json) return json;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch {
+      return scrubText(json);
+    }
+    const result = JSON.stringify(scrub(parsed));
+    return result === JSON.stringify(parsed) ? json : result;
+  };
+
+  const scrubId = (id: string | null): string | null => (id === null ? null : scrubIdentifiers(id));
+
+  return (event) => {
+    const protectedEvent = {
+      ...event,
+      userId: scrubId(event.userId),
+      anonymousId: scrubId(event.anonymousId),
+      previousId: scrubId(event.previousId),
+      traits: scrubJson(event.traits),
+      properties: scrubJson(event.properties),
+      context: scrubJson(event.context),
+      integrations: scrubJson(event.integrations),
+    };
+    const unchanged = (Object.keys(protectedEvent) as (keyof EventRecord)[]).every((key) => protectedEvent[key] === event[key]);
+    return unchanged ? event : protectedEvent;
+  };
+}
+
+/**
+ * Personal fields as an operator writes them: `kind=pattern;kind=pattern`, each pattern a
+ * regular expression over folded field names (e.g. `member_card=^(membercard|会员卡号)$`).
+ * Undefined when an entry is not of that form or its pattern does not compile.
+ */
+export function parsePersonalFields(text: string): PersonalField[] | undefined {
+  const fields: PersonalField[] = [];
+  for (const entry of text.split(';').map((item) => item.trim())) {
+    if (entry === '') continue;
+    const separator = entry.indexOf('=');
+    const kind = entry.slice(0, separator).trim();
+    if (separator <= 0 || !/^[a-z][a-z0-9_]*$/.test(kind)) return undefined;
+    try {
+      fields.push({ kind, names: new RegExp(entry.slice(separator + 1).trim()) });
+    } catch {
+      return undefined;
+    }
+  }
+  return fields.length > 0 ? fields : undefined;
+}
