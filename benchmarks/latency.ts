@@ -103,51 +103,76 @@ function quantiles(values: number[]): { p50: number; p99: number; max: number; c
   return { p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted[sorted.length - 1] ?? Number.NaN), count: sorted.length };
 }
 
-const broker = await LocalKafka.start({ dir: join(stateDir, 'kafka') });
-await ensureTopics(broker.bootstrap, Object.values(DEFAULT_TOPIC_NAMES), { partitions: PARTITIONS, replicationFactor: 1 });
-const redisServer = await startLocalRedis(stateDir);
+/** What runs, stopped in reverse order when the benchmark ends, or when a later step fails (a service that does not start). */
+const running: (() => Promise<unknown>)[] = [];
+async function stopRunning(): Promise<void> {
+  for (const stop of running.splice(0).reverse()) await stop().catch(() => {});
+}
+async function orStop<T>(step: Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (error) {
+    await stopRunning();
+    throw error;
+  }
+}
+
+const broker = await orStop(LocalKafka.start({ dir: join(stateDir, 'kafka') }));
+running.push(() => broker.stop());
+await orStop(ensureTopics(broker.bootstrap, Object.values(DEFAULT_TOPIC_NAMES), { partitions: PARTITIONS, replicationFactor: 1 }));
+const redisServer = await orStop(startLocalRedis(stateDir));
+running.push(() => terminate(redisServer.pid));
 const redis = new Redis(redisServer.url);
-await new RuleStore(redis, keyPrefix).write(
-  'odd',
-  0,
-  {
-    id: 'odd',
-    kind: 'segment',
-    name: 'Odd',
-    description: 'Members whose event count over 30 days is odd: every event moves them in or out',
-    condition: { '==': [{ '%': [{ var: 'counters.events.30d.count' }, 2] }, 1] },
-    active: true,
-    updatedAt: Date.now(),
-    updatedBy: 'bench',
-  },
-  { actor: 'bench', action: 'create', before: null, at: Date.now() },
+running.push(async () => redis.disconnect());
+await orStop(
+  new RuleStore(redis, keyPrefix).write(
+    'odd',
+    0,
+    {
+      id: 'odd',
+      kind: 'segment',
+      name: 'Odd',
+      description: 'Members whose event count over 30 days is odd: every event moves them in or out',
+      condition: { '==': [{ '%': [{ var: 'counters.events.30d.count' }, 2] }, 1] },
+      active: true,
+      updatedAt: Date.now(),
+      updatedBy: 'bench',
+    },
+    { actor: 'bench', action: 'create', before: null, at: Date.now() },
+  ),
 );
 
 const common = { ...process.env, KAFKA_BROKERS: broker.bootstrap.join(','), LOG_LEVEL: 'warn', SEGSTREAM_HMAC_SECRET: 'latency-benchmark-secret' };
 const ingestPort = await freePort();
-const ingest = await startServiceProcess(
-  'ingest',
-  'ingest/main.ts',
-  { ...common, INGEST_HOST: '127.0.0.1', INGEST_PORT: String(ingestPort), INGEST_WRITE_KEYS: 'bench-key=web' },
-  ingestPort,
-  join(stateDir, 'ingest.log'),
+const ingest = await orStop(
+  startServiceProcess(
+    'ingest',
+    'ingest/main.ts',
+    { ...common, INGEST_HOST: '127.0.0.1', INGEST_PORT: String(ingestPort), INGEST_WRITE_KEYS: 'bench-key=web' },
+    ingestPort,
+    join(stateDir, 'ingest.log'),
+  ),
 );
+running.push(() => ingest.stop());
 const processorPort = await freePort();
-const processor = await startServiceProcess(
-  'processors',
-  'processors/main.ts',
-  {
-    ...common,
-    REDIS_URL: redisServer.url,
-    REDIS_KEY_PREFIX: keyPrefix,
-    CLICKHOUSE_PATH: join(stateDir, 'chdb'),
-    PROCESSOR_HOST: '127.0.0.1',
-    PROCESSOR_PORT: String(processorPort),
-    PROCESSOR_API_TOKENS: 'bench',
-  },
-  processorPort,
-  join(stateDir, 'processor.log'),
+const processor = await orStop(
+  startServiceProcess(
+    'processors',
+    'processors/main.ts',
+    {
+      ...common,
+      REDIS_URL: redisServer.url,
+      REDIS_KEY_PREFIX: keyPrefix,
+      CLICKHOUSE_PATH: join(stateDir, 'chdb'),
+      PROCESSOR_HOST: '127.0.0.1',
+      PROCESSOR_PORT: String(processorPort),
+      PROCESSOR_API_TOKENS: 'bench',
+    },
+    processorPort,
+    join(stateDir, 'processor.log'),
+  ),
 );
+running.push(() => processor.stop());
 
 // Watchers: when each event's record, and the segment change it caused, became visible.
 const catalog = await loadSchemaCatalog();
@@ -186,7 +211,10 @@ const watchers = [
     },
   };
 });
-for (const watcher of watchers) await watcher.start();
+for (const watcher of watchers) {
+  running.push(() => watcher.consumer.disconnect());
+  await orStop(watcher.start());
+}
 
 let sequence = 0;
 /** Runs the load at `rate` for `duration` seconds; returns its requests once all have been answered. */
@@ -290,10 +318,5 @@ try {
   });
   console.log(`results written to ${file}`);
 } finally {
-  await Promise.all(watchers.map((w) => w.consumer.disconnect().catch(() => {})));
-  await ingest.stop();
-  await processor.stop();
-  redis.disconnect();
-  await terminate(redisServer.pid);
-  await broker.stop();
+  await stopRunning();
 }
