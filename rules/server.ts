@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { maskPersonalData } from '../domain/privacy/personal-data.ts';
 import { createApiServer } from '../lib/http/api-server.ts';
 import { bearerToken, unauthorized } from '../lib/http/bearer.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -224,8 +225,11 @@ export async function buildRulesServer(deps: RulesServerDependencies): Promise<F
       return deps.store.audit(request.query as { ruleId?: string; limit?: number });
     },
   );
-  /** Forwards to the processors' member API and relays its answer. */
-  const forward = async (reply: FastifyReply, path: string, body?: unknown) => {
+  /**
+   * Forwards to the processors' member API and relays its answer; to a viewer with personal
+   * data masked (docs/privacy.md): a viewer may see why a member matched, not who they are.
+   */
+  const forward = async (reply: FastifyReply, caller: Caller, path: string, body?: unknown) => {
     if (!deps.processors)
       return reply
         .code(503)
@@ -236,24 +240,36 @@ export async function buildRulesServer(deps: RulesServerDependencies): Promise<F
       body: body === undefined ? undefined : JSON.stringify(body),
     }).catch((error: unknown) => error as Error);
     if (response instanceof Error) return reply.code(502).send({ error: 'unavailable', message: `the processors did not answer: ${response.message}` });
-    return reply.code(response.status).send(await response.json());
+    const answer: unknown = await response.json();
+    return reply.code(response.status).send(allows(caller, 'editor') ? answer : maskPersonalData(answer));
   };
   app.get(
     '/rules/:id/explain',
-    route('Why a member is or is not matched by a rule: every part, whether it held, the values used (answered by the processors)', 'viewer', {
-      params: idParams,
-      querystring: {
-        type: 'object',
-        required: ['kind', 'value'],
-        properties: { kind: { type: 'string', minLength: 1 }, value: { type: 'string', minLength: 1 }, version: { type: 'integer', minimum: 1 } },
+    route(
+      'Why a member is or is not matched by a rule: every part, whether it held, the values used (answered by the processors; a viewer asks by member id and sees personal data masked)',
+      'viewer',
+      {
+        params: idParams,
+        querystring: {
+          type: 'object',
+          required: ['kind', 'value'],
+          properties: { kind: { type: 'string', minLength: 1 }, value: { type: 'string', minLength: 1 }, version: { type: 'integer', minimum: 1 } },
+        },
       },
-    }),
+    ),
     async (request, reply) => {
-      if (!callerFor(request, reply, 'viewer')) return;
+      const caller = callerFor(request, reply, 'viewer');
+      if (!caller) return;
       const { id } = request.params as { id: string };
       const { kind, value, version } = request.query as { kind: string; value: string; version?: number };
+      // A viewer asking by phone, email or user id would learn whether that person is a member.
+      if (kind !== 'member' && !allows(caller, 'editor'))
+        return reply.code(403).send({
+          error: 'forbidden',
+          message: `kind: a viewer explains by member id only (kind=member); received kind=${kind}, which needs the editor role`,
+        });
       const query = new URLSearchParams({ kind, value, rule: id, ...(version ? { version: String(version) } : {}) });
-      return forward(reply, `/members/explain?${query}`);
+      return forward(reply, caller, `/members/explain?${query}`);
     },
   );
   app.post(
@@ -271,8 +287,9 @@ export async function buildRulesServer(deps: RulesServerDependencies): Promise<F
       },
     }),
     async (request, reply) => {
-      if (!callerFor(request, reply, 'viewer')) return;
-      return forward(reply, '/segments/dry-run', request.body);
+      const caller = callerFor(request, reply, 'viewer');
+      if (!caller) return;
+      return forward(reply, caller, '/segments/dry-run', request.body);
     },
   );
   app.get('/healthz', async () => ({ status: 'ok' }));

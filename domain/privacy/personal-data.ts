@@ -161,3 +161,30 @@ export function parsePersonalFields(text: string): PersonalField[] | undefined {
   }
   return fields.length > 0 ? fields : undefined;
 }
+
+/** What a masked value reads as. */
+export const MASKED = '***';
+
+/**
+ * A copy of an answer with every value that stands for a person's data masked: values of
+ * fields named as personal fields (folded, as at ingest) or holding their hashes
+ * (`*_hash`), at any depth, also when the name is a rule variable's path
+ * (`traits.Email_hash`, as a key or as the `variable` an explained part reads), and texts
+ * that are hashed identifiers (`email:...`, `phone:...`).
+ * For callers who may see that a member matched, but not who they are.
+ */
+export function maskPersonalData(value: unknown, fields: readonly PersonalField[] = DEFAULT_PERSONAL_FIELDS): unknown {
+  const personal = (key: string): boolean => {
+    const name = key.slice(key.lastIndexOf('.') + 1);
+    return name.endsWith('_hash') || fields.some((field) => field.names.test(foldFieldName(name)));
+  };
+  const mask = (item: unknown): unknown => {
+    if (typeof item === 'string') return /^(email|phone):[\w-]{32}$/.test(item) ? MASKED : item;
+    if (Array.isArray(item)) return item.map(mask);
+    if (item === null || typeof item !== 'object') return item;
+    const readsPersonal = typeof (item as { variable?: unknown }).variable === 'string' && personal((item as { variable: string }).variable);
+    const hidden = (key: string, inner: unknown) => (personal(key) || (readsPersonal && key === 'value')) && inner !== null && typeof inner !== 'boolean';
+    return Object.fromEntries(Object.entries(item).map(([key, inner]) => [key, hidden(key, inner) ? MASKED : mask(inner)]));
+  };
+  return mask(value);
+}

@@ -20,6 +20,7 @@ const kafka = createKafka({ brokers: services.kafkaBrokers, clientId: 'rules-liv
 const run = `${Date.now()}`;
 const prefix = `rl${run}:`;
 const EDITOR = 'editor-token-for-the-test';
+const VIEWER = 'viewer-token-for-the-test';
 let topics: Topics;
 let codecs: TopicCodecs;
 let producer: TopicProducer;
@@ -37,7 +38,7 @@ const send = (events: EventRecord[]) =>
     events.map((value) => ({ key: value.userId ?? value.anonymousId ?? '', value })),
   );
 const person = (userId: string, order: boolean) => [
-  event({ userId, type: 'identify', traits: JSON.stringify({ cohort: run }) }),
+  event({ userId, type: 'identify', traits: JSON.stringify({ cohort: run, email: `${userId}@example.cn` }) }),
   ...(order ? [event({ userId, event: 'Order Completed', properties: '{"order_id":"o","total":30}' })] : []),
 ];
 
@@ -61,7 +62,7 @@ describe('rules applied to running processors (needs Kafka, Redis, ClickHouse)',
         REDIS_KEY_PREFIX: prefix,
         RULES_HOST: '127.0.0.1',
         RULES_PORT: '0',
-        RULES_API_TOKENS: `tester:editor:${EDITOR}`,
+        RULES_API_TOKENS: `tester:editor:${EDITOR},watcher:viewer:${VIEWER}`,
         RULES_PROCESSOR_URL: processor.url,
         RULES_PROCESSOR_TOKEN: PROCESSOR_TOKEN,
       }),
@@ -69,10 +70,10 @@ describe('rules applied to running processors (needs Kafka, Redis, ClickHouse)',
       logger,
     );
     await rules.lifecycle.start();
-    const api = (method: string, path: string, body?: unknown) =>
+    const api = (method: string, path: string, body?: unknown, token = EDITOR) =>
       fetch(`${rules.url()}${path}`, {
         method,
-        headers: { authorization: `Bearer ${EDITOR}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
         body: body ? JSON.stringify(body) : undefined,
       });
     try {
@@ -152,6 +153,24 @@ describe('rules applied to running processors (needs Kafka, Redis, ClickHouse)',
         sample: 2,
       });
       expect(await dry.json()).toMatchObject({ matched: 3, complete: true, sample: [{ values: { 'orders.count': 0 } }, { values: { 'traits.cohort': run } }] });
+
+      // A viewer sees why a member matched, never who they are: no lookup by a person's ids (it
+      // would tell whether they are a member), and personal data masked.
+      const byUser = await api('GET', `/rules/buyers/explain?kind=user&value=${browsers[0]}`, undefined, VIEWER);
+      expect(byUser.status).toBe(403);
+      expect(await byUser.json()).toMatchObject({ error: 'forbidden', message: expect.stringMatching(/^kind: a viewer explains by member id only/) });
+      const memberId = (await member(processor.url, browsers[0] as string))?.memberId as string;
+      const emailRule = { and: [{ '==': [{ var: 'traits.cohort' }, run] }, { '!!': [{ var: 'traits.email_hash' }] }] };
+      type DryRun = { matched: number; sample: { values: Record<string, unknown> }[] };
+      const byEditor = (await (await api('POST', '/rules/dry-run', { condition: emailRule, sample: 6 })).json()) as DryRun;
+      const byViewer = (await (await api('POST', '/rules/dry-run', { condition: emailRule, sample: 6 }, VIEWER)).json()) as DryRun;
+      expect(byEditor.matched).toBeGreaterThanOrEqual(buyers.length + browsers.length);
+      expect(byViewer.matched).toBe(byEditor.matched);
+      expect(byEditor.sample[0]?.values['traits.email_hash']).toMatch(/^[\w-]{32}$/);
+      expect(byViewer.sample.map((s) => s.values['traits.email_hash'])).toEqual(Array(byViewer.sample.length).fill('***'));
+      const explainedToViewer = await api('GET', `/rules/buyers/explain?kind=member&value=${memberId}`, undefined, VIEWER);
+      expect(explainedToViewer.status).toBe(200);
+      expect(await explainedToViewer.json()).toMatchObject({ rule: { id: 'buyers', version: 1 }, matches: false });
       const invalid = await fetch(`${processor.url}/segments/dry-run`, {
         method: 'POST',
         headers: { authorization: `Bearer ${PROCESSOR_TOKEN}`, 'content-type': 'application/json' },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { keyedHash } from '../../../domain/privacy/keyed-hash.ts';
-import { identifierProtector, personalDataProtector } from '../../../domain/privacy/personal-data.ts';
+import { identifierProtector, MASKED, maskPersonalData, personalDataProtector } from '../../../domain/privacy/personal-data.ts';
 import type { EventRecord } from '../../../schemas/records.ts';
 
 const hash = keyedHash('unit-test-secret');
@@ -110,6 +110,43 @@ describe('personal data protected before it is stored', () => {
       member_card_hash: hash('member_card', 'C-998877'),
       会员卡号_hash: hash('member_card', 'C-998877'),
       email: `email:${hash('email', EMAIL)}`,
+    });
+  });
+});
+
+describe('answers masked for callers who may not see personal data', () => {
+  it('masks personal fields and their hashes at any depth, variables that read them, and hashed ids; leaves the rest', () => {
+    const explained = {
+      member: { memberId: 'm-1', traits: { Email_hash: 'h1', plan: 'gold', address: { phone_hash: 'h2', city: '上海' } }, verified: true },
+      explanation: {
+        path: '',
+        operator: 'and',
+        value: true,
+        held: true,
+        parts: [
+          { path: '0', operator: 'var', variable: 'traits.Email_hash', value: 'h1', held: true },
+          { path: '1', operator: 'var', variable: 'traits.plan', value: 'gold', held: true },
+        ],
+      },
+      sample: [{ memberId: 'm-2', values: { 'traits.mobile_hash': 'h3', 'orders.count': 2, 'traits.has_phone': true } }],
+      identities: [{ kind: 'user', hash: 'h4' }],
+      userId: `email:${'a'.repeat(32)}`,
+    };
+    expect(maskPersonalData(explained)).toEqual({
+      member: { memberId: 'm-1', traits: { Email_hash: MASKED, plan: 'gold', address: { phone_hash: MASKED, city: '上海' } }, verified: true },
+      explanation: {
+        path: '',
+        operator: 'and',
+        value: true,
+        held: true,
+        parts: [
+          { path: '0', operator: 'var', variable: 'traits.Email_hash', value: MASKED, held: true },
+          { path: '1', operator: 'var', variable: 'traits.plan', value: 'gold', held: true },
+        ],
+      },
+      sample: [{ memberId: 'm-2', values: { 'traits.mobile_hash': MASKED, 'orders.count': 2, 'traits.has_phone': true } }],
+      identities: [{ kind: 'user', hash: 'h4' }],
+      userId: MASKED,
     });
   });
 });
