@@ -20,10 +20,13 @@ export function keyedHash(secret: string, cacheSize = 100_000): KeyedHash {
   );
 }
 
-/** The same person types the same phone or email in several ways. */
+/**
+ * The same person types the same phone or email in several ways: emails in any case,
+ * phones with spaces, brackets or dashes, and a mainland mobile with or without +86 or 0086.
+ */
 function normalize(kind: string, value: string): string {
   const trimmed = value.trim();
   if (kind === 'email') return trimmed.toLowerCase();
-  if (kind === 'phone') return trimmed.replace(/[\s()-]/g, '');
+  if (kind === 'phone') return trimmed.replace(/[\s()-]/g, '').replace(/^(?:\+|00)86(1[3-9]\d{9})$/, '$1');
   return trimmed;
 }

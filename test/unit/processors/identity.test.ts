@@ -91,6 +91,9 @@ describe('identitiesOf', () => {
     expect(others.find((o) => o.kind === 'phone')?.hash).toBe(hash('phone', '+8613800000000'));
     expect(others.find((o) => o.kind === 'email')?.hash).toBe(hash('email', 'a@example.com'));
     expect(keyedHash('other-secret')('phone', '+8613800000000')).not.toBe(hash('phone', '+8613800000000'));
+    // A mainland mobile with or without its country code is one phone.
+    expect(new Set(['13800000000', '+86 138-0000-0000', '0086 138 0000 0000', '+8613800000000'].map((v) => hash('phone', v))).size).toBe(1);
+    expect(hash('phone', '+85291234567')).not.toBe(hash('phone', '91234567'));
   });
 
   it('takes identity traits ingest hashed already as the same identities, and a user id that is an email as ingest stored it', () => {
