@@ -28,10 +28,21 @@ export const DEFAULT_PERSONAL_FIELDS: readonly PersonalField[] = [
   { kind: 'id_card', names: /^(idcard|idcardno|idcardnumber|idnumber|idno|nationalid|身份证|身份证号|身份证号码)$/ },
 ];
 
+/**
+ * Whether a lower-cased text may name a built-in personal field in some spelling: a cheap
+ * test before a text is parsed (separators may split a name, as in open_id or id-card).
+ */
+const BUILT_IN_NAME_HINT = /phone|mobile|tel|cell|mail|open[\s_.-]*id|union[\s_.-]*id|id[\s_.-]*(?:card|no|number)|national[\s_.-]*id|手机|电话|邮箱|身份证/;
+
 /** Emails, also URL-encoded (a@b.cn as a%40b.cn in a query string). */
 const EMAIL = /[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
 /** Mainland mobile numbers (11 digits from 13 to 19, optionally +86) and international numbers written with a +. */
 const PHONE = /(?<![0-9A-Za-z])(?:(?:\+|%2B|00)86[\s-]?)?1[3-9]\d{9}(?!\d)|(?<![0-9A-Za-z])(?:\+|%2B)\d{8,15}(?!\d)/g;
+const HAS_PHONE = new RegExp(PHONE.source);
+
+const mayHoldEmail = (text: string): boolean => text.includes('@') || text.includes('%40');
+/** Whether a text may hold an email or a phone number: a cheap test before a text is parsed. */
+const mayHoldIdentifier = (text: string): boolean => mayHoldEmail(text) || HAS_PHONE.test(text);
 
 /** name=value in a query string or form text. */
 const QUERY_PARAMETER = /([?&;#]|^)([^=&?#;\s]+)=([^&#;\s]*)/g;
@@ -51,8 +62,9 @@ function safeDecode(text: string): string {
 export function identifierProtector(hash: KeyedHash): (text: string) => string {
   const hashed = (kind: string, value: string) => hash(kind, kind === 'email' ? value.replace(/%40/gi, '@') : value.replace(/^%2B/i, '+'));
   return (text) => {
-    if (!text.includes('@') && !/%40/i.test(text) && !/\d{8}/.test(text)) return text;
-    return text.replace(EMAIL, (found) => `email:${hashed('email', found)}`).replace(PHONE, (found) => `phone:${hashed('phone', found)}`);
+    if (!mayHoldIdentifier(text)) return text;
+    const withoutEmails = mayHoldEmail(text) ? text.replace(EMAIL, (found) => `email:${hashed('email', found)}`) : text;
+    return HAS_PHONE.test(withoutEmails) ? withoutEmails.replace(PHONE, (found) => `phone:${hashed('phone', found)}`) : withoutEmails;
   };
 }
 
@@ -75,7 +87,11 @@ export function personalDataProtector(hash: KeyedHash, fields: readonly Personal
     return fields.find((field) => field.names.test(folded))?.kind;
   };
   // Most events name no personal field and hold no email or phone: their texts are not parsed.
-  const mayNameField = new RegExp(fields.map((field) => field.names.source.replace(/^\^|\$$/g, '')).join('|'));
+  const custom = fields.filter((field) => !DEFAULT_PERSONAL_FIELDS.includes(field));
+  const customNames = custom.length > 0 ? new RegExp(custom.map((field) => field.names.source.replace(/^\^|\$$/g, '')).join('|')) : null;
+  const builtIn = fields.some((field) => DEFAULT_PERSONAL_FIELDS.includes(field));
+  const mayNameField = (json: string) =>
+    (builtIn && BUILT_IN_NAME_HINT.test(json.toLowerCase())) || (customNames !== null && customNames.test(foldFieldName(json)));
   const scrubIdentifiers = identifierProtector(hash);
   /** Parameters of a URL (or form text) named as personal fields: an OpenID has no shape to find it by, only its name. */
   const scrubParameters = (text: string): string =>
@@ -97,30 +113,39 @@ export function personalDataProtector(hash: KeyedHash, fields: readonly Personal
     return value;
   };
 
-  const scrub = (value: unknown): unknown => {
-    if (typeof value === 'string') return scrubText(value);
-    if (Array.isArray(value)) return value.map(scrub);
+  /** The value with personal data replaced; `changes.count` counts what was replaced. */
+  const scrub = (value: unknown, changes: { count: number }): unknown => {
+    if (typeof value === 'string') {
+      const scrubbed = scrubText(value);
+      if (scrubbed !== value) changes.count++;
+      return scrubbed;
+    }
+    if (Array.isArray(value)) return value.map((item) => scrub(item, changes));
     if (value === null || typeof value !== 'object') return value;
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       const kind = kindOf(key);
-      if (kind === undefined) out[key] = scrub(item);
+      if (kind === undefined) out[key] = scrub(item, changes);
       else if (item === null || item === undefined || typeof item === 'boolean') out[key] = item;
-      else out[`${key}_hash`] = hashValue(item, kind);
+      else {
+        out[`${key}_hash`] = hashValue(item, kind);
+        changes.count++;
+      }
     }
     return out;
   };
 
   const scrubJson = (json: string): string => {
-    if (!mayNameField.test(foldFieldName(json)) && scrubText(json) === json) return json;
+    if (!mayNameField(json) && !mayHoldIdentifier(json)) return json;
     let parsed: unknown;
     try {
       parsed = JSON.parse(json);
     } catch {
       return scrubText(json);
     }
-    const result = JSON.stringify(scrub(parsed));
-    return result === JSON.stringify(parsed) ? json : result;
+    const changes = { count: 0 };
+    const scrubbed = scrub(parsed, changes);
+    return changes.count === 0 ? json : JSON.stringify(scrubbed);
   };
 
   const scrubId = (id: string | null): string | null => (id === null ? null : scrubIdentifiers(id));
@@ -136,7 +161,14 @@ export function personalDataProtector(hash: KeyedHash, fields: readonly Personal
       context: scrubJson(event.context),
       integrations: scrubJson(event.integrations),
     };
-    const unchanged = (Object.keys(protectedEvent) as (keyof EventRecord)[]).every((key) => protectedEvent[key] === event[key]);
+    const unchanged =
+      protectedEvent.userId === event.userId &&
+      protectedEvent.anonymousId === event.anonymousId &&
+      protectedEvent.previousId === event.previousId &&
+      protectedEvent.traits === event.traits &&
+      protectedEvent.properties === event.properties &&
+      protectedEvent.context === event.context &&
+      protectedEvent.integrations === event.integrations;
     return unchanged ? event : protectedEvent;
   };
 }
