@@ -29,6 +29,17 @@ export const DEFAULT_PERSONAL_FIELDS: readonly PersonalField[] = [
 ];
 
 /**
+ * The kind a value named `name` is hashed as: the built-in personal kind its name folds to
+ * (`mobile` and `phone_number` are phones), else the name itself (`user`, `anon`, a
+ * custom identity trait). Ingest, the processors' identities and their lookups all hash
+ * with it, so a `mobile` identity trait matches what ingest stored as `mobile_hash`.
+ */
+export function hashKind(name: string): string {
+  const folded = foldFieldName(name);
+  return DEFAULT_PERSONAL_FIELDS.find((field) => field.names.test(folded))?.kind ?? name;
+}
+
+/**
  * Whether a lower-cased text may name a built-in personal field in some spelling: a cheap
  * test before a text is parsed (separators may split a name, as in open_id or id-card).
  */

@@ -1,4 +1,5 @@
 import type { KeyedHash } from '../../domain/privacy/keyed-hash.ts';
+import { hashKind } from '../../domain/privacy/personal-data.ts';
 import { boundedMemo } from '../../lib/bounded-memo.ts';
 import { parseJsonObject } from '../../lib/json.ts';
 import type { EventRecord } from '../../schemas/records.ts';
@@ -23,7 +24,7 @@ export type IdentityRefOf = (kind: string, value: string) => IdentityRef;
  * whose key string is made (and hashed by maps) once rather than per event.
  */
 export function identityRefs(hash: KeyedHash, cacheSize = 100_000): IdentityRefOf {
-  return boundedMemo((kind, value) => identityRef(kind, hash(kind, value)), cacheSize);
+  return boundedMemo((kind, value) => identityRef(kind, hash(hashKind(kind), value)), cacheSize);
 }
 
 /** Traits that identify a person, by default; each becomes an identity kind of its own. */

@@ -1,4 +1,5 @@
 import type { KeyedHash } from '../../domain/privacy/keyed-hash.ts';
+import { hashKind } from '../../domain/privacy/personal-data.ts';
 import type { EventRecord } from '../../schemas/records.ts';
 
 /**
@@ -26,7 +27,7 @@ function protectObject(json: string, identityTraits: readonly string[], mayName:
     const raw = object[trait];
     if (raw === undefined) continue;
     delete object[trait];
-    if (typeof raw === 'string' && raw.trim() !== '') object[`${trait}_hash`] = hash(trait, raw);
+    if (typeof raw === 'string' && raw.trim() !== '') object[`${trait}_hash`] = hash(hashKind(trait), raw);
     changed = true;
   }
   return changed ? JSON.stringify(object) : json;

@@ -1,5 +1,5 @@
 import type { KeyedHash } from '../../domain/privacy/keyed-hash.ts';
-import { identifierProtector } from '../../domain/privacy/personal-data.ts';
+import { hashKind, identifierProtector } from '../../domain/privacy/personal-data.ts';
 import { boundedMemo } from '../../lib/bounded-memo.ts';
 import type { RedisPipelineClient } from '../../lib/redis/pipeline-client.ts';
 import type { RedisCommand } from '../../lib/redis/resp.ts';
@@ -65,7 +65,7 @@ export class IdentityResolver {
    */
   async memberOf(kind: string, value: string): Promise<string | null> {
     const stored = kind === 'user' || kind === 'anon' || kind === 'device' ? this.#storedIdentifier(value) : value;
-    const owner = (await this.#redis.call('GET', this.#keys.identity(kind, this.#hash(kind, stored)))) as string | null;
+    const owner = (await this.#redis.call('GET', this.#keys.identity(kind, this.#hash(hashKind(kind), stored)))) as string | null;
     return owner === null ? null : this.#follow(owner);
   }
 

@@ -112,6 +112,14 @@ describe('identitiesOf', () => {
     expect(fromHashed.user).toEqual(ref('user', hash('user', identifierProtector(hash)('A@Example.com'))));
   });
 
+  it('hashes an identity trait as its personal kind: a mobile trait matches what ingest stored, and a lookup finds it', () => {
+    const raw: EventRecord = { ...base, type: 'identify', userId: null, anonymousId: 'a1', traits: '{"mobile":"+86 139 1234 5678"}' };
+    const fromPlain = identitiesOf(raw, identityRefs(hash), ['mobile']);
+    const fromHashed = identitiesOf(personalDataProtector(hash)(raw), identityRefs(hash), ['mobile']);
+    expect(fromHashed.others).toEqual(fromPlain.others);
+    expect(fromPlain.others.find((o) => o.kind === 'mobile')?.hash).toBe(hash('phone', '13912345678'));
+  });
+
   it('gives the very same ref for the same value (its key made once), also after a small cache starts over', () => {
     const refOf = identityRefs(hash, 2);
     const first = refOf('anon', 'a1');
@@ -169,7 +177,8 @@ describe('eventProtector', () => {
 
   it('reads configured trait names literally, not as patterns', () => {
     const event = { ...base, traits: '{"email":"a@example.com","e.mail":"b@example.com"}', properties: '{}' };
-    expect(JSON.parse(eventProtector(['e.mail'], hash)(event).traits)).toEqual({ email: 'a@example.com', 'e.mail_hash': hash('e.mail', 'b@example.com') });
+    // Matched by its literal name; hashed as the email it names (hashKind), as ingest hashes it.
+    expect(JSON.parse(eventProtector(['e.mail'], hash)(event).traits)).toEqual({ email: 'a@example.com', 'e.mail_hash': hash('email', 'b@example.com') });
     const other = { ...base, traits: '{"email":"a@example.com"}', properties: '{}' };
     expect(eventProtector(['e.mail'], hash)(other)).toBe(other);
   });
