@@ -28,6 +28,12 @@ export const DEFAULT_PERSONAL_FIELDS: readonly PersonalField[] = [
   { kind: 'id_card', names: /^(idcard|idcardno|idcardnumber|idnumber|idno|nationalid|身份证|身份证号|身份证号码)$/ },
 ];
 
+/** The personal kind a field name folds to among `fields`, if any. */
+export function personalKindOf(name: string, fields: readonly PersonalField[] = DEFAULT_PERSONAL_FIELDS): string | undefined {
+  const folded = foldFieldName(name);
+  return fields.find((field) => field.names.test(folded))?.kind;
+}
+
 /**
  * The kind a value named `name` is hashed as: the built-in personal kind its name folds to
  * (`mobile` and `phone_number` are phones), else the name itself (`user`, `anon`, a
@@ -35,8 +41,7 @@ export const DEFAULT_PERSONAL_FIELDS: readonly PersonalField[] = [
  * with it, so a `mobile` identity trait matches what ingest stored as `mobile_hash`.
  */
 export function hashKind(name: string): string {
-  const folded = foldFieldName(name);
-  return DEFAULT_PERSONAL_FIELDS.find((field) => field.names.test(folded))?.kind ?? name;
+  return personalKindOf(name) ?? name;
 }
 
 /**
@@ -92,11 +97,7 @@ export function identifierProtector(hash: KeyedHash): (text: string) => string {
  * does not reveal the values. Fields already named `*_hash` are left as they are.
  */
 export function personalDataProtector(hash: KeyedHash, fields: readonly PersonalField[] = DEFAULT_PERSONAL_FIELDS): (event: EventRecord) => EventRecord {
-  const kindOf = (name: string): string | undefined => {
-    if (name.endsWith('_hash')) return undefined;
-    const folded = foldFieldName(name);
-    return fields.find((field) => field.names.test(folded))?.kind;
-  };
+  const kindOf = (name: string): string | undefined => (name.endsWith('_hash') ? undefined : personalKindOf(name, fields));
   // Most events name no personal field and hold no email or phone: their texts are not parsed.
   const custom = fields.filter((field) => !DEFAULT_PERSONAL_FIELDS.includes(field));
   const customNames = custom.length > 0 ? new RegExp(custom.map((field) => field.names.source.replace(/^\^|\$$/g, '')).join('|')) : null;
@@ -219,7 +220,7 @@ export const MASKED = '***';
 export function maskPersonalData(value: unknown, fields: readonly PersonalField[] = DEFAULT_PERSONAL_FIELDS): unknown {
   const personal = (key: string): boolean => {
     const name = key.slice(key.lastIndexOf('.') + 1);
-    return name.endsWith('_hash') || fields.some((field) => field.names.test(foldFieldName(name)));
+    return name.endsWith('_hash') || personalKindOf(name, fields) !== undefined;
   };
   const mask = (item: unknown): unknown => {
     if (typeof item === 'string') return /^(email|phone):[\w-]{32}$/.test(item) ? MASKED : item;

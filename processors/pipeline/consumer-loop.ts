@@ -240,6 +240,7 @@ export class ConsumerLoop {
     );
     await completion.complete({ outboxes: result.outboxes, deadLetters: result.deadLetters, events: result.events }, async () => {
       await Promise.all([progress.recordApplied(result), progress.recordHistoryPublished(historyThrough)]);
+      // Kept only for partitions read since the last join (a join meanwhile cleared them: read again).
       for (const [partition, offset] of historyThrough)
         if (offset > (this.#historyThrough.get(partition) ?? Number.POSITIVE_INFINITY)) this.#historyThrough.set(partition, offset);
     });

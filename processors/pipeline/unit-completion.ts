@@ -53,8 +53,7 @@ export class UnitCompletion {
     const deadLetters = unit.deadLetters ?? [];
     const events = unit.events ?? [];
     try {
-      const outputs = outputRecords(producer, topics, unit.outboxes);
-      const batches = [...outputs.batches];
+      const { batches, counts } = outputRecords(producer, topics, unit.outboxes);
       if (deadLetters.length > 0)
         batches.push({
           topic: topics.deadLetters.name,
@@ -66,7 +65,7 @@ export class UnitCompletion {
       if (events.length > 0) batches.push({ topic: topics.memberEvents.name, records: memberEvents.messages(events) });
       await producer.sendBatches(batches);
       for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason });
-      for (const [topic, count] of Object.entries(outputs.counts)) metrics.outputs.inc({ topic }, count);
+      for (const [topic, count] of Object.entries(counts)) metrics.outputs.inc({ topic }, count);
     } catch (error) {
       // Left in the outboxes: the next unit that reads these members publishes them.
       inFlight.release(unit.outboxes);

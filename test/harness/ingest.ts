@@ -35,7 +35,7 @@ export async function startIngest(brokers: readonly string[], overrides: Record<
     ...overrides,
   };
   const config = loadConfig(ingestConfigSchema, env);
-  const logger = createLogger({ service: 'ingest-test', level: config.LOG_LEVEL, ...(log ? { destination: log } : {}) });
+  const logger = createLogger({ service: 'ingest-test', level: config.LOG_LEVEL, destination: log });
   const service = await createIngestService(config, systemClock, logger);
   await service.lifecycle.start();
   // The service's own topic names and schema registry (the files, or SCHEMA_REGISTRY_URL's).

@@ -65,11 +65,7 @@ export async function startProcessor(
     ...overrides,
   };
   const config = loadConfig(processorConfigSchema, env);
-  const service = await createProcessorService(
-    config,
-    systemClock,
-    createLogger({ service: 'processor-test', level: config.LOG_LEVEL, ...(log ? { destination: log } : {}) }),
-  );
+  const service = await createProcessorService(config, systemClock, createLogger({ service: 'processor-test', level: config.LOG_LEVEL, destination: log }));
   await service.lifecycle.start();
   return { service, url: service.url() };
 }
@@ -106,11 +102,7 @@ export async function startHistory(
     ...overrides,
   };
   const config = loadConfig(historyConfigSchema, env);
-  const service = await createHistoryService(
-    config,
-    systemClock,
-    createLogger({ service: 'history-test', level: config.LOG_LEVEL, ...(log ? { destination: log } : {}) }),
-  );
+  const service = await createHistoryService(config, systemClock, createLogger({ service: 'history-test', level: config.LOG_LEVEL, destination: log }));
   await service.lifecycle.start();
   return { service, url: service.url() };
 }

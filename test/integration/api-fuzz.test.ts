@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -103,24 +103,19 @@ function fuzz(url: string, authorization: string): Promise<{ code: number | null
     'off',
     '--no-color',
   ];
+  const command = join(bin, 'st');
   return new Promise((resolve, reject) => {
     // Its own directory: Schemathesis keeps a cache of what failed in the working directory.
-    const child = spawn(join(bin, 'st'), args, { cwd: mkdtempSync(join(tmpdir(), 'segstream-fuzz-')), stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) =>
+    execFile(command, args, { cwd: mkdtempSync(join(tmpdir(), 'segstream-fuzz-')), maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      // A non-zero exit is a finding (error.code is the exit code); anything else did not run.
+      if (error && typeof error.code !== 'number') return reject(error);
+      const output = `${stdout}${stderr}`;
       resolve({
-        code,
-        command: `${join(bin, 'st')} ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`,
+        code: error ? (error.code as number) : 0,
+        command: `${command} ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`,
         report: output.slice(output.indexOf('FAILURES') >= 0 ? output.indexOf('FAILURES') : Math.max(0, output.length - 1_500)),
-      }),
-    );
+      });
+    });
   });
 }
 
